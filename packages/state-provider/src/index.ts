@@ -66,3 +66,4 @@ export type {
   ExportedVariable,
   ParsedExport,
 } from "./export-format.js";
+export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";

@@ -1,0 +1,1 @@
+export * from "./gen/statebridge/v1/statebridge_pb.js";
