@@ -67,3 +67,5 @@ export type {
   ParsedExport,
 } from "./export-format.js";
 export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
+export { decodeWireValue, encodeWireValue, fromWireValue, toWireValue } from "./wire-value.js";
+export type { WireValueKind } from "./wire-value.js";

@@ -1,0 +1,150 @@
+import type {
+  ExportDocument,
+  Metadata,
+  StateError,
+  Variable,
+  VariableType,
+  WatchEvent,
+} from "@statebridge/state-provider";
+
+/** Options of {@link createSessionStore}. Every limit refuses with `resource_exhausted`. */
+export interface SessionStoreOptions {
+  /** Sliding session TTL in seconds. Default 3600. */
+  readonly ttlSeconds?: number;
+  /** How often expired sessions are swept, in milliseconds. Default 30,000. */
+  readonly sweepIntervalMs?: number;
+  /** Most sessions held at once. Default 10,000. */
+  readonly maxSessions?: number;
+  /** Most variables per session. Default 100,000. */
+  readonly maxVariablesPerSession?: number;
+  /** Largest value, in bytes of its wire form (8 per number, UTF-8 for text). Default 64 MiB. */
+  readonly maxValueBytes?: number;
+  /** Most watchers per session. Default 100,000. */
+  readonly maxWatchersPerSession?: number;
+  /** Changes kept per session for resuming watches. Default 1,000. */
+  readonly historySize?: number;
+  /** The clock, in epoch milliseconds; tests replace it. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** A session as the store describes it. */
+export interface SessionInfo {
+  readonly sessionId: string;
+  /** Counts mutations; one atomic batch is one revision. */
+  readonly revision: number;
+  readonly createdAt: number;
+  readonly lastAccessedAt: number;
+  readonly expiresAt: number;
+  readonly ttlSeconds: number;
+  readonly variableCount: number;
+  readonly metadata: Metadata;
+}
+
+/** Options of a write: who wrote. */
+export interface WriteOptions {
+  /** The writer's name (`typescript`, `python`, …); empty or absent means `unknown`. */
+  readonly source?: string;
+}
+
+/** Every event of one revision that one watcher sees, delivered together. */
+export interface WatchEventBatch {
+  readonly revision: number;
+  readonly events: readonly WatchEvent[];
+}
+
+/**
+ * A watcher as the store sees it. The store calls it synchronously right after a change is
+ * committed, in revision order; the caller (a stream) queues and drains.
+ */
+export interface WatchListener {
+  /** Events of one revision: a set, a whole atomic batch, a deletion, or the initial snapshot. */
+  onEvents(batch: WatchEventBatch): void;
+  /** The watch ended because its session expired or was deleted, or the store closed. */
+  onEnd(error: StateError): void;
+}
+
+/** A live watch in the store. */
+export interface WatchSubscription {
+  /** The revision the watch started at (its snapshot's, or the resume point). */
+  readonly startRevision: number;
+  /** The session's current revision. */
+  currentRevision(): number;
+  /** Releases the observer. Idempotent. */
+  close(): void;
+}
+
+/** Counters of a store. */
+export interface SessionStoreStats {
+  readonly sessionsCreated: number;
+  readonly sessionsExpired: number;
+  readonly sessionsDeleted: number;
+  readonly sessionsCurrent: number;
+  readonly variables: number;
+  readonly watchers: number;
+  /** Operations by kind: register, get, set, updateMany, list, delete, export, import, watch… */
+  readonly operations: ReadonlyMap<string, number>;
+}
+
+/**
+ * Many sessions of variables, in memory. Every method is synchronous and throws `StateError`;
+ * a session that expired or was deleted answers `session_expired`, and nothing silently
+ * recreates it except {@link SessionStore.initializeSession}.
+ */
+export interface SessionStore {
+  /** Gets a session, or creates it. */
+  initializeSession(
+    sessionId: string,
+    options?: { readonly metadata?: Metadata; readonly ttlSeconds?: number },
+  ): { readonly session: SessionInfo; readonly created: boolean };
+  getSession(sessionId: string): SessionInfo;
+  /** Slides the TTL from now. */
+  heartbeat(sessionId: string): SessionInfo;
+  /** Deletes a session, ending its watches with `session_expired`. @returns whether it existed. */
+  deleteSession(sessionId: string): boolean;
+
+  register(
+    sessionId: string,
+    name: string,
+    type: VariableType | string,
+    initial: unknown,
+    options?: WriteOptions & {
+      readonly constraints?: unknown;
+      readonly metadata?: unknown;
+      readonly description?: string;
+    },
+  ): { readonly variable: Variable; readonly revision: number };
+  getVariable(sessionId: string, identifier: string): Variable;
+  /** Found variables keyed by identifier as given; missing ones are left out. */
+  getVariables(sessionId: string, identifiers: Iterable<string>): Map<string, Variable>;
+  set(
+    sessionId: string,
+    identifier: string,
+    value: unknown,
+    options?: WriteOptions & { readonly metadata?: unknown; readonly expectedVersion?: number },
+  ): { readonly version: number; readonly revision: number };
+  updateMany(
+    sessionId: string,
+    updates: Iterable<readonly [string, unknown]>,
+    options?: WriteOptions & { readonly metadata?: unknown; readonly atomic?: boolean },
+  ): { readonly revision: number; readonly versions: Map<string, number> };
+  list(sessionId: string, pattern?: string): Variable[];
+  delete(sessionId: string, identifier: string, options?: WriteOptions): { readonly revision: number };
+  exportSession(sessionId: string): ExportDocument;
+  /** Imports an export document (created if the session is absent), all or nothing. */
+  importSession(sessionId: string, document: unknown): { readonly revision: number; readonly imported: number };
+
+  /**
+   * Watches variables. The observer is registered before the snapshot is read; initial,
+   * replayed or resync events are handed to `listener.onEvents` before this returns.
+   */
+  watch(
+    sessionId: string,
+    identifiers: readonly string[],
+    listener: WatchListener,
+    options?: { readonly includeInitial?: boolean; readonly fromRevision?: number },
+  ): WatchSubscription;
+
+  stats(): SessionStoreStats;
+  /** Stops the sweeper and ends every watch with `closed`. */
+  close(): void;
+}
