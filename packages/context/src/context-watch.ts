@@ -1,0 +1,177 @@
+import {
+  type StateError,
+  type StateProvider,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchInfo,
+  type WatchOptions,
+  type Watcher,
+  isStateError,
+} from "@statebridge/state-provider";
+
+let nextWatchNumber = 0;
+
+/**
+ * A watch as the Context hands it out. It outlives backends: events from the current backend's
+ * watch are queued here and handed to the watcher one at a time, in order, and on a switch the
+ * watch is re-opened on the new backend from the last revision the old one reached, so the
+ * watcher sees neither a gap nor a duplicate.
+ */
+export class ContextWatch implements WatchHandle {
+  readonly watchId = `context-watch-${++nextWatchNumber}`;
+  readonly done: Promise<StateError | undefined>;
+
+  private readonly identifiers: readonly string[];
+  /** The identifiers still alive: a `deleted` event removes one. */
+  private readonly live: Set<string>;
+  private readonly watcher: Watcher;
+  private readonly options: WatchOptions;
+  private readonly queue: WatchEvent[] = [];
+  private draining = false;
+  private underlying: WatchHandle | undefined;
+  private state: WatchInfo["state"] = "active";
+  private finish!: (error: StateError | undefined) => void;
+  private readonly onAbort = () => void this.close();
+  private readonly onClosed: (watch: ContextWatch) => void;
+  private revision = 0;
+  private received = 0;
+  private filtered = 0;
+  private failed = 0;
+  private delivered = 0;
+  private reconnects = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    identifiers: readonly string[],
+    watcher: Watcher,
+    options: WatchOptions,
+    onClosed: (watch: ContextWatch) => void,
+  ) {
+    this.identifiers = identifiers;
+    this.live = new Set(identifiers);
+    this.watcher = watcher;
+    this.options = options;
+    this.onClosed = onClosed;
+    this.done = new Promise((resolve) => {
+      this.finish = resolve;
+    });
+    options.signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Opens the first backend watch with the caller's options. */
+  async start(provider: StateProvider): Promise<void> {
+    const options: { includeInitial?: boolean; fromRevision?: number; onError: (error: StateError) => void } = {
+      onError: (error) => this.end(error),
+    };
+    if (this.options.includeInitial !== undefined) options.includeInitial = this.options.includeInitial;
+    if (this.options.fromRevision !== undefined) options.fromRevision = this.options.fromRevision;
+    this.underlying = await provider.watch(this.identifiers, (event) => this.receive(event), options);
+  }
+
+  /**
+   * Opens a watch on a new backend from `fromRevision`, without closing the old one yet.
+   * @returns the new handle, to be committed with {@link ContextWatch.commitMove} or closed.
+   */
+  async openOn(provider: StateProvider, fromRevision: number): Promise<WatchHandle | undefined> {
+    if (this.state === "closed" || this.live.size === 0) return undefined;
+    return provider.watch([...this.live], (event) => this.receive(event), {
+      fromRevision,
+      onError: (error) => this.end(error),
+    });
+  }
+
+  /** Makes a handle from {@link ContextWatch.openOn} the one this watch follows. */
+  commitMove(handle: WatchHandle | undefined): void {
+    const previous = this.underlying;
+    this.underlying = handle;
+    if (handle !== undefined) this.reconnects++;
+    void previous?.close();
+  }
+
+  /** The revision of the last event received from any backend. */
+  get lastRevision(): number {
+    return this.revision;
+  }
+
+  get active(): boolean {
+    return this.state !== "closed";
+  }
+
+  private receive(event: WatchEvent): void {
+    if (this.state === "closed") return;
+    this.received++;
+    if (event.revision > this.revision) this.revision = event.revision;
+    if (event.type === "deleted") this.live.delete(event.identifier);
+    this.queue.push(event);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && this.state !== "closed") {
+        const event = this.queue.shift() as WatchEvent;
+        if (this.options.filter !== undefined) {
+          let keep: boolean;
+          try {
+            keep = this.options.filter(event);
+          } catch {
+            this.failed++;
+            continue;
+          }
+          if (!keep) {
+            this.filtered++;
+            continue;
+          }
+        }
+        try {
+          const result = this.watcher(event);
+          if (result !== undefined && typeof (result as Promise<void>).then === "function") await result;
+          this.delivered++;
+        } catch {
+          this.failed++;
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private end(error: StateError | undefined): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.queue.length = 0;
+    this.options.signal?.removeEventListener("abort", this.onAbort);
+    const handle = this.underlying;
+    this.underlying = undefined;
+    void handle?.close();
+    this.onClosed(this);
+    if (error !== undefined && isStateError(error)) {
+      try {
+        this.options.onError?.(error);
+      } catch {
+        // The watch has ended either way; a throwing error handler changes nothing.
+      }
+    }
+    this.finish(error);
+  }
+
+  async close(): Promise<void> {
+    this.end(undefined);
+  }
+
+  info(): WatchInfo {
+    return {
+      watchId: this.watchId,
+      identifiers: this.identifiers,
+      revision: this.revision,
+      received: this.received,
+      filtered: this.filtered,
+      failed: this.failed,
+      delivered: this.delivered,
+      reconnects: this.reconnects,
+      startedAt: this.startedAt,
+      state: this.state,
+    };
+  }
+}
