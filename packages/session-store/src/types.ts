@@ -25,6 +25,17 @@ export interface SessionStoreOptions {
   readonly historySize?: number;
   /** The clock, in epoch milliseconds; tests replace it. Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * How many ended session ids are remembered, so that `session_expired` can say whether a
+   * session expired or was deleted. Older ones are reported as "does not exist or has expired".
+   * Default 10,000.
+   */
+  readonly endedSessionsRemembered?: number;
+  /**
+   * Receives what a {@link WatchListener} throws. A throwing listener never undoes the change
+   * nor stops delivery to other listeners. Default: ignore.
+   */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
 /** A session as the store describes it. */
@@ -131,7 +142,10 @@ export interface SessionStore {
   delete(sessionId: string, identifier: string, options?: WriteOptions): { readonly revision: number };
   exportSession(sessionId: string): ExportDocument;
   /** Imports an export document (created if the session is absent), all or nothing. */
-  importSession(sessionId: string, document: unknown): { readonly revision: number; readonly imported: number };
+  importSession(
+    sessionId: string,
+    document: unknown,
+  ): { readonly revision: number; readonly imported: number };
 
   /**
    * Watches variables. The observer is registered before the snapshot is read; initial,
@@ -145,6 +159,11 @@ export interface SessionStore {
   ): WatchSubscription;
 
   stats(): SessionStoreStats;
+  /**
+   * Removes every expired session now, ending its watches with `session_expired`; the sweep
+   * timer calls this. @returns how many sessions expired.
+   */
+  sweep(): number;
   /** Stops the sweeper and ends every watch with `closed`. */
   close(): void;
 }

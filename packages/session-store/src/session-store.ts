@@ -1,0 +1,546 @@
+import {
+  createExport,
+  describe,
+  type Metadata,
+  mergeMetadata,
+  normalizeMetadata,
+  parseExport,
+  StateError,
+  type Variable,
+  type WatchEvent,
+  type WatchEventType,
+} from "@statebridge/state-provider";
+import { type ChangeHistory, createChangeHistory } from "./change-history.js";
+import type { ChangeRecord } from "./change-record.js";
+import { createObserverRegistry, type Observer, type ObserverRegistry } from "./observer-registry.js";
+import { createSessionState, type SessionState } from "./session-state.js";
+import type {
+  SessionInfo,
+  SessionStore,
+  SessionStoreOptions,
+  SessionStoreStats,
+  WatchSubscription,
+} from "./types.js";
+
+/** Longest accepted session id, in UTF-16 code units. */
+const MAX_SESSION_ID_LENGTH = 1024;
+
+interface Session {
+  readonly id: string;
+  readonly createdAt: number;
+  lastAccessedAt: number;
+  expiresAt: number;
+  readonly ttlSeconds: number;
+  metadata: Metadata;
+  readonly state: SessionState;
+  readonly history: ChangeHistory;
+  readonly observers: ObserverRegistry;
+  /** True while records are being handed to observers; later commits wait in `pending`. */
+  delivering: boolean;
+  readonly pending: ChangeRecord[];
+}
+
+type Ending = "expired" | "deleted";
+
+/**
+ * Creates an in-memory store of many sessions: sliding TTLs, per-session revisions, a
+ * bounded change history for resuming watches, and an observer registry that hands each
+ * committed change to its watchers. This is what a bridge-server hosts.
+ *
+ * Every method is synchronous and throws {@link StateError}. After {@link SessionStore.close}
+ * every method but `stats()` and `close()` fails with `closed`.
+ *
+ * @throws `invalid_value` for an option that is not a positive number (or, for
+ *   `historySize` and `endedSessionsRemembered`, a non-negative integer).
+ */
+export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
+  const ttlSeconds = positive(options.ttlSeconds, 3600, "ttlSeconds");
+  const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
+  const maxSessions = positiveInteger(options.maxSessions, 10_000, "maxSessions");
+  const maxVariables = positiveInteger(options.maxVariablesPerSession, 100_000, "maxVariablesPerSession");
+  const maxValueBytes = positiveInteger(options.maxValueBytes, 64 * 1024 * 1024, "maxValueBytes");
+  const maxWatchers = positiveInteger(options.maxWatchersPerSession, 100_000, "maxWatchersPerSession");
+  const historySize = nonNegativeInteger(options.historySize, 1000, "historySize");
+  const endedRemembered = nonNegativeInteger(
+    options.endedSessionsRemembered,
+    10_000,
+    "endedSessionsRemembered",
+  );
+  const now = options.now ?? (() => Date.now());
+  const onListenerError = options.onListenerError ?? (() => {});
+
+  const sessions = new Map<string, Session>();
+  const ended = new Map<string, Ending>();
+  const operations = new Map<string, number>();
+  let sessionsCreated = 0;
+  let sessionsExpired = 0;
+  let sessionsDeleted = 0;
+  let closed = false;
+
+  const sweeper = setInterval(() => sweep(), sweepIntervalMs);
+  sweeper.unref();
+
+  function begin(kind: string): void {
+    if (closed) throw new StateError("closed", `the session store is closed; ${kind} is not possible`);
+    operations.set(kind, (operations.get(kind) ?? 0) + 1);
+  }
+
+  function checkSessionId(sessionId: unknown): string {
+    if (typeof sessionId !== "string") {
+      throw new StateError("invalid_value", `a session id must be a string, got ${describe(sessionId)}`);
+    }
+    if (sessionId.length === 0) throw new StateError("invalid_value", "a session id must not be empty");
+    if (sessionId.length > MAX_SESSION_ID_LENGTH) {
+      throw new StateError(
+        "invalid_value",
+        `a session id must be at most ${MAX_SESSION_ID_LENGTH} characters, got ${sessionId.length}`,
+      );
+    }
+    return sessionId;
+  }
+
+  function goneError(sessionId: string): StateError {
+    const quoted = JSON.stringify(sessionId);
+    switch (ended.get(sessionId)) {
+      case "expired":
+        return new StateError(
+          "session_expired",
+          `session ${quoted} has expired (no activity within its TTL)`,
+        );
+      case "deleted":
+        return new StateError("session_expired", `session ${quoted} was deleted`);
+      default:
+        return new StateError("session_expired", `session ${quoted} does not exist or has expired`);
+    }
+  }
+
+  function isExpired(session: Session, at: number): boolean {
+    return at >= session.expiresAt;
+  }
+
+  function touch(session: Session, at: number): void {
+    session.lastAccessedAt = at;
+    session.expiresAt = at + session.ttlSeconds * 1000;
+  }
+
+  function endSession(session: Session, ending: Ending): void {
+    sessions.delete(session.id);
+    if (endedRemembered > 0) {
+      ended.delete(session.id);
+      ended.set(session.id, ending);
+      if (ended.size > endedRemembered) ended.delete(ended.keys().next().value as string);
+    }
+    if (ending === "expired") sessionsExpired++;
+    else sessionsDeleted++;
+    session.state.clear();
+    session.history.reset(session.state.revision);
+    session.pending.length = 0;
+    session.observers.endAll(goneError(session.id));
+  }
+
+  /** The live session, its TTL slid. @throws `session_expired` if it is gone or overdue. */
+  function access(sessionId: unknown): Session {
+    const id = checkSessionId(sessionId);
+    const session = sessions.get(id);
+    if (session === undefined) throw goneError(id);
+    const at = now();
+    if (isExpired(session, at)) {
+      endSession(session, "expired");
+      throw goneError(id);
+    }
+    touch(session, at);
+    return session;
+  }
+
+  function newSession(id: string, metadata: Metadata, sessionTtl: number): Session {
+    if (sessions.size >= maxSessions) sweep();
+    if (sessions.size >= maxSessions) {
+      throw new StateError(
+        "resource_exhausted",
+        `the store holds ${sessions.size} sessions, the most allowed; cannot create session ${JSON.stringify(id)}`,
+      );
+    }
+    const at = now();
+    const session: Session = {
+      id,
+      createdAt: at,
+      lastAccessedAt: at,
+      expiresAt: at + sessionTtl * 1000,
+      ttlSeconds: sessionTtl,
+      metadata,
+      state: createSessionState({
+        sessionId: id,
+        now,
+        maxVariables,
+        maxValueBytes,
+        onCommit: (record) => commit(session, record),
+      }),
+      history: createChangeHistory(historySize, 0),
+      observers: createObserverRegistry(onListenerError),
+      delivering: false,
+      pending: [],
+    };
+    return session;
+  }
+
+  function adopt(session: Session): void {
+    sessions.set(session.id, session);
+    ended.delete(session.id);
+    sessionsCreated++;
+  }
+
+  /** Records a committed change and hands it to observers, strictly in revision order. */
+  function commit(session: Session, record: ChangeRecord): void {
+    session.history.push(record);
+    if (session.observers.size === 0 && !session.delivering) return;
+    if (session.delivering) {
+      session.pending.push(record);
+      return;
+    }
+    exclusively(session, () => session.observers.dispatch(record));
+  }
+
+  /**
+   * Runs a delivery so that commits made by listeners during it are delivered after it, not
+   * in the middle. Nested calls run at once: their caller already holds the turn.
+   */
+  function exclusively(session: Session, delivery: () => void): void {
+    if (session.delivering) {
+      delivery();
+      return;
+    }
+    session.delivering = true;
+    try {
+      delivery();
+      for (let index = 0; index < session.pending.length; index++) {
+        session.observers.dispatch(session.pending[index] as ChangeRecord);
+      }
+    } finally {
+      session.pending.length = 0;
+      session.delivering = false;
+    }
+  }
+
+  function info(session: Session): SessionInfo {
+    return {
+      sessionId: session.id,
+      revision: session.state.revision,
+      createdAt: session.createdAt,
+      lastAccessedAt: session.lastAccessedAt,
+      expiresAt: session.expiresAt,
+      ttlSeconds: session.ttlSeconds,
+      variableCount: session.state.size,
+      metadata: session.metadata,
+    };
+  }
+
+  function snapshotEvents(
+    session: Session,
+    observer: Observer,
+    type: WatchEventType,
+    revision: number,
+  ): WatchEvent[] {
+    const events: WatchEvent[] = [];
+    for (const [id, identifier] of observer.targets) {
+      const variable = session.state.find(id) as Variable;
+      events.push({
+        type,
+        identifier,
+        id,
+        name: variable.name,
+        variableType: variable.type,
+        oldValue: undefined,
+        newValue: variable.value,
+        version: variable.version,
+        revision,
+        source: variable.source,
+        metadata: variable.metadata,
+        timestamp: variable.updatedAt,
+      });
+    }
+    return events;
+  }
+
+  function sweep(): number {
+    if (closed) return 0;
+    const at = now();
+    let count = 0;
+    for (const session of sessions.values()) {
+      if (isExpired(session, at)) {
+        endSession(session, "expired");
+        count++;
+      }
+    }
+    return count;
+  }
+
+  return {
+    initializeSession(sessionId, initializeOptions = {}) {
+      begin("initializeSession");
+      const id = checkSessionId(sessionId);
+      const sessionTtl = positive(initializeOptions.ttlSeconds, ttlSeconds, "ttlSeconds");
+      const metadata = normalizeMetadata(initializeOptions.metadata, "session metadata");
+      const existing = sessions.get(id);
+      if (existing !== undefined) {
+        const at = now();
+        if (!isExpired(existing, at)) {
+          touch(existing, at);
+          return { session: info(existing), created: false };
+        }
+        endSession(existing, "expired");
+      }
+      const session = newSession(id, metadata, sessionTtl);
+      adopt(session);
+      return { session: info(session), created: true };
+    },
+
+    getSession(sessionId) {
+      begin("getSession");
+      return info(access(sessionId));
+    },
+
+    heartbeat(sessionId) {
+      begin("heartbeat");
+      return info(access(sessionId));
+    },
+
+    deleteSession(sessionId) {
+      begin("deleteSession");
+      const id = checkSessionId(sessionId);
+      const session = sessions.get(id);
+      if (session === undefined) return false;
+      if (isExpired(session, now())) {
+        endSession(session, "expired");
+        return false;
+      }
+      endSession(session, "deleted");
+      return true;
+    },
+
+    register(sessionId, name, type, initial, registerOptions = {}) {
+      begin("register");
+      const session = access(sessionId);
+      return session.state.register(name, type, initial, {
+        constraints: registerOptions.constraints,
+        metadata: registerOptions.metadata,
+        description: registerOptions.description,
+        source: sourceOf(registerOptions.source),
+      });
+    },
+
+    getVariable(sessionId, identifier) {
+      begin("get");
+      return access(sessionId).state.require(identifier);
+    },
+
+    getVariables(sessionId, identifiers) {
+      begin("getMany");
+      const { state } = access(sessionId);
+      const found = new Map<string, Variable>();
+      for (const identifier of identifiers) {
+        const variable = state.find(identifier);
+        if (variable !== undefined) found.set(identifier, variable);
+      }
+      return found;
+    },
+
+    set(sessionId, identifier, value, setOptions = {}) {
+      begin("set");
+      const session = access(sessionId);
+      return session.state.set(identifier, value, {
+        metadata: setOptions.metadata,
+        expectedVersion: setOptions.expectedVersion,
+        source: sourceOf(setOptions.source),
+      });
+    },
+
+    updateMany(sessionId, updates, batchOptions = {}) {
+      begin("updateMany");
+      const session = access(sessionId);
+      return session.state.updateMany(updates, {
+        metadata: batchOptions.metadata,
+        atomic: batchOptions.atomic === true,
+        source: sourceOf(batchOptions.source),
+      });
+    },
+
+    list(sessionId, pattern) {
+      begin("list");
+      return access(sessionId).state.list(pattern);
+    },
+
+    delete(sessionId, identifier, deleteOptions = {}) {
+      begin("delete");
+      const session = access(sessionId);
+      return session.state.delete(identifier, { source: sourceOf(deleteOptions.source) });
+    },
+
+    exportSession(sessionId) {
+      begin("export");
+      const session = access(sessionId);
+      return createExport({
+        sessionId: session.id,
+        revision: session.state.revision,
+        metadata: session.metadata,
+        variables: session.state.variables(),
+      });
+    },
+
+    importSession(sessionId, document) {
+      begin("import");
+      const id = checkSessionId(sessionId);
+      const parsed = parseExport(document);
+      const existing = sessions.get(id);
+      let session: Session;
+      let created = false;
+      if (existing !== undefined && !isExpired(existing, now())) {
+        session = access(id);
+      } else {
+        if (existing !== undefined) endSession(existing, "expired");
+        session = newSession(id, Object.freeze(Object.create(null)) as Metadata, ttlSeconds);
+        created = true;
+      }
+      const result = session.state.import(parsed);
+      if (result.adopted) session.history.reset(result.revision);
+      session.metadata = mergeMetadata(session.metadata, parsed.metadata);
+      if (created) adopt(session);
+      return { revision: result.revision, imported: result.imported };
+    },
+
+    watch(sessionId, identifiers, listener, watchOptions = {}) {
+      begin("watch");
+      const session = access(sessionId);
+      if (!Array.isArray(identifiers) || identifiers.length === 0) {
+        throw new StateError("invalid_value", "watch needs at least one identifier");
+      }
+      const targets = new Map<string, string>();
+      for (const identifier of identifiers as readonly unknown[]) {
+        const variable = session.state.require(identifier as string);
+        if (!targets.has(variable.id)) targets.set(variable.id, identifier as string);
+      }
+      const current = session.state.revision;
+      const { fromRevision, includeInitial } = watchOptions;
+      if (
+        fromRevision !== undefined &&
+        (typeof fromRevision !== "number" ||
+          !Number.isSafeInteger(fromRevision) ||
+          fromRevision < 0 ||
+          fromRevision > current)
+      ) {
+        throw new StateError(
+          "invalid_value",
+          `fromRevision must be an integer from 0 to the session's revision ${current}, got ${describe(fromRevision)}`,
+        );
+      }
+      if (session.observers.size >= maxWatchers) {
+        throw new StateError(
+          "resource_exhausted",
+          `session ${JSON.stringify(session.id)} has ${session.observers.size} watchers, the most allowed`,
+        );
+      }
+      // Registered first: every change after `current` reaches it live, every change up to
+      // `current` comes from the snapshot or the history below. Nothing falls between.
+      const observer = session.observers.add(targets, listener, current);
+      let startRevision = current;
+      exclusively(session, () => {
+        if (fromRevision !== undefined) {
+          if (fromRevision >= session.history.base) {
+            startRevision = fromRevision;
+            for (const record of session.history.after(fromRevision)) {
+              if (observer.closed || record.revision > current) break;
+              const events = session.observers.eventsFor(observer, record);
+              if (events.length > 0)
+                session.observers.deliver(observer, { revision: record.revision, events });
+            }
+          } else {
+            session.observers.deliver(observer, {
+              revision: current,
+              events: snapshotEvents(session, observer, "resync", current),
+            });
+          }
+        } else if (includeInitial === true) {
+          session.observers.deliver(observer, {
+            revision: current,
+            events: snapshotEvents(session, observer, "initial", current),
+          });
+        }
+      });
+      const subscription: WatchSubscription = {
+        startRevision,
+        currentRevision: () => session.state.revision,
+        close: () => {
+          session.observers.remove(observer);
+        },
+      };
+      return subscription;
+    },
+
+    stats(): SessionStoreStats {
+      let variables = 0;
+      let watchers = 0;
+      for (const session of sessions.values()) {
+        variables += session.state.size;
+        watchers += session.observers.size;
+      }
+      return {
+        sessionsCreated,
+        sessionsExpired,
+        sessionsDeleted,
+        sessionsCurrent: sessions.size,
+        variables,
+        watchers,
+        operations: new Map(operations),
+      };
+    },
+
+    sweep() {
+      return sweep();
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweeper);
+      const error = new StateError("closed", "the session store was closed");
+      for (const session of sessions.values()) {
+        session.pending.length = 0;
+        session.observers.endAll(error);
+        session.state.clear();
+      }
+      sessions.clear();
+      ended.clear();
+    },
+  };
+}
+
+function sourceOf(source: unknown): string {
+  if (source === undefined || source === "") return "unknown";
+  if (typeof source !== "string") {
+    throw new StateError("invalid_value", `source must be a string, got ${describe(source)}`);
+  }
+  return source;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new StateError("invalid_value", `${name} must be a positive number, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new StateError("invalid_value", `${name} must be a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new StateError("invalid_value", `${name} must be a non-negative integer, got ${describe(value)}`);
+  }
+  return value;
+}
