@@ -1,0 +1,2 @@
+export { createLocalState } from "./local-state.js";
+export type { LocalStateOptions } from "./local-state.js";
