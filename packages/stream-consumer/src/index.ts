@@ -1,0 +1,13 @@
+export { createStreamConsumer } from "./stream-consumer.js";
+export type { StreamConsumer, StreamConsumerOptions } from "./stream-consumer.js";
+export type { StreamWatchHandle, StreamWatchInfo } from "./stream-watch.js";
+export { DEFAULT_RECONNECT, reconnectDelay, resolveReconnectOptions } from "./backoff.js";
+export type { ReconnectOptions, ResolvedReconnectOptions } from "./backoff.js";
+export { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
+export { decodeWatchEvent, decodeWatchEvents } from "./watch-events.js";
+export type { DecodedWatchEvents } from "./watch-events.js";
+export { createWatchVariablesSource } from "./watch-variables-source.js";
+export type { WatchVariablesSourceOptions } from "./watch-variables-source.js";
+export type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+export { createBridgeTransport } from "./bridge-transport.js";
+export type { BridgeTransport, BridgeTransportOptions } from "./bridge-transport.js";

@@ -1,0 +1,151 @@
+import type { Client } from "@connectrpc/connect";
+import type { BridgeService } from "@statebridge/proto";
+import { StateError, type WatchEvent, type WatchOptions, type Watcher } from "@statebridge/state-provider";
+import { type ReconnectOptions, resolveReconnectOptions } from "./backoff.js";
+import { type StreamWatchHandle, type StreamWatchInfo, startStreamWatch } from "./stream-watch.js";
+import type { WatchSource } from "./watch-source.js";
+import { createWatchVariablesSource } from "./watch-variables-source.js";
+
+/** Options of {@link createStreamConsumer}. */
+export interface StreamConsumerOptions {
+  /** A Connect client of `statebridge.v1.BridgeService`; see `createBridgeTransport` for keepalive. */
+  readonly client: Client<typeof BridgeService>;
+  /** The session every watch of this consumer watches. */
+  readonly sessionId: string;
+  /** How often the server is asked to send a heartbeat, in milliseconds. Default 5,000. */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Heartbeat intervals without any message after which a stream is taken for dead and
+   * reopened. Default 3.
+   */
+  readonly missedHeartbeats?: number;
+  /** Backoff of reconnects. */
+  readonly reconnect?: ReconnectOptions;
+  /**
+   * Told about what a watcher, a filter or an `onError` callback threw. Such errors are
+   * counted in `failed` and never stop delivery. Default: ignored.
+   */
+  readonly onWatcherError?: (error: unknown, event: WatchEvent | undefined) => void;
+  /**
+   * Where streams come from. Default: one `WatchVariables` stream per watch, from `client`.
+   * @internal tests and the multiplexed mode replace it.
+   */
+  readonly source?: WatchSource;
+}
+
+/**
+ * The watches of one session over one client: what a BridgedState delegates `watch()`,
+ * `listWatchers()` and the watch part of `close()` to.
+ */
+export interface StreamConsumer {
+  /**
+   * Opens a watch. Resolves once the server confirmed it (its first message); from then on
+   * the watcher sees every change in revision order, exactly once, across reconnects.
+   * @throws `invalid_value` for an empty or malformed identifier list or `fromRevision`;
+   *   `not_found`, `session_expired`, `unauthenticated` or `unavailable` as the server answers;
+   *   `closed` after {@link StreamConsumer.close}.
+   */
+  watch(identifiers: Iterable<string>, watcher: Watcher, options?: WatchOptions): Promise<StreamWatchHandle>;
+  /** The live watches, in the order they were opened. */
+  watchers(): StreamWatchInfo[];
+  /** Closes every watch (each stream is cancelled on both ends). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Creates a {@link StreamConsumer}. */
+export function createStreamConsumer(options: StreamConsumerOptions): StreamConsumer {
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+  const missedHeartbeats = options.missedHeartbeats ?? 3;
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1 || heartbeatIntervalMs > 0xffff_ffff) {
+    throw new RangeError(`heartbeatIntervalMs must be a positive integer, got ${heartbeatIntervalMs}`);
+  }
+  if (!(missedHeartbeats >= 1)) {
+    throw new RangeError(`missedHeartbeats must be at least 1, got ${missedHeartbeats}`);
+  }
+  const reconnect = resolveReconnectOptions(options.reconnect);
+  const source =
+    options.source ?? createWatchVariablesSource(options.client, { heartbeatIntervalMs, missedHeartbeats });
+  const onWatcherError = options.onWatcherError ?? (() => {});
+  const live = new Map<string, StreamWatchHandle>();
+  let nextWatchNumber = 1;
+  let closed = false;
+
+  return {
+    async watch(identifiers, watcher, watchOptions = {}) {
+      if (closed) throw new StateError("closed", "the stream consumer is closed");
+      const request = {
+        sessionId: options.sessionId,
+        identifiers: checkIdentifiers(identifiers),
+        includeInitial: watchOptions.includeInitial === true,
+        ...(watchOptions.fromRevision === undefined ? {} : { fromRevision: checkRevision(watchOptions.fromRevision) }),
+      };
+      if (typeof watcher !== "function") {
+        throw new StateError("invalid_value", `watcher must be a function, got ${typeof watcher}`);
+      }
+      const { signal } = watchOptions;
+      if (signal?.aborted) throw new StateError("closed", "the watch was aborted before it opened");
+      const watchId = `watch_${nextWatchNumber++}`;
+      const opening = startStreamWatch({
+        watchId,
+        source,
+        request,
+        watcher,
+        filter: watchOptions.filter,
+        onError: watchOptions.onError,
+        reconnect,
+        onWatcherError,
+        onEnd: () => {
+          live.delete(watchId);
+          signal?.removeEventListener("abort", abort);
+        },
+      });
+      let handle: StreamWatchHandle | undefined;
+      const abort = () => void handle?.close();
+      signal?.addEventListener("abort", abort, { once: true });
+      handle = await opening;
+      if (handle.info().state !== "closed") {
+        live.set(watchId, handle);
+        if (closed || signal?.aborted) await handle.close();
+      }
+      return handle;
+    },
+
+    watchers() {
+      return [...live.values()].map((handle) => handle.info());
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const closing = [...live.values()].map((handle) => handle.close());
+      live.clear();
+      await Promise.all(closing);
+      source.close();
+    },
+  };
+}
+
+function checkIdentifiers(identifiers: Iterable<string>): readonly string[] {
+  // A single string is iterable too; taking it character by character would watch nonsense.
+  if (typeof identifiers === "string") {
+    throw new StateError("invalid_value", "watch needs a list of identifiers, got a single string");
+  }
+  if (identifiers === null || typeof identifiers !== "object" || !(Symbol.iterator in identifiers)) {
+    throw new StateError("invalid_value", "watch needs a list of identifiers");
+  }
+  const list = [...identifiers];
+  if (list.length === 0) throw new StateError("invalid_value", "watch needs at least one identifier");
+  for (const identifier of list) {
+    if (typeof identifier !== "string" || identifier === "") {
+      throw new StateError("invalid_value", `watch identifiers must be non-empty strings, got ${JSON.stringify(identifier)}`);
+    }
+  }
+  return Object.freeze(list);
+}
+
+function checkRevision(revision: unknown): number {
+  if (typeof revision !== "number" || !Number.isSafeInteger(revision) || revision < 0) {
+    throw new StateError("invalid_value", `fromRevision must be a non-negative integer, got ${String(revision)}`);
+  }
+  return revision;
+}

@@ -1,0 +1,255 @@
+import {
+  StateError,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchInfo,
+  type Watcher,
+} from "@statebridge/state-provider";
+import { type ResolvedReconnectOptions, reconnectDelay } from "./backoff.js";
+import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
+import { decodeWatchEvents } from "./watch-events.js";
+import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+
+/** {@link WatchInfo} with what only a stream consumer counts. */
+export interface StreamWatchInfo extends WatchInfo {
+  /**
+   * Events dropped because their revision was not after the last one seen: what a server
+   * repeats after a resume. Not counted in `received`.
+   */
+  readonly duplicates: number;
+}
+
+/** A watch handle of a stream consumer. */
+export interface StreamWatchHandle extends WatchHandle {
+  info(): StreamWatchInfo;
+}
+
+/** Everything one watch needs; the consumer fills it in. */
+export interface StreamWatchSettings {
+  readonly watchId: string;
+  readonly source: WatchSource;
+  readonly request: WatchRequest;
+  readonly watcher: Watcher;
+  readonly filter: ((event: WatchEvent) => boolean) | undefined;
+  readonly onError: ((error: StateError) => void) | undefined;
+  readonly reconnect: ResolvedReconnectOptions;
+  /** Told once when the watch ends, however it ends. */
+  readonly onEnd: () => void;
+  /** Told about what a watcher, filter or `onError` threw; they never stop delivery. */
+  readonly onWatcherError: (error: unknown, event: WatchEvent | undefined) => void;
+}
+
+/**
+ * Starts one watch: opens its stream, hands each event to the watcher one at a time in
+ * revision order, and reopens a broken stream from the last revision seen.
+ * @returns the handle, once the first message (a heartbeat or the initial values) proved the
+ *   watch open on the server.
+ * @throws the `StateError` of a first attempt that failed (`not_found`, `unavailable`, …).
+ */
+export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamWatchHandle> {
+  const { watchId, source, request, watcher, filter, reconnect } = settings;
+  const startedAt = Date.now();
+  const stop = new AbortController();
+  let state: WatchInfo["state"] = "active";
+  // The revision the watch has reached: everything up to it was delivered or is not wanted.
+  let lastRevision: number | undefined = request.fromRevision;
+  let received = 0;
+  let filtered = 0;
+  let failed = 0;
+  let delivered = 0;
+  let duplicates = 0;
+  let reconnects = 0;
+  let attempt: AbortController | undefined;
+  let settleDone!: (value: StateError | undefined) => void;
+  const done = new Promise<StateError | undefined>((resolve) => {
+    settleDone = resolve;
+  });
+
+  const handle: StreamWatchHandle = {
+    watchId,
+    done,
+    async close() {
+      end(undefined);
+    },
+    info() {
+      return {
+        watchId,
+        identifiers: request.identifiers,
+        revision: lastRevision ?? 0,
+        received,
+        filtered,
+        failed,
+        delivered,
+        duplicates,
+        reconnects,
+        startedAt,
+        state,
+      };
+    },
+  };
+
+  // A function, not an inline comparison: the state changes across the awaits of `run`.
+  function isClosed(): boolean {
+    return state === "closed";
+  }
+
+  function end(error: StateError | undefined): void {
+    if (state === "closed") return;
+    state = "closed";
+    stop.abort();
+    attempt?.abort();
+    settings.onEnd();
+    if (error !== undefined && settings.onError !== undefined) {
+      try {
+        settings.onError(error);
+      } catch (onErrorFailure) {
+        settings.onWatcherError(onErrorFailure, undefined);
+      }
+    }
+    settleDone(error);
+  }
+
+  async function deliver(event: WatchEvent): Promise<void> {
+    if (filter !== undefined) {
+      let keep: boolean;
+      try {
+        keep = filter(event);
+      } catch (error) {
+        failed++;
+        settings.onWatcherError(error, event);
+        return;
+      }
+      if (!keep) {
+        filtered++;
+        return;
+      }
+    }
+    delivered++;
+    try {
+      await watcher(event);
+    } catch (error) {
+      failed++;
+      settings.onWatcherError(error, event);
+    }
+  }
+
+  async function handleMessage(message: WatchMessage): Promise<void> {
+    if (message.kind === "heartbeat") {
+      if (lastRevision === undefined || message.revision > lastRevision) lastRevision = message.revision;
+      return;
+    }
+    const revision = Number(message.events.revision);
+    if (lastRevision !== undefined && revision <= lastRevision) {
+      // A resumed stream may repeat what the broken one already delivered: never twice.
+      duplicates += message.events.events.length;
+      return;
+    }
+    const { events } = decodeWatchEvents(message.events);
+    lastRevision = revision;
+    received += events.length;
+    for (const event of events) {
+      if (state === "closed") return;
+      await deliver(event);
+    }
+  }
+
+  function currentRequest(): WatchRequest {
+    if (lastRevision === undefined) return request;
+    return { ...request, includeInitial: false, fromRevision: lastRevision };
+  }
+
+  /** Runs attempts until the watch ends. `opened` settles after the first attempt's first message. */
+  async function run(opened: (error: StateError | undefined) => void): Promise<void> {
+    let isOpen = false;
+    let failures = 0;
+    while (!isClosed()) {
+      const current = new AbortController();
+      attempt = current;
+      let heard = false;
+      let failure: StateError;
+      try {
+        for await (const message of source.open(currentRequest(), current.signal)) {
+          if (isClosed()) return;
+          if (!heard) {
+            heard = true;
+            failures = 0;
+            state = "active";
+            if (!isOpen) {
+              isOpen = true;
+              opened(undefined);
+            }
+          }
+          await handleMessage(message);
+          if (isClosed()) return;
+        }
+        // The server has no reason to end a watch with OK; read it like a shutdown.
+        failure = new StateError("unavailable", "the server ended the watch stream");
+      } catch (error) {
+        if (isClosed()) return;
+        failure = stateErrorFromConnectError(error, `watch ${describeIdentifiers(request.identifiers)}`);
+      }
+      if (!isOpen) {
+        end(failure);
+        opened(failure);
+        return;
+      }
+      if (!isRetryableWatchError(failure)) {
+        end(failure);
+        return;
+      }
+      if (!heard) failures++;
+      if (failures >= reconnect.maxFailures) {
+        end(
+          new StateError(
+            "unavailable",
+            `watch ${describeIdentifiers(request.identifiers)} gave up after ${failures} failed reconnects in a row: ${failure.rawMessage}`,
+            { cause: failure },
+          ),
+        );
+        return;
+      }
+      state = "reconnecting";
+      await sleep(reconnectDelay(failures + 1, reconnect), stop.signal);
+      if (isClosed()) return;
+      reconnects++;
+    }
+  }
+
+  return new Promise<StreamWatchHandle>((resolve, reject) => {
+    const opened = (error: StateError | undefined) => {
+      if (error === undefined) resolve(handle);
+      else reject(error);
+    };
+    run(opened).then(
+      () => {
+        // A close() before the first message: the caller gets a closed watch rather than a hang.
+        if (isClosed()) resolve(handle);
+      },
+      (error: unknown) => {
+        const failure = stateErrorFromConnectError(error);
+        end(failure);
+        reject(failure);
+      },
+    );
+  });
+}
+
+function describeIdentifiers(identifiers: readonly string[]): string {
+  const shown = identifiers.slice(0, 3).map((identifier) => JSON.stringify(identifier));
+  return identifiers.length > 3 ? `${shown.join(", ")} and ${identifiers.length - 3} more` : shown.join(", ");
+}
+
+function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", wake);
+      resolve();
+    }, milliseconds);
+    const wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal.addEventListener("abort", wake, { once: true });
+  });
+}

@@ -1,0 +1,33 @@
+import type { WatchEvents as WireWatchEvents } from "@statebridge/proto";
+
+/** What opening a watch asks the server for. */
+export interface WatchRequest {
+  readonly sessionId: string;
+  /** Names or ids, as the watcher gave them; each must exist. */
+  readonly identifiers: readonly string[];
+  /** Send the current values first, as `initial` events. Ignored with `fromRevision`. */
+  readonly includeInitial: boolean;
+  /** Resume after this revision: every later change, or `resync` events. */
+  readonly fromRevision?: number;
+}
+
+/**
+ * One message of an open watch, whatever the wire carried it in: every event of one revision
+ * (still encoded: a duplicate is dropped before paying for decoding), or a heartbeat that
+ * says the stream is alive and how far the session has gone.
+ */
+export type WatchMessage =
+  | { readonly kind: "events"; readonly events: WireWatchEvents }
+  | { readonly kind: "heartbeat"; readonly revision: number };
+
+/**
+ * Where watch streams come from. `open` starts one attempt of a watch: its iterable yields
+ * messages in order until the attempt fails (it throws what went wrong: a `ConnectError`, a
+ * `StateError`, or anything a socket throws) or `signal` is aborted. A source detects a dead
+ * stream itself and throws `unavailable` for it.
+ */
+export interface WatchSource {
+  open(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage>;
+  /** Releases what the source holds (a shared stream). Idempotent. */
+  close(): void;
+}

@@ -1,0 +1,81 @@
+import type { Client } from "@connectrpc/connect";
+import type { BridgeService, WatchVariablesResponse } from "@statebridge/proto";
+import { StateError } from "@statebridge/state-provider";
+import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+
+/** Options of {@link createWatchVariablesSource}. */
+export interface WatchVariablesSourceOptions {
+  /** Heartbeats asked of the server, in milliseconds. */
+  readonly heartbeatIntervalMs: number;
+  /** Heartbeat intervals without any message after which the stream is taken for dead. */
+  readonly missedHeartbeats: number;
+}
+
+/**
+ * A {@link WatchSource} that opens one `WatchVariables` server stream per attempt of each
+ * watch. A stream that stays silent for `missedHeartbeats` heartbeat intervals is aborted (on
+ * both ends) and reported as `unavailable`; the silence is measured only while the consumer
+ * waits for the next message, so a slow watcher never makes its own stream look dead.
+ */
+export function createWatchVariablesSource(
+  client: Client<typeof BridgeService>,
+  options: WatchVariablesSourceOptions,
+): WatchSource {
+  const silenceLimitMs = options.heartbeatIntervalMs * options.missedHeartbeats;
+
+  async function* open(request: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchMessage> {
+    const call = new AbortController();
+    const abortCall = () => call.abort(signal.reason);
+    if (signal.aborted) return;
+    signal.addEventListener("abort", abortCall, { once: true });
+    let silent = false;
+    try {
+      const stream = client.watchVariables(
+        {
+          sessionId: request.sessionId,
+          identifiers: [...request.identifiers],
+          includeInitial: request.includeInitial,
+          heartbeatIntervalMs: options.heartbeatIntervalMs,
+          ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+        },
+        { signal: call.signal },
+      );
+      const iterator = stream[Symbol.asyncIterator]();
+      for (;;) {
+        const timer = setTimeout(() => {
+          silent = true;
+          call.abort();
+        }, silenceLimitMs);
+        let result: IteratorResult<WatchVariablesResponse>;
+        try {
+          result = await iterator.next();
+        } finally {
+          clearTimeout(timer);
+        }
+        if (result.done) return;
+        const { kind } = result.value;
+        if (kind.case === "events") yield { kind: "events", events: kind.value };
+        else if (kind.case === "heartbeat") yield { kind: "heartbeat", revision: Number(kind.value.revision) };
+        // A message of a kind this client does not know is skipped: it still proved the stream alive.
+      }
+    } catch (error) {
+      if (silent && !signal.aborted) {
+        throw new StateError(
+          "unavailable",
+          `watch stream heard nothing for ${silenceLimitMs} ms (${options.missedHeartbeats} heartbeat intervals)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", abortCall);
+      // Ends the call on the server too when the consumer stops early.
+      call.abort();
+    }
+  }
+
+  return {
+    open,
+    close() {},
+  };
+}
