@@ -18,7 +18,9 @@ export type WireValueKind =
   | { readonly case: "embeddingValue"; readonly value: Uint8Array }
   | {
       readonly case: "tensorValue";
-      readonly value: { readonly shape: readonly number[]; readonly data: Uint8Array };
+      // protobuf-es decodes int64 as bigint (it honours only jstype JS_STRING), so a decoded
+      // shape holds bigints; encoding takes numbers too.
+      readonly value: { readonly shape: readonly (number | bigint)[]; readonly data: Uint8Array };
     }
   | { readonly case: undefined; readonly value?: undefined };
 
@@ -137,7 +139,7 @@ export function fromWireValue(type: VariableType, kind: WireValueKind | undefine
       if (data === undefined) {
         throw new StateError("invalid_value", `${label}: tensor data bytes are not whole 8-byte doubles`);
       }
-      return { shape: [...kind.value.shape], data };
+      return { shape: Array.from(kind.value.shape, Number), data };
     }
     default:
       return kind.value;
@@ -160,7 +162,7 @@ export function decodeWireValue(kind: WireValueKind | undefined): VariableValue 
       return Object.freeze(unpackFloat64(kind.value) ?? []);
     case "tensorValue":
       return Object.freeze({
-        shape: Object.freeze([...kind.value.shape]),
+        shape: Object.freeze(Array.from(kind.value.shape, Number)),
         data: Object.freeze(unpackFloat64(kind.value.data) ?? []),
       }) as Tensor;
     default:
