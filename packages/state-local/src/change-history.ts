@@ -91,7 +91,8 @@ export function createChangeHistory(capacity: number, base = 0): ChangeHistory {
         if ((entries[(start + middle) % capacity] as RevisionRecord).revision <= revision) low = middle + 1;
         else high = middle;
       }
-      for (let index = low; index < count; index++) visit(entries[(start + index) % capacity] as RevisionRecord);
+      for (let index = low; index < count; index++)
+        visit(entries[(start + index) % capacity] as RevisionRecord);
     },
   };
 }

@@ -1,2 +1,2 @@
-export { createLocalState } from "./local-state.js";
 export type { LocalStateOptions } from "./local-state.js";
+export { createLocalState } from "./local-state.js";

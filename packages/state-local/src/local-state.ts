@@ -1,8 +1,21 @@
 import {
+  assertExpectedVersion,
+  assertVariableName,
+  assertVariableType,
   type Capabilities,
   type Constraints,
+  compileGlob,
+  createExport,
+  createSessionId,
+  createVariableId,
+  describe,
   type ExportDocument,
+  isStateError,
   type Metadata,
+  mergeMetadata,
+  normalizeMetadata,
+  normalizeValue,
+  parseExport,
   type RegisteredVariable,
   type RegisterOptions,
   type SetOptions,
@@ -15,25 +28,12 @@ import {
   type Variable,
   type VariableType,
   type VariableValue,
+  validateConstraints,
   type WatchEvent,
+  type Watcher,
   type WatchHandle,
   type WatchInfo,
   type WatchOptions,
-  type Watcher,
-  assertExpectedVersion,
-  assertVariableName,
-  assertVariableType,
-  compileGlob,
-  createExport,
-  createSessionId,
-  createVariableId,
-  describe,
-  isStateError,
-  mergeMetadata,
-  normalizeMetadata,
-  normalizeValue,
-  parseExport,
-  validateConstraints,
 } from "@statebridge/state-provider";
 import { type Change, createChangeHistory } from "./change-history.js";
 import { createWatchEvent, createWatchHub } from "./watch-hub.js";
@@ -138,13 +138,21 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
       typeof value !== "object" ||
       typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function"
     ) {
-      throw new StateError("invalid_value", `${what} takes an iterable of identifiers, got ${describe(value)}`);
+      throw new StateError(
+        "invalid_value",
+        `${what} takes an iterable of identifiers, got ${describe(value)}`,
+      );
     }
   }
 
   function entriesOf(updates: unknown): Iterable<[unknown, unknown]> {
     if (updates instanceof Map) return updates.entries();
-    if (typeof updates === "object" && updates !== null && !Array.isArray(updates) && !ArrayBuffer.isView(updates)) {
+    if (
+      typeof updates === "object" &&
+      updates !== null &&
+      !Array.isArray(updates) &&
+      !ArrayBuffer.isView(updates)
+    ) {
       return Object.entries(updates);
     }
     throw new StateError(
@@ -174,7 +182,10 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     let metadata = normalizeMetadata(settings.metadata);
     if (settings.description !== undefined) {
       if (typeof settings.description !== "string") {
-        throw new StateError("invalid_value", `description must be a string, got ${describe(settings.description)}`);
+        throw new StateError(
+          "invalid_value",
+          `description must be a string, got ${describe(settings.description)}`,
+        );
       }
       metadata = mergeMetadata(metadata, normalizeMetadata({ description: settings.description }));
     }
@@ -182,7 +193,18 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     let id = createVariableId();
     while (variablesById.has(id)) id = createVariableId();
     const timestamp = now();
-    const variable = freezeVariable(id, checkedName, checkedType, value, constraints, metadata, 0, timestamp, timestamp, source);
+    const variable = freezeVariable(
+      id,
+      checkedName,
+      checkedType,
+      value,
+      constraints,
+      metadata,
+      0,
+      timestamp,
+      timestamp,
+      source,
+    );
     variablesById.set(id, variable);
     idsByName.set(checkedName, id);
     const registeredAt = commit(NO_CHANGES);
@@ -209,7 +231,8 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     if (current === undefined) throw notFound(identifier);
     const expectedVersion = setOptions?.expectedVersion;
     if (expectedVersion !== undefined) assertExpectedVersion(expectedVersion);
-    const metadataUpdate = setOptions?.metadata === undefined ? undefined : normalizeMetadata(setOptions.metadata);
+    const metadataUpdate =
+      setOptions?.metadata === undefined ? undefined : normalizeMetadata(setOptions.metadata);
     if (expectedVersion !== undefined && expectedVersion !== current.version) {
       throw new StateError(
         "version_conflict",
@@ -301,7 +324,9 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
       batchRevision = commit(changes);
     }
     if (failures.size > 0) {
-      const listed = [...failures].slice(0, 5).map(([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}`);
+      const listed = [...failures]
+        .slice(0, 5)
+        .map(([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}`);
       throw new StateError(
         "partial_failure",
         `${failures.size} of ${failures.size + planned.length} updates failed (${listed.join(", ")}${failures.size > 5 ? ", ..." : ""}); the other ${planned.length} were applied`,
@@ -331,7 +356,12 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
 
   async function exportSession(): Promise<ExportDocument> {
     ensureOpen();
-    return createExport({ sessionId, revision, metadata: sessionMetadata, variables: variablesById.values() });
+    return createExport({
+      sessionId,
+      revision,
+      metadata: sessionMetadata,
+      variables: variablesById.values(),
+    });
   }
 
   async function importSession(document: unknown): Promise<void> {
@@ -389,13 +419,19 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
       fromRevision !== undefined &&
       (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
     ) {
-      throw new StateError("invalid_value", `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`);
+      throw new StateError(
+        "invalid_value",
+        `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
+      );
     }
     const named = new Set<string>();
     const identifierById = new Map<string, string>();
     for (const identifier of identifiers) {
       if (typeof identifier !== "string") {
-        throw new StateError("invalid_value", `a watched identifier must be a string, got ${describe(identifier)}`);
+        throw new StateError(
+          "invalid_value",
+          `a watched identifier must be a string, got ${describe(identifier)}`,
+        );
       }
       const variable = find(identifier);
       if (variable === undefined) throw notFound(identifier);
@@ -417,7 +453,15 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
         for (const [id, identifier] of identifierById) {
           const variable = variablesById.get(id) as Variable;
           startingEvents.push(
-            createWatchEvent("resync", identifier, variable, undefined, revision, variable.source, variable.updatedAt),
+            createWatchEvent(
+              "resync",
+              identifier,
+              variable,
+              undefined,
+              revision,
+              variable.source,
+              variable.updatedAt,
+            ),
           );
         }
       } else {
@@ -444,7 +488,15 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
       for (const [id, identifier] of identifierById) {
         const variable = variablesById.get(id) as Variable;
         startingEvents.push(
-          createWatchEvent("initial", identifier, variable, undefined, revision, variable.source, variable.updatedAt),
+          createWatchEvent(
+            "initial",
+            identifier,
+            variable,
+            undefined,
+            revision,
+            variable.source,
+            variable.updatedAt,
+          ),
         );
       }
     }
@@ -505,5 +557,16 @@ function freezeVariable(
   updatedAt: number,
   source: string,
 ): Variable {
-  return Object.freeze({ id, name, type, value, constraints, metadata, version, createdAt, updatedAt, source });
+  return Object.freeze({
+    id,
+    name,
+    type,
+    value,
+    constraints,
+    metadata,
+    version,
+    createdAt,
+    updatedAt,
+    source,
+  });
 }

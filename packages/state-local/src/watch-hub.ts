@@ -3,9 +3,9 @@ import type {
   VariableValue,
   WatchEvent,
   WatchEventType,
+  Watcher,
   WatchHandle,
   WatchInfo,
-  Watcher,
 } from "@statebridge/state-provider";
 import type { Change } from "./change-history.js";
 
