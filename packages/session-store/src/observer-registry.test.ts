@@ -1,0 +1,140 @@
+import { StateError } from "@statebridge/state-provider";
+import { describe, expect, it } from "vitest";
+import type { ChangeRecord, VariableChange } from "./change-record.js";
+import { createObserverRegistry } from "./observer-registry.js";
+import type { WatchEventBatch, WatchListener } from "./types.js";
+
+function change(id: string, newValue: number, kind: VariableChange["kind"] = "value_change"): VariableChange {
+  return {
+    kind,
+    id,
+    name: `name-of-${id}`,
+    variableType: "integer",
+    oldValue: newValue - 1,
+    newValue: kind === "deleted" ? undefined : newValue,
+    version: newValue,
+    source: "test",
+    metadata: {},
+    timestamp: 1,
+  };
+}
+
+function listener(): WatchListener & { batches: WatchEventBatch[]; ended: StateError[] } {
+  const batches: WatchEventBatch[] = [];
+  const ended: StateError[] = [];
+  return { batches, ended, onEvents: (batch) => batches.push(batch), onEnd: (error) => ended.push(error) };
+}
+
+describe("createObserverRegistry", () => {
+  it("hands a record only to observers of the changed variables, one batch per observer", () => {
+    const registry = createObserverRegistry(() => {});
+    const both = listener();
+    const onlyA = listener();
+    const onlyC = listener();
+    registry.add(
+      new Map([
+        ["a", "alpha"],
+        ["b", "beta"],
+      ]),
+      both,
+      0,
+    );
+    registry.add(new Map([["a", "a"]]), onlyA, 0);
+    registry.add(new Map([["c", "c"]]), onlyC, 0);
+    const record: ChangeRecord = { revision: 1, changes: [change("a", 1), change("b", 1)] };
+    registry.dispatch(record);
+    expect(both.batches).toHaveLength(1);
+    expect(both.batches[0]?.events.map((event) => event.identifier)).toEqual(["alpha", "beta"]);
+    expect(onlyA.batches[0]?.events.map((event) => event.identifier)).toEqual(["a"]);
+    expect(onlyC.batches).toEqual([]);
+  });
+
+  it("skips records an observer already has (at or below deliveredThrough)", () => {
+    const registry = createObserverRegistry(() => {});
+    const late = listener();
+    registry.add(new Map([["a", "a"]]), late, 5);
+    registry.dispatch({ revision: 5, changes: [change("a", 5)] });
+    registry.dispatch({ revision: 6, changes: [change("a", 6)] });
+    expect(late.batches.map((batch) => batch.revision)).toEqual([6]);
+  });
+
+  it("a deleted variable leaves its observers' targets and the index", () => {
+    const registry = createObserverRegistry(() => {});
+    const watcher = listener();
+    const observer = registry.add(
+      new Map([
+        ["a", "a"],
+        ["b", "b"],
+      ]),
+      watcher,
+      0,
+    );
+    registry.dispatch({ revision: 1, changes: [change("a", 1, "deleted")] });
+    expect([...observer.targets.keys()]).toEqual(["b"]);
+    registry.dispatch({ revision: 2, changes: [change("a", 2)] });
+    expect(watcher.batches.map((batch) => batch.events[0]?.type)).toEqual(["deleted"]);
+  });
+
+  it("remove() is idempotent and size counts live observers", () => {
+    const registry = createObserverRegistry(() => {});
+    const first = registry.add(new Map([["a", "a"]]), listener(), 0);
+    registry.add(new Map([["a", "a"]]), listener(), 0);
+    expect(registry.size).toBe(2);
+    expect(registry.remove(first)).toBe(true);
+    expect(registry.remove(first)).toBe(false);
+    expect(first.closed).toBe(true);
+    expect(registry.size).toBe(1);
+  });
+
+  it("endAll() calls onEnd once per observer and empties the registry", () => {
+    const registry = createObserverRegistry(() => {});
+    const watchers = [listener(), listener()];
+    for (const watcher of watchers) registry.add(new Map([["a", "a"]]), watcher, 0);
+    registry.endAll(new StateError("closed", "closing"));
+    expect(watchers.map((watcher) => watcher.ended.map((error) => error.code))).toEqual([
+      ["closed"],
+      ["closed"],
+    ]);
+    expect(registry.size).toBe(0);
+    registry.dispatch({ revision: 1, changes: [change("a", 1)] });
+    expect(watchers[0]?.batches).toEqual([]);
+  });
+
+  it("eventsFor() picks the watched variables of a past record, named as the observer named them", () => {
+    const registry = createObserverRegistry(() => {});
+    const observer = registry.add(new Map([["b", "the-b"]]), listener(), 9);
+    const events = registry.eventsFor(observer, { revision: 3, changes: [change("a", 1), change("b", 2)] });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      identifier: "the-b",
+      id: "b",
+      revision: 3,
+      newValue: 2,
+      type: "value_change",
+    });
+  });
+
+  it("reports a throwing listener and carries on", () => {
+    const errors: unknown[] = [];
+    const registry = createObserverRegistry((error) => errors.push(error));
+    registry.add(
+      new Map([["a", "a"]]),
+      {
+        onEvents: () => {
+          throw new Error("boom");
+        },
+        onEnd: () => {
+          throw new Error("boom at end");
+        },
+      },
+      0,
+    );
+    const healthy = listener();
+    registry.add(new Map([["a", "a"]]), healthy, 0);
+    registry.dispatch({ revision: 1, changes: [change("a", 1), change("b", 1)] });
+    registry.endAll(new StateError("closed", "closing"));
+    expect(errors.map((error) => (error as Error).message)).toEqual(["boom", "boom at end"]);
+    expect(healthy.batches).toHaveLength(1);
+    expect(healthy.ended).toHaveLength(1);
+  });
+});
