@@ -1,0 +1,543 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { BridgeService, type VariableUpdateSchema, type Variable as WireVariable } from "@statebridge/proto";
+import {
+  assertExpectedVersion,
+  assertVariableName,
+  assertVariableType,
+  type Capabilities,
+  compileGlob,
+  createExport,
+  createSessionId,
+  describe,
+  type ExportDocument,
+  isStateError,
+  isVariableType,
+  normalizeMetadata,
+  parseExport,
+  type RegisteredVariable,
+  type RegisterOptions,
+  type SetOptions,
+  StateError,
+  type StateProvider,
+  toWireValue,
+  type UpdateManyOptions,
+  type UpdateManyResult,
+  type Updates,
+  type Variable,
+  type VariableType,
+  type VariableValue,
+  validateConstraints,
+  type Watcher,
+  type WatchHandle,
+  type WatchInfo,
+  type WatchOptions,
+} from "@statebridge/state-provider";
+import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
+import { stateErrorOf } from "./error-translation.js";
+import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
+import { createTypeCache, type TypeCache } from "./type-cache.js";
+import { type BridgedWatches, createBridgedWatches } from "./watch.js";
+import {
+  metadataFromJson,
+  typeOf,
+  valueFromWire,
+  variableFromWire,
+  variableToWire,
+  type WireValueInit,
+} from "./wire-variable.js";
+
+/** Options of {@link createBridgedState}. */
+export interface BridgedStateOptions {
+  /** The bridge-server's address: `http://host:port` (or a bare `host:port`). */
+  readonly url: string;
+  /** The session to use; created if it does not exist. Default: a new `session_…` id. */
+  readonly sessionId?: string;
+  /** Bearer token, if the server requires one. */
+  readonly token?: string;
+  /** The writer's name recorded with every change. Default `"typescript"`. */
+  readonly source?: string;
+  /** Deadline of every call, retries included, in milliseconds. Default 5,000. */
+  readonly deadlineMs?: number;
+  /** How reads are retried while the server is unavailable. */
+  readonly retry?: RetryOptions;
+  /** HTTP/2 keepalive PING interval for long-lived watch streams, in ms. Default 15,000. */
+  readonly pingIntervalMs?: number;
+  /**
+   * An existing Connect transport to use instead of opening a connection to `url` (to embed
+   * the provider, or in tests). The provider does not close a transport it did not create.
+   */
+  readonly transport?: Transport;
+}
+
+/** The defaults of {@link BridgedStateOptions}. */
+export const BRIDGED_STATE_DEFAULTS = Object.freeze({
+  source: "typescript",
+  deadlineMs: 5_000,
+  retry: Object.freeze({ attempts: 4, baseDelayMs: 50, maxDelayMs: 1_000 }),
+});
+
+type WireValueKind = NonNullable<WireValueInit>;
+type UpdateInit = MessageInitShape<typeof VariableUpdateSchema>;
+
+/**
+ * Creates a BridgedState: a {@link StateProvider} whose session lives in a bridge-server, so
+ * that every process that knows the session id (TypeScript or Python) shares its variables.
+ *
+ * The factory is async because it makes sure the session exists (`InitializeSession`:
+ * get-or-create) before returning. Every call has a deadline; reads, and that first call,
+ * are retried with backoff while the server is unavailable; writes are not, because a write
+ * that timed out may have been applied.
+ *
+ * @throws `unavailable` if the server cannot be reached within the deadline;
+ *   `unauthenticated` for a missing or wrong token; `resource_exhausted` if the server holds
+ *   as many sessions as it may; `invalid_value` for malformed options.
+ */
+export async function createBridgedState(options: BridgedStateOptions): Promise<StateProvider> {
+  const settings = resolveOptions(options);
+  const owned = options.transport === undefined ? createBridgeTransport(settings) : undefined;
+  const transport = options.transport ?? (owned as NonNullable<typeof owned>).transport;
+  try {
+    const provider = new BridgedState(settings, transport, () => owned?.close());
+    await provider.initialize();
+    return provider;
+  } catch (error) {
+    owned?.close();
+    throw error;
+  }
+}
+
+interface Settings {
+  readonly url: string;
+  readonly sessionId: string;
+  readonly source: string;
+  readonly deadlineMs: number;
+  readonly retry: Required<RetryOptions>;
+  readonly token?: string;
+  readonly pingIntervalMs?: number;
+}
+
+function resolveOptions(options: BridgedStateOptions): Settings {
+  if (typeof options !== "object" || options === null) {
+    throw new StateError(
+      "invalid_value",
+      `createBridgedState needs an options object, got ${describe(options)}`,
+    );
+  }
+  if (typeof options.url !== "string" || options.url.trim() === "") {
+    throw new StateError(
+      "invalid_value",
+      `url must be the bridge-server's address, got ${describe(options.url)}`,
+    );
+  }
+  const retry = { ...BRIDGED_STATE_DEFAULTS.retry, ...options.retry };
+  checkPositive("deadlineMs", options.deadlineMs);
+  checkPositive("retry.attempts", retry.attempts);
+  checkPositive("retry.baseDelayMs", retry.baseDelayMs);
+  checkPositive("retry.maxDelayMs", retry.maxDelayMs);
+  checkPositive("pingIntervalMs", options.pingIntervalMs);
+  const settings: Settings = {
+    url: normalizeServerUrl(options.url),
+    sessionId: options.sessionId ?? createSessionId(),
+    source: options.source ?? BRIDGED_STATE_DEFAULTS.source,
+    deadlineMs: options.deadlineMs ?? BRIDGED_STATE_DEFAULTS.deadlineMs,
+    retry,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
+  };
+  return settings;
+}
+
+function checkPositive(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new StateError("invalid_value", `${name} must be a positive number, got ${describe(value)}`);
+  }
+}
+
+class BridgedState implements StateProvider {
+  readonly sessionId: string;
+  readonly capabilities: Capabilities;
+  readonly requiresBridge = true;
+  readonly #client: Client<typeof BridgeService>;
+  readonly #policy: CallPolicy;
+  readonly #types: TypeCache = createTypeCache();
+  readonly #watches: BridgedWatches;
+  readonly #source: string;
+  readonly #closeTransport: () => void;
+  #closing: Promise<void> | undefined;
+
+  constructor(settings: Settings, transport: Transport, closeTransport: () => void) {
+    this.sessionId = settings.sessionId;
+    this.#source = settings.source;
+    this.#closeTransport = closeTransport;
+    this.#client = createClient(BridgeService, transport);
+    this.#policy = createCallPolicy({
+      deadlineMs: settings.deadlineMs,
+      retry: settings.retry,
+      target: settings.url,
+      label: `the BridgedState of session ${settings.sessionId}`,
+    });
+    const policy = this.#policy;
+    this.#watches = createBridgedWatches({
+      sessionId: settings.sessionId,
+      client: this.#client,
+      transport,
+      translateError: (error) => stateErrorOf(error, { closed: policy.closed, target: settings.url }),
+    });
+    this.capabilities = Object.freeze({
+      atomicUpdates: true,
+      compareAndSet: true,
+      watch: this.#watches.supported,
+      persistence: false,
+      distribution: true,
+    });
+  }
+
+  /** Gets or creates the session; safe to repeat, so it is retried like a read. */
+  async initialize(): Promise<void> {
+    const sessionId = this.sessionId;
+    await this.#policy.idempotent((call) => this.#client.initializeSession({ sessionId }, call));
+  }
+
+  async register(
+    name: string,
+    type: VariableType,
+    initial: unknown,
+    options: RegisterOptions = {},
+  ): Promise<RegisteredVariable> {
+    this.#assertOpen();
+    // Fields the wire cannot carry faithfully are checked with the shared type system, the
+    // same code the server runs: a non-string name or type would be coerced to text, and
+    // JSON would turn NaN into null or drop a RegExp instead of refusing them.
+    if (typeof name !== "string") assertVariableName(name);
+    if (typeof type !== "string") assertVariableType(type);
+    const description = options.description;
+    if (description !== undefined && typeof description !== "string") {
+      throw new StateError("invalid_value", `description must be a string, got ${describe(description)}`);
+    }
+    const constraintsJson = encodeConstraints(type, options.constraints);
+    const metadataJson = encodeMetadata(options.metadata);
+    const response = await this.#policy.once((call) =>
+      this.#client.registerVariable(
+        {
+          sessionId: this.sessionId,
+          name,
+          type,
+          initialValue: { kind: toWireValue(type, initial) as WireValueKind },
+          constraintsJson,
+          metadataJson,
+          description: description ?? "",
+          source: this.#source,
+        },
+        call,
+      ),
+    );
+    const variable = requireVariable(response.variable);
+    const registeredType = typeOf(variable);
+    this.#types.remember({ id: variable.id, name: variable.name, type: registeredType });
+    return Object.freeze({
+      id: variable.id,
+      name: variable.name,
+      type: registeredType,
+      version: Number(variable.version),
+      revision: Number(response.revision),
+    });
+  }
+
+  async get(identifier: string): Promise<VariableValue> {
+    return valueFromWire(await this.#fetchVariable(identifier));
+  }
+
+  async getVariable(identifier: string): Promise<Variable> {
+    return variableFromWire(await this.#fetchVariable(identifier));
+  }
+
+  async #fetchVariable(identifier: string): Promise<WireVariable> {
+    const sessionId = this.sessionId;
+    const response = await this.#policy.idempotent((call) =>
+      this.#client.getVariable({ sessionId, identifier }, call),
+    );
+    const variable = requireVariable(response.variable);
+    this.#remember(variable);
+    return variable;
+  }
+
+  async set(identifier: string, value: unknown, options: SetOptions = {}): Promise<number> {
+    this.#assertOpen();
+    const metadataJson = encodeMetadata(options.metadata);
+    const expectedVersion =
+      options.expectedVersion === undefined
+        ? undefined
+        : BigInt(assertExpectedVersion(options.expectedVersion));
+    const send = (kind: WireValueKind) =>
+      this.#policy.once((call) =>
+        this.#client.setVariable(
+          {
+            sessionId: this.sessionId,
+            identifier,
+            value: { kind },
+            metadataJson,
+            source: this.#source,
+            ...(expectedVersion === undefined ? {} : { expectedVersion }),
+          },
+          call,
+        ),
+      );
+    const encoding = this.#encode(identifier, value);
+    let response: Awaited<ReturnType<typeof send>>;
+    try {
+      response = await send(encoding.kind);
+    } catch (error) {
+      // A stale cached type (the variable was replaced by one of another type elsewhere) puts
+      // the value in a field the server refuses; a refused write changed nothing, so it is
+      // safe to send once more in the field the value's own kind suggests.
+      if (!encoding.fromCache || !isStateError(error, "invalid_value")) throw error;
+      this.#types.forget(identifier);
+      response = await send(encoding.fallback);
+    }
+    return Number(response.version);
+  }
+
+  async getMany(identifiers: Iterable<string>): Promise<Map<string, VariableValue>> {
+    const requested = [...identifiers];
+    const sessionId = this.sessionId;
+    const response = await this.#policy.idempotent((call) =>
+      this.#client.getVariables({ sessionId, identifiers: requested }, call),
+    );
+    const missing = new Set(response.missing);
+    const values = new Map<string, VariableValue>();
+    for (const identifier of requested) {
+      if (values.has(identifier) || missing.has(identifier)) continue;
+      let variable = ownEntry(response.variables, identifier);
+      if (variable === undefined) {
+        // The decoded protobuf map is a plain object, which cannot hold a key like
+        // `__proto__`: such an identifier is read on its own.
+        try {
+          variable = await this.#fetchVariable(identifier);
+        } catch (error) {
+          if (isStateError(error, "not_found")) continue;
+          throw error;
+        }
+      }
+      this.#remember(variable);
+      values.set(identifier, valueFromWire(variable));
+    }
+    return values;
+  }
+
+  async updateMany(updates: Updates, options: UpdateManyOptions = {}): Promise<UpdateManyResult> {
+    this.#assertOpen();
+    const entries = entriesOf(updates);
+    const metadataJson = encodeMetadata(options.metadata);
+    const atomic = options.atomic === true;
+    const encodings = entries.map(([identifier, value]) => this.#encode(identifier, value));
+    const send = (useFallback: boolean) =>
+      this.#policy.once((call) =>
+        this.#client.setVariables(
+          {
+            sessionId: this.sessionId,
+            updates: entries.map(([identifier], index): UpdateInit => {
+              const encoding = encodings[index] as Encoding;
+              return { identifier, value: { kind: useFallback ? encoding.fallback : encoding.kind } };
+            }),
+            metadataJson,
+            atomic,
+            source: this.#source,
+          },
+          call,
+        ),
+      );
+    let response: Awaited<ReturnType<typeof send>>;
+    try {
+      response = await send(false);
+    } catch (error) {
+      if (!isStateError(error)) throw error;
+      if (error.code === "partial_failure") {
+        // The applied part cannot be undone, so a failure caused by a stale cached type is
+        // reported as is; forgetting the type lets the caller's retry succeed.
+        for (const [identifier, failure] of error.failures) {
+          if (failure.code === "invalid_value") this.#types.forget(identifier);
+        }
+        throw error;
+      }
+      // An atomic batch that was refused changed nothing: like set(), retry once in the
+      // fields the values' own kinds suggest if a cached type may have been stale.
+      if (error.code !== "invalid_value" || !encodings.some((encoding) => encoding.fromCache)) throw error;
+      for (const [identifier] of entries) this.#types.forget(identifier);
+      response = await send(true);
+    }
+    const versions = new Map<string, number>();
+    for (const [identifier] of entries) {
+      const version = ownEntry(response.versions, identifier);
+      if (version !== undefined) {
+        versions.set(identifier, Number(version));
+      } else {
+        // See getMany(): a key like `__proto__` cannot survive the decoded protobuf map, so
+        // its version is read back.
+        versions.set(identifier, (await this.getVariable(identifier)).version);
+      }
+    }
+    return { revision: Number(response.revision), versions };
+  }
+
+  async list(pattern?: string): Promise<Variable[]> {
+    this.#assertOpen();
+    // The pattern travels as text: anything else is refused exactly as the server's shared
+    // glob compiler would refuse it.
+    if (pattern !== undefined && typeof pattern !== "string") compileGlob(pattern);
+    const sessionId = this.sessionId;
+    const response = await this.#policy.idempotent((call) =>
+      this.#client.listVariables({ sessionId, ...(pattern === undefined ? {} : { pattern }) }, call),
+    );
+    return response.variables.map((wire) => {
+      const variable = variableFromWire(wire);
+      this.#types.remember(variable);
+      return variable;
+    });
+  }
+
+  async delete(identifier: string): Promise<void> {
+    await this.#policy.once((call) =>
+      this.#client.deleteVariable({ sessionId: this.sessionId, identifier, source: this.#source }, call),
+    );
+    this.#types.forget(identifier);
+  }
+
+  async export(): Promise<ExportDocument> {
+    const sessionId = this.sessionId;
+    const response = await this.#policy.idempotent((call) => this.#client.exportSession({ sessionId }, call));
+    const variables = response.variables.map(variableFromWire);
+    for (const variable of variables) this.#types.remember(variable);
+    const document = createExport({
+      sessionId: response.sessionId,
+      revision: Number(response.revision),
+      metadata: metadataFromJson(response.metadataJson),
+      variables,
+    });
+    return { ...document, exportedAt: Number(response.exportedAtMs) || document.exportedAt };
+  }
+
+  async import(document: unknown): Promise<void> {
+    // Parsed here so that a malformed document is refused with a precise `invalid_export`
+    // naming its first problem, and so that values are sent in their types' own fields.
+    this.#assertOpen();
+    const parsed = parseExport(document);
+    const metadataJson = Object.keys(parsed.metadata).length === 0 ? "" : JSON.stringify(parsed.metadata);
+    await this.#policy.once((call) =>
+      this.#client.importSession(
+        {
+          sessionId: this.sessionId,
+          revision: BigInt(parsed.revision),
+          metadataJson,
+          variables: parsed.variables.map(variableToWire),
+        },
+        call,
+      ),
+    );
+    for (const variable of parsed.variables) this.#types.remember(variable);
+  }
+
+  async watch(
+    identifiers: Iterable<string>,
+    watcher: Watcher,
+    options: WatchOptions = {},
+  ): Promise<WatchHandle> {
+    this.#assertOpen();
+    return await this.#watches.watch([...identifiers], watcher, options);
+  }
+
+  listWatchers(): WatchInfo[] {
+    return this.#watches.list();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#policy.close();
+      try {
+        await this.#watches.close();
+      } finally {
+        this.#types.clear();
+        this.#closeTransport();
+      }
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#policy.closed)
+      throw new StateError("closed", `the BridgedState of session ${this.sessionId} is closed`);
+  }
+
+  #remember(variable: WireVariable): void {
+    if (isVariableType(variable.type)) {
+      this.#types.remember({ id: variable.id, name: variable.name, type: variable.type });
+    }
+  }
+
+  #encode(identifier: string, value: unknown): Encoding {
+    const fallback = toWireValue(typeOfKind(value), value) as WireValueKind;
+    const cached = this.#types.get(identifier);
+    if (cached === undefined) return { kind: fallback, fallback, fromCache: false };
+    const kind = toWireValue(cached, value) as WireValueKind;
+    return { kind, fallback, fromCache: kind.case !== fallback.case };
+  }
+}
+
+/** A value's wire form: in its variable's field if the type is cached, else per its kind. */
+interface Encoding {
+  readonly kind: WireValueKind;
+  /** The field the value's JavaScript kind suggests, which every type of that kind accepts. */
+  readonly fallback: WireValueKind;
+  /** True when the cached type chose a field other than the fallback. */
+  readonly fromCache: boolean;
+}
+
+/**
+ * The type whose wire field a value's JavaScript kind suggests. The server accepts a number
+ * sent as a float for an integer variable, and text sent as a string for a choice or module,
+ * so this field is right for every type the value could belong to.
+ */
+function typeOfKind(value: unknown): VariableType {
+  if (typeof value === "bigint") return "integer";
+  if (typeof value === "string") return "string";
+  if (typeof value === "boolean") return "boolean";
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return "embedding";
+  if (typeof value === "object" && value !== null) return "tensor";
+  return "float";
+}
+
+function encodeConstraints(type: string, constraints: unknown): string {
+  if (!isVariableType(type)) {
+    // The server refuses the type first; the constraints only need to travel.
+    return constraints === undefined || constraints === null ? "" : (JSON.stringify(constraints) ?? "");
+  }
+  const validated = validateConstraints(type, constraints);
+  return Object.keys(validated).length === 0 ? "" : JSON.stringify(validated);
+}
+
+function encodeMetadata(metadata: unknown): string {
+  if (metadata === undefined) return "";
+  const normalized = normalizeMetadata(metadata);
+  return Object.keys(normalized).length === 0 ? "" : JSON.stringify(normalized);
+}
+
+function entriesOf(updates: Updates): [string, unknown][] {
+  if (updates instanceof Map) return [...updates];
+  if (typeof updates !== "object" || updates === null || Array.isArray(updates)) {
+    throw new StateError("invalid_value", `updates must be a Map or an object, got ${describe(updates)}`);
+  }
+  const record = updates as { readonly [identifier: string]: unknown };
+  return Object.keys(record).map((identifier) => [identifier, record[identifier]]);
+}
+
+function requireVariable(variable: WireVariable | undefined): WireVariable {
+  if (variable === undefined)
+    throw new StateError("unavailable", "the bridge-server answered without the variable");
+  return variable;
+}
+
+/** Reads a key of a decoded protobuf map only if it is the map's own entry. */
+function ownEntry<T>(record: { readonly [key: string]: T }, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}

@@ -1,0 +1,64 @@
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+
+/** Options of {@link createBridgeTransport}. */
+export interface BridgeTransportOptions {
+  /** The server's base URL, such as `http://127.0.0.1:50051`. */
+  readonly url: string;
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  readonly token?: string;
+  /** HTTP/2 PING interval that keeps long-lived watch streams verified. Default 15,000 ms. */
+  readonly pingIntervalMs?: number;
+  /** How long a PING may go unanswered before the connection is dropped. Default 10,000 ms. */
+  readonly pingTimeoutMs?: number;
+}
+
+/** A gRPC transport over one HTTP/2 connection, and the means to close that connection. */
+export interface BridgeTransport {
+  readonly transport: Transport;
+  /** Closes the HTTP/2 connection and fails the calls still on it. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Creates a gRPC transport (HTTP/2 cleartext or TLS, per the URL's scheme) on one connection
+ * that this module owns, so that closing the provider leaves no socket behind. HTTP/2 PINGs
+ * run while streams are open: without them a server that vanished would leave a watch
+ * hanging until the operating system notices, which can take hours.
+ */
+export function createBridgeTransport(options: BridgeTransportOptions): BridgeTransport {
+  const sessionManager = new Http2SessionManager(options.url, {
+    pingIntervalMs: options.pingIntervalMs ?? 15_000,
+    pingTimeoutMs: options.pingTimeoutMs ?? 10_000,
+    // An idle connection needs no keepalive: the next call verifies it first.
+    pingIdleConnection: false,
+  });
+  const interceptors: Interceptor[] = [];
+  const { token } = options;
+  if (token !== undefined) {
+    interceptors.push((next) => async (request) => {
+      request.header.set("authorization", `Bearer ${token}`);
+      return await next(request);
+    });
+  }
+  const transport = createGrpcTransport({ baseUrl: options.url, sessionManager, interceptors });
+  let closed = false;
+  return {
+    transport,
+    close() {
+      if (closed) return;
+      closed = true;
+      sessionManager.abort();
+    },
+  };
+}
+
+/**
+ * Normalizes a server address: a bare `host:port`, as the bridge-server prints or a user
+ * types, becomes `http://host:port`; a URL with a scheme is kept.
+ */
+export function normalizeServerUrl(url: string): string {
+  const trimmed = url.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
+  return withScheme.replace(/\/+$/, "");
+}
