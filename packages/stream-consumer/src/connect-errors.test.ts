@@ -1,12 +1,14 @@
-import { create } from "@bufbuild/protobuf";
+import type { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "@statebridge/proto";
-import { ERROR_CODE_TRAILER, StateError, isStateError } from "@statebridge/state-provider";
+import { ERROR_CODE_TRAILER, isStateError, StateError } from "@statebridge/state-provider";
 import { describe, expect, it } from "vitest";
 import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
 
 function errorWithDetail(code: Code, detail: Parameters<typeof create<typeof ErrorDetailSchema>>[1]) {
-  return new ConnectError("wire message", code, undefined, [{ desc: ErrorDetailSchema, value: detail ?? {} }]);
+  return new ConnectError("wire message", code, undefined, [
+    { desc: ErrorDetailSchema, value: detail ?? {} },
+  ]);
 }
 
 describe("stateErrorFromConnectError", () => {
@@ -28,7 +30,9 @@ describe("stateErrorFromConnectError", () => {
 
   it("falls back to the gRPC status when neither detail nor trailer is there", () => {
     expect(stateErrorFromConnectError(new ConnectError("x", Code.NotFound)).code).toBe("not_found");
-    expect(stateErrorFromConnectError(new ConnectError("x", Code.Unauthenticated)).code).toBe("unauthenticated");
+    expect(stateErrorFromConnectError(new ConnectError("x", Code.Unauthenticated)).code).toBe(
+      "unauthenticated",
+    );
     expect(stateErrorFromConnectError(new ConnectError("x", Code.Unavailable)).code).toBe("unavailable");
     expect(stateErrorFromConnectError(new ConnectError("x", Code.DeadlineExceeded)).code).toBe("unavailable");
     expect(stateErrorFromConnectError(new ConnectError("x", Code.Internal)).code).toBe("unavailable");
@@ -44,7 +48,10 @@ describe("stateErrorFromConnectError", () => {
       }),
     );
     expect(error.code).toBe("partial_failure");
-    expect(error.failures.get("b")).toEqual({ code: "constraint_violation", message: '"b" = 9 is above max 5' });
+    expect(error.failures.get("b")).toEqual({
+      code: "constraint_violation",
+      message: '"b" = 9 is above max 5',
+    });
     expect(error.applied.get("a")).toBe(4);
   });
 
@@ -69,7 +76,13 @@ describe("stateErrorFromConnectError", () => {
 describe("isRetryableWatchError", () => {
   it("retries what can pass and nothing that would fail again", () => {
     const retryable = ["unavailable", "resource_exhausted", "closed"] as const;
-    const terminal = ["session_expired", "not_found", "unauthenticated", "invalid_value", "invalid_type"] as const;
+    const terminal = [
+      "session_expired",
+      "not_found",
+      "unauthenticated",
+      "invalid_value",
+      "invalid_type",
+    ] as const;
     for (const code of retryable) expect(isRetryableWatchError(new StateError(code, "x"))).toBe(true);
     for (const code of terminal) expect(isRetryableWatchError(new StateError(code, "x"))).toBe(false);
   });

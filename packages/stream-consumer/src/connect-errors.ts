@@ -2,11 +2,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "@statebridge/proto";
 import {
   ERROR_CODE_TRAILER,
+  isStateError,
+  isStateErrorCode,
   StateError,
   type StateErrorCode,
   type StateErrorFailure,
-  isStateError,
-  isStateErrorCode,
   stateCodeOfGrpcStatus,
 } from "@statebridge/state-provider";
 
@@ -30,7 +30,8 @@ export function stateErrorFromConnectError(error: unknown, context?: string): St
   const connectError = ConnectError.from(error);
   const detail = findErrorDetail(connectError);
   const code = exactCode(connectError, detail?.code);
-  const rawMessage = detail?.message !== undefined && detail.message !== "" ? detail.message : connectError.rawMessage;
+  const rawMessage =
+    detail?.message !== undefined && detail.message !== "" ? detail.message : connectError.rawMessage;
   const message = context === undefined ? rawMessage : `${context}: ${stripCode(rawMessage, code)}`;
   if (detail === undefined || code !== "partial_failure") {
     return new StateError(code, message, { cause: error });
@@ -44,7 +45,8 @@ export function stateErrorFromConnectError(error: unknown, context?: string): St
     });
   }
   const applied = new Map<string, number>();
-  for (const [identifier, version] of Object.entries(detail.applied)) applied.set(identifier, Number(version));
+  for (const [identifier, version] of Object.entries(detail.applied))
+    applied.set(identifier, Number(version));
   return new StateError(code, message, { cause: error, failures, applied });
 }
 

@@ -1,6 +1,6 @@
 import type { Client } from "@connectrpc/connect";
 import type { BridgeService } from "@statebridge/proto";
-import { StateError, type WatchEvent, type WatchOptions, type Watcher } from "@statebridge/state-provider";
+import { StateError, type WatchEvent, type Watcher, type WatchOptions } from "@statebridge/state-provider";
 import { type ReconnectOptions, resolveReconnectOptions } from "./backoff.js";
 import { type StreamWatchHandle, type StreamWatchInfo, startStreamWatch } from "./stream-watch.js";
 import type { WatchSource } from "./watch-source.js";
@@ -56,7 +56,11 @@ export interface StreamConsumer {
 export function createStreamConsumer(options: StreamConsumerOptions): StreamConsumer {
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   const missedHeartbeats = options.missedHeartbeats ?? 3;
-  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1 || heartbeatIntervalMs > 0xffff_ffff) {
+  if (
+    !Number.isInteger(heartbeatIntervalMs) ||
+    heartbeatIntervalMs < 1 ||
+    heartbeatIntervalMs > 0xffff_ffff
+  ) {
     throw new RangeError(`heartbeatIntervalMs must be a positive integer, got ${heartbeatIntervalMs}`);
   }
   if (!(missedHeartbeats >= 1)) {
@@ -77,7 +81,9 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         sessionId: options.sessionId,
         identifiers: checkIdentifiers(identifiers),
         includeInitial: watchOptions.includeInitial === true,
-        ...(watchOptions.fromRevision === undefined ? {} : { fromRevision: checkRevision(watchOptions.fromRevision) }),
+        ...(watchOptions.fromRevision === undefined
+          ? {}
+          : { fromRevision: checkRevision(watchOptions.fromRevision) }),
       };
       if (typeof watcher !== "function") {
         throw new StateError("invalid_value", `watcher must be a function, got ${typeof watcher}`);
@@ -137,7 +143,10 @@ function checkIdentifiers(identifiers: Iterable<string>): readonly string[] {
   if (list.length === 0) throw new StateError("invalid_value", "watch needs at least one identifier");
   for (const identifier of list) {
     if (typeof identifier !== "string" || identifier === "") {
-      throw new StateError("invalid_value", `watch identifiers must be non-empty strings, got ${JSON.stringify(identifier)}`);
+      throw new StateError(
+        "invalid_value",
+        `watch identifiers must be non-empty strings, got ${JSON.stringify(identifier)}`,
+      );
     }
   }
   return Object.freeze(list);
@@ -145,7 +154,10 @@ function checkIdentifiers(identifiers: Iterable<string>): readonly string[] {
 
 function checkRevision(revision: unknown): number {
   if (typeof revision !== "number" || !Number.isSafeInteger(revision) || revision < 0) {
-    throw new StateError("invalid_value", `fromRevision must be a non-negative integer, got ${String(revision)}`);
+    throw new StateError(
+      "invalid_value",
+      `fromRevision must be a non-negative integer, got ${String(revision)}`,
+    );
   }
   return revision;
 }

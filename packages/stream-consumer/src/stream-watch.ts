@@ -1,9 +1,9 @@
 import {
   StateError,
   type WatchEvent,
+  type Watcher,
   type WatchHandle,
   type WatchInfo,
-  type Watcher,
 } from "@statebridge/state-provider";
 import { type ResolvedReconnectOptions, reconnectDelay } from "./backoff.js";
 import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { WatchEventType, WatchEventsSchema } from "@statebridge/proto";
+import { WatchEventsSchema, WatchEventType } from "@statebridge/proto";
 import { packFloat64 } from "@statebridge/state-provider";
 import { describe, expect, it } from "vitest";
 import { decodeWatchEvents } from "./watch-events.js";
@@ -63,14 +63,18 @@ describe("decodeWatchEvents", () => {
             name: "t",
             variableType: "tensor",
             oldValue: { kind: { case: "floatValue", value: 1 } },
-            newValue: { kind: { case: "tensorValue", value: { shape: [2n, 2n], data: packFloat64([1, 2, 3, -0]) } } },
+            newValue: {
+              kind: { case: "tensorValue", value: { shape: [2n, 2n], data: packFloat64([1, 2, 3, -0]) } },
+            },
             revision: 2n,
           },
           {
             type: WatchEventType.DELETED,
             name: "e",
             variableType: "embedding",
-            oldValue: { kind: { case: "embeddingValue", value: packFloat64([0.25, Number.POSITIVE_INFINITY]) } },
+            oldValue: {
+              kind: { case: "embeddingValue", value: packFloat64([0.25, Number.POSITIVE_INFINITY]) },
+            },
             newValue: { kind: { case: "embeddingValue", value: packFloat64([1]) } },
           },
         ],
@@ -79,7 +83,8 @@ describe("decodeWatchEvents", () => {
     const [initial, deleted] = decoded.events;
     expect(initial?.oldValue).toBeUndefined();
     expect(initial?.newValue).toEqual({ shape: [2, 2], data: [1, 2, 3, -0] });
-    expect(Object.is((initial?.newValue as { data: number[] }).data[3], -0)).toBe(true);
+    const tensor = initial?.newValue as { readonly data: readonly number[] } | undefined;
+    expect(Object.is(tensor?.data[3], -0)).toBe(true);
     expect(deleted?.type).toBe("deleted");
     expect(deleted?.oldValue).toEqual([0.25, Number.POSITIVE_INFINITY]);
     expect(deleted?.newValue).toBeUndefined();

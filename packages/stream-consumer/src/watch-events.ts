@@ -1,19 +1,19 @@
 import {
   type Value as WireValue,
   type WatchEvent as WireWatchEvent,
-  WatchEventType as WireWatchEventType,
   type WatchEvents as WireWatchEvents,
+  WatchEventType as WireWatchEventType,
 } from "@statebridge/proto";
 import {
+  decodeWireValue,
+  isVariableType,
   type Metadata,
   StateError,
   type VariableType,
   type VariableValue,
   type WatchEvent,
-  type WireValueKind,
   type WatchEventType,
-  decodeWireValue,
-  isVariableType,
+  type WireValueKind,
 } from "@statebridge/state-provider";
 
 /** One revision's events as the consumer hands them on: an atomic batch stays together. */
@@ -51,7 +51,10 @@ export function decodeWatchEvents(message: WireWatchEvents): DecodedWatchEvents 
 export function decodeWatchEvent(event: WireWatchEvent, revision: number): WatchEvent {
   const type = TYPE_OF_WIRE.get(event.type);
   if (type === undefined) {
-    throw new StateError("invalid_value", `watch event for ${JSON.stringify(event.name)} has unknown type ${event.type}`);
+    throw new StateError(
+      "invalid_value",
+      `watch event for ${JSON.stringify(event.name)} has unknown type ${event.type}`,
+    );
   }
   const variableType: string = event.variableType;
   if (!isVariableType(variableType)) {
@@ -97,10 +100,15 @@ function parseMetadata(json: string, name: string): Metadata {
   try {
     parsed = JSON.parse(json);
   } catch (cause) {
-    throw new StateError("invalid_value", `watch event for ${JSON.stringify(name)} has malformed metadata`, { cause });
+    throw new StateError("invalid_value", `watch event for ${JSON.stringify(name)} has malformed metadata`, {
+      cause,
+    });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new StateError("invalid_value", `watch event for ${JSON.stringify(name)} has metadata that is not an object`);
+    throw new StateError(
+      "invalid_value",
+      `watch event for ${JSON.stringify(name)} has metadata that is not an object`,
+    );
   }
   return Object.freeze(parsed as Metadata);
 }

@@ -55,7 +55,8 @@ export function createWatchVariablesSource(
         if (result.done) return;
         const { kind } = result.value;
         if (kind.case === "events") yield { kind: "events", events: kind.value };
-        else if (kind.case === "heartbeat") yield { kind: "heartbeat", revision: Number(kind.value.revision) };
+        else if (kind.case === "heartbeat")
+          yield { kind: "heartbeat", revision: Number(kind.value.revision) };
         // A message of a kind this client does not know is skipped: it still proved the stream alive.
       }
     } catch (error) {
