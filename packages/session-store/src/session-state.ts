@@ -107,14 +107,12 @@ export function createSessionState(options: SessionStateOptions): SessionState {
   }
 
   function require(identifier: string): Variable {
-    if (typeof identifier !== "string") {
-      throw new StateError("invalid_value", `an identifier must be a string, got ${describe(identifier)}`);
-    }
     const variable = find(identifier);
     if (variable === undefined) {
+      const shown = typeof identifier === "string" ? JSON.stringify(identifier) : describe(identifier);
       throw new StateError(
         "not_found",
-        `variable ${JSON.stringify(identifier)} not found in session ${JSON.stringify(sessionId)}`,
+        `variable ${shown} not found in session ${JSON.stringify(sessionId)}`,
       );
     }
     return variable;
@@ -185,13 +183,13 @@ export function createSessionState(options: SessionStateOptions): SessionState {
 
     register(name, type, initial, registerOptions) {
       const checkedName = assertVariableName(name);
+      const checkedType = assertVariableType(type);
       if (idByName.has(checkedName)) {
         throw new StateError(
           "already_exists",
           `variable ${JSON.stringify(checkedName)} already exists in session ${JSON.stringify(sessionId)}`,
         );
       }
-      const checkedType = assertVariableType(type);
       const constraints = validateConstraints(checkedType, registerOptions.constraints);
       let metadata = normalizeMetadata(registerOptions.metadata);
       const { description } = registerOptions;
@@ -237,7 +235,6 @@ export function createSessionState(options: SessionStateOptions): SessionState {
         setOptions.expectedVersion === undefined
           ? undefined
           : assertExpectedVersion(setOptions.expectedVersion);
-      const value = prepare(variable, raw);
       const metadata = setOptions.metadata === undefined ? undefined : normalizeMetadata(setOptions.metadata);
       if (expectedVersion !== undefined && expectedVersion !== variable.version) {
         throw new StateError(
@@ -245,6 +242,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
           `${JSON.stringify(variable.name)} is at version ${variable.version}, expected ${expectedVersion}`,
         );
       }
+      const value = prepare(variable, raw);
       const { updated, change } = write(variable, value, metadata, setOptions.source, now());
       revision++;
       onCommit({ revision, changes: [change] });

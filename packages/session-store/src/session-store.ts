@@ -422,14 +422,11 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       const { fromRevision, includeInitial } = watchOptions;
       if (
         fromRevision !== undefined &&
-        (typeof fromRevision !== "number" ||
-          !Number.isSafeInteger(fromRevision) ||
-          fromRevision < 0 ||
-          fromRevision > current)
+        (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
       ) {
         throw new StateError(
           "invalid_value",
-          `fromRevision must be an integer from 0 to the session's revision ${current}, got ${describe(fromRevision)}`,
+          `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
         );
       }
       if (session.observers.size >= maxWatchers) {
@@ -444,10 +441,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       let startRevision = current;
       exclusively(session, () => {
         if (fromRevision !== undefined) {
-          if (fromRevision >= session.history.base) {
+          // Beyond the current revision, the watcher saw revisions this session never had (it
+          // was recreated or re-imported): like a history that does not reach back, it resyncs.
+          if (fromRevision >= session.history.base && fromRevision <= current) {
             startRevision = fromRevision;
             for (const record of session.history.after(fromRevision)) {
-              if (observer.closed || record.revision > current) break;
+              if (observer.closed) break;
               const events = session.observers.eventsFor(observer, record);
               if (events.length > 0)
                 session.observers.deliver(observer, { revision: record.revision, events });

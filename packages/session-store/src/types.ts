@@ -102,7 +102,12 @@ export interface SessionStoreStats {
  * recreates it except {@link SessionStore.initializeSession}.
  */
 export interface SessionStore {
-  /** Gets a session, or creates it. */
+  /**
+   * Gets a session, or creates it. An existing session keeps its metadata and TTL length (its
+   * TTL slides); an expired or deleted one is created anew, empty.
+   * @throws `invalid_value` for an empty session id or a malformed TTL or metadata;
+   *   `resource_exhausted` when `maxSessions` are held.
+   */
   initializeSession(
     sessionId: string,
     options?: { readonly metadata?: Metadata; readonly ttlSeconds?: number },

@@ -57,6 +57,8 @@ describe("register", () => {
   it("a duplicate name is already_exists and changes nothing", () => {
     store.register("s", "x", "integer", 1);
     expect(codeOf(() => store.register("s", "x", "integer", 2))).toBe("already_exists");
+    // As in LocalState, the type is checked before the name's availability.
+    expect(codeOf(() => store.register("s", "x", "decimal", 2))).toBe("invalid_type");
     expect(store.getVariable("s", "x").value).toBe(1);
     expect(store.getSession("s").revision).toBe(1);
   });
@@ -160,6 +162,9 @@ describe("set", () => {
     expect(codeOf(() => store.set("s", "x", 11))).toBe("constraint_violation");
     expect(codeOf(() => store.set("s", "x", 2, { metadata: "m" }))).toBe("invalid_value");
     expect(codeOf(() => store.set("s", "missing", 2))).toBe("not_found");
+    expect(codeOf(() => store.getVariable("s", 5 as unknown as string))).toBe("not_found");
+    // As in LocalState, a stale expectedVersion is reported before the value is checked.
+    expect(codeOf(() => store.set("s", "x", "2", { expectedVersion: 3 }))).toBe("version_conflict");
     expect(store.getVariable("s", "x")).toMatchObject({ value: 1, version: 0 });
     expect(store.getSession("s").revision).toBe(1);
   });

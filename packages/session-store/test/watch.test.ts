@@ -41,8 +41,8 @@ describe("watch: arguments", () => {
     expect(store.stats().watchers).toBe(0);
   });
 
-  it("fromRevision must be a non-negative integer no greater than the current revision", () => {
-    for (const fromRevision of [-1, 1.5, 4, Number.NaN]) {
+  it("fromRevision must be a non-negative integer", () => {
+    for (const fromRevision of [-1, 1.5, Number.NaN, "2" as unknown as number]) {
       expect(errorOf(() => store.watch("s", ["a"], recordingListener(), { fromRevision })).code).toBe(
         "invalid_value",
       );
@@ -281,6 +281,15 @@ describe("watch: initial values, resume, resync", () => {
     expect(summary(behind.batches)).toEqual(["6: resync a=4, resync b=0"]);
     expect(behind.batches[0]?.events[0]).toMatchObject({ version: 4, revision: 6, oldValue: undefined });
     small.close();
+  });
+
+  it("fromRevision beyond the current revision (a session the watcher no longer knows) resyncs", () => {
+    const listener = recordingListener();
+    const subscription = store.watch("s", ["a"], listener, { fromRevision: 50 });
+    expect(subscription.startRevision).toBe(3);
+    expect(summary(listener.batches)).toEqual(["3: resync a=0"]);
+    store.set("s", "a", 1);
+    expect(summary(listener.batches).at(-1)).toBe("4: value_change a=1");
   });
 
   it("with historySize 0, any resume below the current revision resyncs", () => {
