@@ -36,6 +36,9 @@ describe("stateErrorFromConnectError", () => {
     expect(stateErrorFromConnectError(new ConnectError("x", Code.Unavailable)).code).toBe("unavailable");
     expect(stateErrorFromConnectError(new ConnectError("x", Code.DeadlineExceeded)).code).toBe("unavailable");
     expect(stateErrorFromConnectError(new ConnectError("x", Code.Internal)).code).toBe("unavailable");
+    // connect-node reports ECONNRESET as ABORTED: without a statebridge code it is the network.
+    expect(stateErrorFromConnectError(new ConnectError("x", Code.Aborted)).code).toBe("unavailable");
+    expect(stateErrorFromConnectError(new ConnectError("x", Code.Unknown)).code).toBe("unavailable");
   });
 
   it("carries the failures and applied versions of a partial_failure", () => {
@@ -64,10 +67,26 @@ describe("stateErrorFromConnectError", () => {
     expect(translated.cause).toBe(socketError);
   });
 
-  it("prefixes the context to the message", () => {
+  it("names the server in unavailable messages and reports closed for a call its caller cancelled", () => {
+    const unavailable = stateErrorFromConnectError(
+      new ConnectError("connect ECONNREFUSED", Code.Unavailable),
+      {
+        target: "http://127.0.0.1:1",
+      },
+    );
+    expect(unavailable.message).toBe(
+      "unavailable: bridge-server at http://127.0.0.1:1: connect ECONNREFUSED",
+    );
+    const cancelled = stateErrorFromConnectError(new ConnectError("aborted", Code.Canceled), {
+      closed: true,
+    });
+    expect(cancelled.code).toBe("closed");
+  });
+
+  it("prefixes the subject to the message", () => {
     const error = stateErrorFromConnectError(
       errorWithDetail(Code.NotFound, { code: "not_found", message: 'no variable "x"' }),
-      'watch "x"',
+      { subject: 'watch "x"' },
     );
     expect(error.message).toBe('not_found: watch "x": no variable "x"');
   });

@@ -10,6 +10,19 @@ import {
   stateCodeOfGrpcStatus,
 } from "@statebridge/state-provider";
 
+/** What {@link stateErrorFromConnectError} knows about the call besides the error. */
+export interface ConnectErrorContext {
+  /**
+   * The caller was closed while the call was in flight: whatever the cancelled call threw,
+   * the caller sees `closed`.
+   */
+  readonly closed?: boolean;
+  /** The server's address, named in `unavailable` messages. */
+  readonly target?: string;
+  /** Words prefixed to the message, such as `watch "temperature"`. */
+  readonly subject?: string;
+}
+
 /**
  * Translates what a Connect call threw into the {@link StateError} a caller of a statebridge
  * provider expects. This is the client's one seam from the wire to the domain: BridgedState
@@ -18,21 +31,27 @@ import {
  *
  * The exact code is read, in order, from the `ErrorDetail` status detail, then from the
  * `statebridge-error-code` trailer, and only then guessed from the gRPC status (several codes
- * share one status, so the guess is the last resort). A `StateError` is returned as is;
- * anything else (a socket error, an abort) becomes `unavailable` or `closed` with the original
- * error as `cause`.
- *
- * @param error - what the call threw or rejected with.
- * @param context - optional words prefixed to the message, such as `watch "temperature"`.
+ * share one status, so the guess is the last resort). A `partial_failure` carries its
+ * `failures` and `applied` maps from the detail. A `StateError` is returned as is; a failure
+ * that did not come from the server (a refused connection, a reset stream, a deadline)
+ * becomes `unavailable` with the original error as `cause`.
  */
-export function stateErrorFromConnectError(error: unknown, context?: string): StateError {
+export function stateErrorFromConnectError(error: unknown, context: ConnectErrorContext = {}): StateError {
   if (isStateError(error)) return error;
+  if (context.closed === true) {
+    return new StateError("closed", "closed while the call was in flight", { cause: error });
+  }
   const connectError = ConnectError.from(error);
   const detail = findErrorDetail(connectError);
   const code = exactCode(connectError, detail?.code);
-  const rawMessage =
-    detail?.message !== undefined && detail.message !== "" ? detail.message : connectError.rawMessage;
-  const message = context === undefined ? rawMessage : `${context}: ${stripCode(rawMessage, code)}`;
+  let message =
+    detail?.message ||
+    connectError.rawMessage ||
+    `the call failed with gRPC status ${Code[connectError.code] ?? connectError.code}`;
+  message = stripCode(message, code);
+  if (code === "unavailable" && context.target !== undefined)
+    message = `bridge-server at ${context.target}: ${message}`;
+  if (context.subject !== undefined) message = `${context.subject}: ${message}`;
   if (detail === undefined || code !== "partial_failure") {
     return new StateError(code, message, { cause: error });
   }
@@ -73,10 +92,20 @@ function exactCode(error: ConnectError, detailCode: string | undefined): StateEr
   if (isStateErrorCode(detailCode)) return detailCode;
   const trailer = error.metadata.get(ERROR_CODE_TRAILER);
   if (isStateErrorCode(trailer)) return trailer;
-  // A client-side abort or deadline is reported by connect as Canceled / DeadlineExceeded
-  // without any server detail: the server was not reached or did not answer in time.
-  if (error.code === Code.DeadlineExceeded) return "unavailable";
-  return stateCodeOfGrpcStatus(error.code);
+  switch (error.code) {
+    // connect-node reports a reset connection (ECONNRESET) as ABORTED; the server always sends
+    // its exact code with ABORTED, so an ABORTED without one came from the network.
+    case Code.Aborted:
+    // INTERNAL or UNKNOWN without a statebridge code: the server or the transport broke; the
+    // request was not refused.
+    case Code.Internal:
+    case Code.Unknown:
+    // A deadline that passed says the server did not answer in time.
+    case Code.DeadlineExceeded:
+      return "unavailable";
+    default:
+      return stateCodeOfGrpcStatus(error.code);
+  }
 }
 
 function stripCode(message: string, code: StateErrorCode): string {

@@ -1,7 +1,6 @@
 export type { ReconnectOptions, ResolvedReconnectOptions } from "./backoff.js";
 export { DEFAULT_RECONNECT, reconnectDelay, resolveReconnectOptions } from "./backoff.js";
-export type { BridgeTransport, BridgeTransportOptions } from "./bridge-transport.js";
-export { createBridgeTransport } from "./bridge-transport.js";
+export type { ConnectErrorContext } from "./connect-errors.js";
 export { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
 export type { StreamConsumer, StreamConsumerOptions } from "./stream-consumer.js";
 export { createStreamConsumer } from "./stream-consumer.js";

@@ -8,7 +8,10 @@ import { createWatchVariablesSource } from "./watch-variables-source.js";
 
 /** Options of {@link createStreamConsumer}. */
 export interface StreamConsumerOptions {
-  /** A Connect client of `statebridge.v1.BridgeService`; see `createBridgeTransport` for keepalive. */
+  /**
+   * A Connect client of `statebridge.v1.BridgeService`. Its transport should send HTTP/2
+   * keepalive PINGs (`pingIntervalMs`), which connect-node leaves off by default.
+   */
   readonly client: Client<typeof BridgeService>;
   /** The session every watch of this consumer watches. */
   readonly sessionId: string;

@@ -186,7 +186,9 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
         failure = new StateError("unavailable", "the server ended the watch stream");
       } catch (error) {
         if (isClosed()) return;
-        failure = stateErrorFromConnectError(error, `watch ${describeIdentifiers(request.identifiers)}`);
+        failure = stateErrorFromConnectError(error, {
+          subject: `watch ${describeIdentifiers(request.identifiers)}`,
+        });
       }
       if (!isOpen) {
         end(failure);

@@ -2,13 +2,12 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, createClient, type HandlerContext } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connectNodeAdapter, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   BridgeService,
   type WatchVariablesRequest,
   type WatchVariablesResponseSchema,
 } from "@statebridge/proto";
-import { type BridgeTransport, createBridgeTransport } from "../src/bridge-transport.js";
 
 /** What a scripted WatchVariables handler yields. */
 export type ScriptedResponse = MessageInitShape<typeof WatchVariablesResponseSchema>;
@@ -39,7 +38,7 @@ export interface ScriptedServer {
 
 export async function startScriptedServer(script: WatchScript): Promise<ScriptedServer> {
   const calls: ScriptedCall[] = [];
-  const transports: BridgeTransport[] = [];
+  const sessionManagers: Http2SessionManager[] = [];
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(BridgeService, {
@@ -64,12 +63,15 @@ export async function startScriptedServer(script: WatchScript): Promise<Scripted
     baseUrl,
     calls,
     client() {
-      const transport = createBridgeTransport({ baseUrl, pingIntervalMs: 1_000, pingTimeoutMs: 1_000 });
-      transports.push(transport);
-      return createClient(BridgeService, transport.transport);
+      const sessionManager = new Http2SessionManager(baseUrl, {
+        pingIntervalMs: 1_000,
+        pingTimeoutMs: 1_000,
+      });
+      sessionManagers.push(sessionManager);
+      return createClient(BridgeService, createGrpcTransport({ baseUrl, sessionManager }));
     },
     async close() {
-      for (const transport of transports) transport.close();
+      for (const sessionManager of sessionManagers) sessionManager.abort();
       for (const session of sessions) session.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
