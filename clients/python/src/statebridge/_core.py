@@ -1,0 +1,227 @@
+"""What SessionContext and AsyncSessionContext share: targets, channel options, request
+building and response parsing. Nothing here does I/O."""
+
+from __future__ import annotations
+
+import json
+import threading
+from numbers import Integral
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from .errors import StateError
+from .models import Variable, variable_from_wire
+from .values import encode_value
+from .watch import ReconnectPolicy, WatchCursor
+
+#: Options of every channel: no message size limit (a 1,000,000-element tensor is 8 MB, and a
+#: watch event carries it twice), HTTP/2 keepalive pings so that a dead connection under a
+#: long-lived watch is noticed, and a short reconnect backoff so that the watch's own
+#: backoff, not the channel's, decides when to try again.
+CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+    ("grpc.primary_user_agent", "statebridge-python/0.1.0"),
+)
+
+
+def parse_target(target: str) -> tuple[str, bool]:
+    """Splits ``http://host:port``, ``https://host:port`` or ``host:port`` into a gRPC target
+    and whether it needs TLS."""
+    if not isinstance(target, str) or not target:
+        raise StateError("invalid_value", f"target must be a non-empty string such as '127.0.0.1:50051', got {target!r}")
+    secure = False
+    address = target.strip()
+    if address.startswith("https://"):
+        secure, address = True, address[len("https://") :]
+    elif address.startswith("http://"):
+        address = address[len("http://") :]
+    return address.rstrip("/"), secure
+
+
+def to_json(value: Any, what: str) -> str:
+    """Encodes constraints or metadata as the wire's JSON string (``""`` for None)."""
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise StateError("invalid_value", f"{what} is not JSON-compatible: {error}") from None
+
+
+class SessionCore:
+    """State and request building common to the blocking and the asyncio session."""
+
+    def __init__(self, target: str, session_id: str, token: Optional[str], source: str, timeout: Optional[float]) -> None:
+        if not isinstance(session_id, str) or not session_id:
+            raise StateError("invalid_value", f"session_id must be a non-empty string, got {session_id!r}")
+        self._address, self._secure = parse_target(target)
+        self._target = target
+        self._session_id = session_id
+        self._source = source
+        self._timeout = timeout
+        self._call_metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        # Variable types by identifier, learned from every variable the server returns. An int
+        # written to a float variable must travel as a float: the server refuses an integer
+        # field for a float variable.
+        self._types: dict[str, str] = {}
+        self._types_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def session_id(self) -> str:
+        """The session this context works in."""
+        return self._session_id
+
+    @property
+    def source(self) -> str:
+        """The name every write of this context carries."""
+        return self._source
+
+    @property
+    def target(self) -> str:
+        """The bridge-server address, as given."""
+        return self._target
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StateError("closed", f"the session context for {self._session_id!r} is closed")
+
+    # -- the type cache ---------------------------------------------------------------------
+
+    def _remember(self, variable: pb.Variable, *identifiers: str) -> Variable:
+        parsed = variable_from_wire(variable)
+        with self._types_lock:
+            self._types[parsed.id] = parsed.type
+            self._types[parsed.name] = parsed.type
+            for identifier in identifiers:
+                self._types[identifier] = parsed.type
+        return parsed
+
+    def _forget(self, *identifiers: str) -> None:
+        with self._types_lock:
+            for identifier in identifiers:
+                self._types.pop(identifier, None)
+
+    def _type_of(self, identifier: str) -> Optional[str]:
+        with self._types_lock:
+            return self._types.get(identifier)
+
+    @staticmethod
+    def _needs_type(value: Any) -> bool:
+        """Only an int's field depends on the variable's type (integer or float)."""
+        return isinstance(value, Integral) and not isinstance(value, bool)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _register_request(
+        self,
+        name: str,
+        type: str,
+        initial: Any,
+        constraints: Optional[Mapping[str, Any]],
+        metadata: Optional[Mapping[str, Any]],
+        description: Optional[str],
+    ) -> pb.RegisterVariableRequest:
+        request = pb.RegisterVariableRequest(
+            session_id=self._session_id,
+            name=name,
+            type=type,
+            initial_value=encode_value(initial, type, name),
+            constraints_json=to_json(constraints, "constraints"),
+            metadata_json=to_json(metadata, "metadata"),
+            source=self._source,
+        )
+        if description is not None:
+            request.description = description
+        return request
+
+    def _set_request(
+        self,
+        identifier: str,
+        value: Any,
+        metadata: Optional[Mapping[str, Any]],
+        expected_version: Optional[int],
+    ) -> pb.SetVariableRequest:
+        request = pb.SetVariableRequest(
+            session_id=self._session_id,
+            identifier=identifier,
+            value=encode_value(value, self._type_of(identifier), identifier),
+            metadata_json=to_json(metadata, "metadata"),
+            source=self._source,
+        )
+        if expected_version is not None:
+            if isinstance(expected_version, bool) or not isinstance(expected_version, Integral) or expected_version < 0:
+                raise StateError(
+                    "invalid_value",
+                    f"expected_version must be a non-negative integer, got {expected_version!r}",
+                )
+            request.expected_version = int(expected_version)
+        return request
+
+    def _update_request(
+        self, updates: Mapping[str, Any], atomic: bool, metadata: Optional[Mapping[str, Any]]
+    ) -> pb.SetVariablesRequest:
+        if not isinstance(updates, Mapping):
+            raise StateError("invalid_value", f"updates must be a mapping of identifier to value, got {type(updates).__name__}")
+        return pb.SetVariablesRequest(
+            session_id=self._session_id,
+            updates=[
+                pb.VariableUpdate(identifier=identifier, value=encode_value(value, self._type_of(identifier), identifier))
+                for identifier, value in updates.items()
+            ],
+            metadata_json=to_json(metadata, "metadata"),
+            atomic=bool(atomic),
+            source=self._source,
+        )
+
+    @staticmethod
+    def _identifiers(identifiers: Iterable[str], what: str) -> list[str]:
+        if isinstance(identifiers, str):
+            return [identifiers]
+        result = list(identifiers)
+        for identifier in result:
+            if not isinstance(identifier, str):
+                raise StateError("invalid_value", f"{what} must be strings, got {identifier!r}")
+        return result
+
+    def _untyped(self, identifiers: Sequence[str], values: Sequence[Any]) -> list[str]:
+        """The identifiers whose type decides how their value is sent and is not known yet."""
+        return [
+            identifier
+            for identifier, value in zip(identifiers, values)
+            if self._needs_type(value) and self._type_of(identifier) is None
+        ]
+
+    def _watch_cursor(
+        self,
+        identifiers: Iterable[str],
+        include_initial: bool,
+        from_revision: Optional[int],
+        heartbeat_interval: float,
+        reconnect: ReconnectPolicy,
+    ) -> WatchCursor:
+        names = self._identifiers(identifiers, "watch identifiers")
+        if from_revision is not None and (isinstance(from_revision, bool) or not isinstance(from_revision, int) or from_revision < 0):
+            raise StateError("invalid_value", f"from_revision must be a non-negative integer, got {from_revision!r}")
+        if heartbeat_interval <= 0:
+            raise StateError("invalid_value", f"heartbeat_interval must be positive, got {heartbeat_interval!r}")
+        return WatchCursor(
+            self._session_id,
+            names,
+            bool(include_initial),
+            from_revision,
+            max(1, int(heartbeat_interval * 1000)),
+            reconnect,
+        )

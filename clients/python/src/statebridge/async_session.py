@@ -1,0 +1,264 @@
+"""AsyncSessionContext: the asyncio Python client of a bridge-server session (grpc.aio)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional
+
+import grpc
+import grpc.aio
+
+from ._async_channel import open_async_stream_channel
+from ._core import SessionCore, to_json
+from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from ._status import state_error_from_rpc
+from .errors import StateError
+from .models import SessionInfo, Variable, session_from_wire
+from .watch import AsyncWatch, ReconnectPolicy
+
+
+class AsyncSessionContext(SessionCore):
+    """The asyncio twin of :class:`~statebridge.SessionContext`: the same operations, as
+    coroutines, over one grpc.aio channel.
+
+    Open it inside a running event loop, either ``ctx = await AsyncSessionContext.open(...)``
+    or ``async with AsyncSessionContext(...) as ctx:``; both get or create the session.
+    ``await ctx.close()`` (or leaving the ``async with``) closes it.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        session_id: str,
+        token: Optional[str] = None,
+        source: str = "python",
+        timeout: Optional[float] = 5.0,
+        *,
+        ttl_seconds: Optional[int] = None,
+        session_metadata: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        super().__init__(target, session_id, token, source, timeout)
+        self._ttl_seconds = ttl_seconds
+        self._session_metadata_json = to_json(session_metadata, "session metadata")
+        self._channel: Any = None
+        self._stub: Any = None
+        self._watches: set[AsyncWatch] = set()
+        #: The session as it was when this context was opened.
+        self.session: Optional[SessionInfo] = None
+        #: Whether opening this context created the session.
+        self.created = False
+
+    @classmethod
+    async def open(
+        cls,
+        target: str,
+        session_id: str,
+        token: Optional[str] = None,
+        source: str = "python",
+        timeout: Optional[float] = 5.0,
+        *,
+        ttl_seconds: Optional[int] = None,
+        session_metadata: Optional[Mapping[str, Any]] = None,
+    ) -> "AsyncSessionContext":
+        """Creates a context and gets or creates its session."""
+        context = cls(
+            target,
+            session_id,
+            token,
+            source,
+            timeout,
+            ttl_seconds=ttl_seconds,
+            session_metadata=session_metadata,
+        )
+        await context.initialize()
+        return context
+
+    async def initialize(self) -> SessionInfo:
+        """Opens the channel and gets or creates the session; idempotent."""
+        self._check_open()
+        if self.session is not None:
+            return self.session
+        if self._channel is None:
+            self._channel, self._stub = open_async_stream_channel(self._address, self._secure)
+        try:
+            response = await self._call(
+                self._stub.InitializeSession,
+                pb.InitializeSessionRequest(
+                    session_id=self._session_id,
+                    metadata_json=self._session_metadata_json,
+                    ttl_seconds=int(self._ttl_seconds or 0),
+                ),
+            )
+        except BaseException:
+            await self.close()
+            raise
+        self.session = session_from_wire(response.session)
+        self.created = bool(response.created)
+        return self.session
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        self._check_open()
+        if self._stub is None:
+            raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")
+        try:
+            return await method(request, timeout=self._timeout, metadata=self._call_metadata)
+        except grpc.RpcError as error:
+            raise state_error_from_rpc(error, self._target) from None
+
+    def _translate(self, error: grpc.RpcError) -> StateError:
+        return state_error_from_rpc(error, self._target)
+
+    async def _learn_types(self, identifiers: list[str]) -> None:
+        if identifiers:
+            await self.get_variables(identifiers)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def ping(self, message: str = "") -> str:
+        """Asks the server to answer; returns the echoed message."""
+        return (await self._call(self._stub.Ping, pb.PingRequest(message=message))).message
+
+    async def get_session(self) -> SessionInfo:
+        """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
+        response = await self._call(self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id))
+        return session_from_wire(response.session)
+
+    async def heartbeat(self) -> SessionInfo:
+        """Keeps the session alive: its TTL slides from now."""
+        response = await self._call(self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id))
+        return session_from_wire(response.session)
+
+    async def delete_session(self) -> bool:
+        """Deletes the session for every client; returns whether there was one to delete."""
+        response = await self._call(self._stub.CleanupSession, pb.CleanupSessionRequest(session_id=self._session_id))
+        return response.deleted
+
+    # -- variables --------------------------------------------------------------------------
+
+    async def register_variable(
+        self,
+        name: str,
+        type: str,
+        initial: Any,
+        constraints: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        description: Optional[str] = None,
+    ) -> Variable:
+        """Creates a variable at version 0 and returns it."""
+        request = self._register_request(name, type, initial, constraints, metadata, description)
+        return self._remember((await self._call(self._stub.RegisterVariable, request)).variable)
+
+    async def get_variable(self, identifier: str) -> Any:
+        """Reads a variable's value by name or id."""
+        return (await self.get_variable_info(identifier)).value
+
+    async def get_variable_info(self, identifier: str) -> Variable:
+        """Reads a whole variable by name or id."""
+        request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
+        return self._remember((await self._call(self._stub.GetVariable, request)).variable, identifier)
+
+    async def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
+        """Reads many values, keyed by the identifier as given; missing ones are skipped."""
+        found = await self.get_variables_info(identifiers)
+        return {identifier: variable.value for identifier, variable in found.items()}
+
+    async def get_variables_info(self, identifiers: Iterable[str]) -> dict[str, Variable]:
+        """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
+        names = self._identifiers(identifiers, "identifiers")
+        response = await self._call(
+            self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names)
+        )
+        found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
+        return {identifier: found[identifier] for identifier in names if identifier in found}
+
+    async def set_variable(
+        self,
+        identifier: str,
+        value: Any,
+        metadata: Optional[Mapping[str, Any]] = None,
+        expected_version: Optional[int] = None,
+    ) -> int:
+        """Writes a value and returns the new version; see SessionContext.set_variable."""
+        await self._learn_types(self._untyped([identifier], [value]))
+        request = self._set_request(identifier, value, metadata, expected_version)
+        return int((await self._call(self._stub.SetVariable, request)).version)
+
+    async def update_variables(
+        self,
+        updates: Mapping[str, Any],
+        atomic: bool = False,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> dict[str, int]:
+        """Writes many values in one revision; see SessionContext.update_variables."""
+        if isinstance(updates, Mapping):
+            await self._learn_types(self._untyped(list(updates.keys()), list(updates.values())))
+        response = await self._call(self._stub.SetVariables, self._update_request(updates, atomic, metadata))
+        return {identifier: int(version) for identifier, version in response.versions.items()}
+
+    async def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
+        """Lists variables in creation order, optionally matching an anchored glob."""
+        request = pb.ListVariablesRequest(session_id=self._session_id)
+        if pattern is not None:
+            request.pattern = pattern
+        response = await self._call(self._stub.ListVariables, request)
+        return [self._remember(variable) for variable in response.variables]
+
+    async def delete_variable(self, identifier: str) -> None:
+        """Deletes a variable."""
+        await self._call(
+            self._stub.DeleteVariable,
+            pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
+        )
+        self._forget(identifier)
+
+    # -- watching ---------------------------------------------------------------------------
+
+    def watch_variables(
+        self,
+        identifiers: Iterable[str],
+        include_initial: bool = True,
+        from_revision: Optional[int] = None,
+        *,
+        heartbeat_interval: float = 5.0,
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+    ) -> AsyncWatch:
+        """Watches variables: returns an asyncio iterator of WatchEvent with the guarantees of
+        SessionContext.watch_variables (resumes after reconnects, nothing lost or repeated)."""
+        self._check_open()
+        if self._stub is None:
+            raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")
+        cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
+        stub = self._stub
+
+        def open_stream(request: pb.WatchVariablesRequest) -> Any:
+            return stub.WatchVariables(request, metadata=self._call_metadata)
+
+        watch: AsyncWatch
+
+        async def forget() -> None:
+            self._watches.discard(watch)
+
+        watch = AsyncWatch(open_stream, self._translate, cursor, 3 * heartbeat_interval, forget)
+        self._watches.add(watch)
+        return watch
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Closes every watch of this context and its channel; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for watch in list(self._watches):
+            await watch.aclose()
+        if self._channel is not None:
+            await self._channel.close()
+
+    async def __aenter__(self) -> "AsyncSessionContext":
+        await self.initialize()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncSessionContext(target={self._target!r}, session_id={self._session_id!r}, source={self._source!r})"

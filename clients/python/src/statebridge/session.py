@@ -1,0 +1,295 @@
+"""SessionContext: the blocking Python client of a bridge-server session."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, Iterable, Mapping, Optional
+
+import grpc
+
+from ._core import CHANNEL_OPTIONS, SessionCore, to_json
+from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from ._proto.statebridge.v1 import statebridge_pb2_grpc as pb_grpc
+from ._status import state_error_from_rpc
+from .errors import StateError
+from .models import SessionInfo, Variable, session_from_wire
+from .watch import AsyncWatch, ReconnectPolicy, Watch
+
+
+class SessionContext(SessionCore):
+    """The variables of one bridge-server session, read, written and watched from Python.
+
+    Creating a context gets or creates the session (``InitializeSession``). Every write
+    carries ``source`` (``"python"`` unless told otherwise). Failures raise
+    :class:`~statebridge.StateError` with the same stable codes as the TypeScript providers.
+    ``ctx["name"]`` reads a value and ``ctx["name"] = value`` writes one. Use it as a context
+    manager, or call :meth:`close`.
+
+    Args:
+        target: the bridge-server address: ``"127.0.0.1:50051"``, or the
+            ``http://host:port`` the server prints.
+        session_id: the session to work in; created if it does not exist.
+        token: the server's bearer token, if it requires one.
+        source: the name every write carries.
+        timeout: seconds each call may take (``None``: no deadline). Watches have none.
+        ttl_seconds: the TTL of the session if this call creates it (``None``: the server's).
+        session_metadata: metadata of the session if this call creates it.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        session_id: str,
+        token: Optional[str] = None,
+        source: str = "python",
+        timeout: Optional[float] = 5.0,
+        *,
+        ttl_seconds: Optional[int] = None,
+        session_metadata: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        super().__init__(target, session_id, token, source, timeout)
+        if self._secure:
+            self._channel = grpc.secure_channel(self._address, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.insecure_channel(self._address, options=CHANNEL_OPTIONS)
+        self._stub = pb_grpc.BridgeServiceStub(self._channel)
+        self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
+        self._watches_lock = threading.Lock()
+        try:
+            response = self._call(
+                self._stub.InitializeSession,
+                pb.InitializeSessionRequest(
+                    session_id=session_id,
+                    metadata_json=to_json(session_metadata, "session metadata"),
+                    ttl_seconds=int(ttl_seconds or 0),
+                ),
+            )
+        except BaseException:
+            self._channel.close()
+            self._closed = True
+            raise
+        #: The session as it was when this context was created.
+        self.session: SessionInfo = session_from_wire(response.session)
+        #: Whether creating this context created the session.
+        self.created: bool = bool(response.created)
+
+    def _call(self, method: Any, request: Any) -> Any:
+        self._check_open()
+        try:
+            return method(request, timeout=self._timeout, metadata=self._call_metadata)
+        except grpc.RpcError as error:
+            raise state_error_from_rpc(error, self._target) from None
+
+    def _translate(self, error: grpc.RpcError) -> StateError:
+        return state_error_from_rpc(error, self._target)
+
+    def _learn_types(self, identifiers: list[str]) -> None:
+        if identifiers:
+            self.get_variables(identifiers)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def ping(self, message: str = "") -> str:
+        """Asks the server to answer; returns the echoed message."""
+        return self._call(self._stub.Ping, pb.PingRequest(message=message)).message
+
+    def get_session(self) -> SessionInfo:
+        """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
+        return session_from_wire(self._call(self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id)).session)
+
+    def heartbeat(self) -> SessionInfo:
+        """Keeps the session alive: its TTL slides from now. Returns the session with its new expiry."""
+        return session_from_wire(self._call(self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id)).session)
+
+    def delete_session(self) -> bool:
+        """Deletes the session for every client (its watches end with ``session_expired``).
+        Returns whether there was one to delete."""
+        return self._call(self._stub.CleanupSession, pb.CleanupSessionRequest(session_id=self._session_id)).deleted
+
+    # -- variables --------------------------------------------------------------------------
+
+    def register_variable(
+        self,
+        name: str,
+        type: str,
+        initial: Any,
+        constraints: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        description: Optional[str] = None,
+    ) -> Variable:
+        """Creates a variable at version 0 and returns it.
+
+        Raises:
+            StateError: ``already_exists`` if the name is taken; ``invalid_type`` for an
+                unknown type; ``invalid_value`` for a bad name, value or constraint;
+                ``constraint_violation`` if the initial value breaks the constraints.
+        """
+        request = self._register_request(name, type, initial, constraints, metadata, description)
+        return self._remember(self._call(self._stub.RegisterVariable, request).variable)
+
+    def get_variable(self, identifier: str) -> Any:
+        """Reads a variable's value by name or id. Raises ``not_found`` if there is none."""
+        return self.get_variable_info(identifier).value
+
+    def get_variable_info(self, identifier: str) -> Variable:
+        """Reads a whole variable by name or id. Raises ``not_found`` if there is none."""
+        request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
+        return self._remember(self._call(self._stub.GetVariable, request).variable, identifier)
+
+    def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
+        """Reads many values, keyed by the identifier as given; missing ones are skipped."""
+        return {identifier: variable.value for identifier, variable in self.get_variables_info(identifiers).items()}
+
+    def get_variables_info(self, identifiers: Iterable[str]) -> dict[str, Variable]:
+        """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
+        names = self._identifiers(identifiers, "identifiers")
+        response = self._call(self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names))
+        found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
+        return {identifier: found[identifier] for identifier in names if identifier in found}
+
+    def set_variable(
+        self,
+        identifier: str,
+        value: Any,
+        metadata: Optional[Mapping[str, Any]] = None,
+        expected_version: Optional[int] = None,
+    ) -> int:
+        """Writes a value and returns the new version. With ``expected_version``, writes only
+        if the variable is still at that version (compare-and-set); ``metadata`` is merged into
+        the variable's metadata.
+
+        Raises:
+            StateError: ``not_found``, ``invalid_value``, ``constraint_violation``, or
+                ``version_conflict`` when the version has moved on.
+        """
+        self._learn_types(self._untyped([identifier], [value]))
+        request = self._set_request(identifier, value, metadata, expected_version)
+        return int(self._call(self._stub.SetVariable, request).version)
+
+    def update_variables(
+        self,
+        updates: Mapping[str, Any],
+        atomic: bool = False,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> dict[str, int]:
+        """Writes many values in one revision; returns each identifier's new version.
+
+        Atomic: all or nothing. Otherwise what validates is applied and, if anything failed,
+        a ``partial_failure`` StateError lists each failure in ``failures`` and what was
+        applied in ``applied``.
+        """
+        if isinstance(updates, Mapping):
+            self._learn_types(self._untyped(list(updates.keys()), list(updates.values())))
+        response = self._call(self._stub.SetVariables, self._update_request(updates, atomic, metadata))
+        return {identifier: int(version) for identifier, version in response.versions.items()}
+
+    def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
+        """Lists variables in creation order; ``pattern`` is an anchored glob (``*`` any run,
+        ``?`` one character, ``\\`` escapes)."""
+        request = pb.ListVariablesRequest(session_id=self._session_id)
+        if pattern is not None:
+            request.pattern = pattern
+        return [self._remember(variable) for variable in self._call(self._stub.ListVariables, request).variables]
+
+    def delete_variable(self, identifier: str) -> None:
+        """Deletes a variable. Raises ``not_found`` if there is none."""
+        self._call(
+            self._stub.DeleteVariable,
+            pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
+        )
+        self._forget(identifier)
+
+    # -- watching ---------------------------------------------------------------------------
+
+    def watch_variables(
+        self,
+        identifiers: Iterable[str],
+        include_initial: bool = True,
+        from_revision: Optional[int] = None,
+        *,
+        heartbeat_interval: float = 5.0,
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+    ) -> Watch:
+        """Watches variables: returns a blocking iterator of :class:`~statebridge.WatchEvent`.
+
+        With ``include_initial``, the current values arrive first (``initial`` events), then
+        every change after them. With ``from_revision``, every change after that revision
+        arrives instead (or ``resync`` events with current values if the server's history no
+        longer reaches back). A broken stream is reopened from the last revision seen, with
+        ``reconnect``'s backoff; a stream silent for three ``heartbeat_interval`` s is treated
+        as broken. No event is lost or repeated. The iterator raises StateError when the
+        watch cannot go on (``not_found`` for an unknown identifier, ``session_expired``,
+        ``unavailable`` after too many failures in a row).
+        """
+        cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
+        self._check_open()
+
+        def open_stream(request: pb.WatchVariablesRequest) -> Any:
+            return self._stub.WatchVariables(request, metadata=self._call_metadata)
+
+        watch = Watch(open_stream, self._translate, cursor, 3 * heartbeat_interval, self._watch_closed)
+        with self._watches_lock:
+            self._watches.add(watch)
+        return watch
+
+    def watch_variables_async(
+        self,
+        identifiers: Iterable[str],
+        include_initial: bool = True,
+        from_revision: Optional[int] = None,
+        *,
+        heartbeat_interval: float = 5.0,
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+    ) -> AsyncWatch:
+        """Like :meth:`watch_variables`, as an asyncio iterator (``async for``) on its own
+        grpc.aio channel, closed with the watch. Call it from a running event loop."""
+        cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
+        self._check_open()
+        from ._async_channel import open_async_stream_channel
+
+        channel, stub = open_async_stream_channel(self._address, self._secure)
+
+        def open_stream(request: pb.WatchVariablesRequest) -> Any:
+            return stub.WatchVariables(request, metadata=self._call_metadata)
+
+        async def close_channel() -> None:
+            await channel.close()
+
+        return AsyncWatch(open_stream, self._translate, cursor, 3 * heartbeat_interval, close_channel)
+
+    def _watch_closed(self, watch: Watch) -> None:
+        with self._watches_lock:
+            self._watches.discard(watch)
+
+    # -- sugar and lifetime -----------------------------------------------------------------
+
+    def __getitem__(self, identifier: str) -> Any:
+        return self.get_variable(identifier)
+
+    def __setitem__(self, identifier: str, value: Any) -> None:
+        self.set_variable(identifier, value)
+
+    def __contains__(self, identifier: object) -> bool:
+        return isinstance(identifier, str) and identifier in self.get_variables_info([identifier])
+
+    def close(self) -> None:
+        """Closes every watch of this context and its connection; idempotent. The session
+        itself stays on the server (see :meth:`delete_session`)."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._watches_lock:
+            watches = list(self._watches)
+        for watch in watches:
+            watch.close()
+        self._channel.close()
+
+    def __enter__(self) -> "SessionContext":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SessionContext(target={self._target!r}, session_id={self._session_id!r}, source={self._source!r})"
