@@ -120,22 +120,27 @@ export function createWatchHub(now: () => number, currentRevision: () => number)
   }
 
   function dispatch(): void {
-    // Turns added while this loop runs (a watcher writing from its callback) are taken by the
-    // same loop, after every turn already queued.
-    while (nextTurn < turns.length) {
-      const watch = turns[nextTurn] as WatchState;
-      turns[nextTurn] = undefined;
-      nextTurn++;
-      if (watch.closed) continue;
-      if (watch.paused) {
-        watch.stalledTurns++;
-        continue;
+    try {
+      // Turns added while this loop runs (a watcher writing from its callback) are taken by the
+      // same loop, after every turn already queued.
+      while (nextTurn < turns.length) {
+        const watch = turns[nextTurn] as WatchState;
+        turns[nextTurn] = undefined;
+        nextTurn++;
+        if (watch.closed) continue;
+        if (watch.paused) {
+          watch.stalledTurns++;
+          continue;
+        }
+        deliverOldestRevision(watch);
       }
-      deliverOldestRevision(watch);
+      turns = [];
+      nextTurn = 0;
+    } finally {
+      dispatchScheduled = false;
+      // Only if something above failed unexpectedly: pick up the remaining turns later.
+      if (nextTurn < turns.length) scheduleDispatch();
     }
-    turns = [];
-    nextTurn = 0;
-    dispatchScheduled = false;
   }
 
   function enqueue(watch: WatchState, event: WatchEvent): void {
@@ -174,13 +179,15 @@ export function createWatchHub(now: () => number, currentRevision: () => number)
       watch.delivered++;
       const watcher = watch.watcher;
       let result: void | Promise<void>;
+      let pending = false;
       try {
         result = watcher(event);
+        pending = typeof result === "object" && result !== null && typeof result.then === "function";
       } catch {
         watch.failed++;
         continue;
       }
-      if (result !== undefined && typeof (result as { then?: unknown }).then === "function") {
+      if (pending) {
         watch.paused = true;
         // The rest of this revision, if any, needs a turn of its own once the watcher settles.
         if (watch.head < queue.length && (queue[watch.head] as WatchEvent).revision === revision) {
