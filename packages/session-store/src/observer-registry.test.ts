@@ -103,7 +103,10 @@ describe("createObserverRegistry", () => {
   it("eventsFor() picks the watched variables of a past record, named as the observer named them", () => {
     const registry = createObserverRegistry(() => {});
     const observer = registry.add(new Map([["b", "the-b"]]), listener(), 9);
-    const events = registry.eventsFor(observer, { revision: 3, changes: [change("a", 1), change("b", 2)] });
+    const events = registry.eventsFor(observer.targets, {
+      revision: 3,
+      changes: [change("a", 1), change("b", 2)],
+    });
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       identifier: "the-b",

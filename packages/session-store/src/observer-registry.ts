@@ -35,8 +35,11 @@ export interface ObserverRegistry {
    * observer. A deleted variable is then dropped from its observers' targets.
    */
   dispatch(record: ChangeRecord): void;
-  /** The events of a past record that one observer watches (for replay); empty if none. */
-  eventsFor(observer: Observer, record: ChangeRecord): WatchEvent[];
+  /**
+   * The events of a past record for the given targets (for replay); empty if none.
+   * @param targets - variable id → identifier as the watcher named it.
+   */
+  eventsFor(targets: ReadonlyMap<string, string>, record: ChangeRecord): WatchEvent[];
   /** Hands a batch (initial, replayed or resync events) to one observer, unless it is closed. */
   deliver(observer: Observer, batch: WatchEventBatch): void;
   /** Ends every observer with `error` (through `onEnd`) and empties the registry. */
@@ -145,10 +148,10 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
       for (const change of changes) if (change.kind === "deleted") forgetDeleted(change);
     },
 
-    eventsFor(observer, record) {
+    eventsFor(targets, record) {
       const events: WatchEvent[] = [];
       for (const change of record.changes) {
-        const identifier = observer.targets.get(change.id);
+        const identifier = targets.get(change.id);
         if (identifier !== undefined) events.push(eventOf(change, identifier, record.revision));
       }
       return events;

@@ -413,12 +413,6 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       if (!Array.isArray(identifiers) || identifiers.length === 0) {
         throw new StateError("invalid_value", "watch needs at least one identifier");
       }
-      const targets = new Map<string, string>();
-      for (const identifier of identifiers as readonly unknown[]) {
-        const variable = session.state.require(identifier as string);
-        if (!targets.has(variable.id)) targets.set(variable.id, identifier as string);
-      }
-      const current = session.state.revision;
       const { fromRevision, includeInitial } = watchOptions;
       if (
         fromRevision !== undefined &&
@@ -428,6 +422,51 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           "invalid_value",
           `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
         );
+      }
+      const current = session.state.revision;
+      // Replay from the history when it reaches back to fromRevision; beyond the current
+      // revision, the watcher saw revisions this session never had (it was recreated or
+      // re-imported): like a history that does not reach back, that resyncs.
+      const replay =
+        fromRevision !== undefined && fromRevision >= session.history.base && fromRevision <= current;
+      const targets = new Map<string, string>();
+      const missing: string[] = [];
+      for (const identifier of identifiers as readonly unknown[]) {
+        if (typeof identifier !== "string") {
+          throw new StateError(
+            "invalid_value",
+            `a watched identifier must be a string, got ${describe(identifier)}`,
+          );
+        }
+        const variable = session.state.find(identifier);
+        if (variable !== undefined) {
+          if (!targets.has(variable.id)) targets.set(variable.id, identifier);
+        } else if (fromRevision === undefined) {
+          session.state.require(identifier);
+        } else {
+          missing.push(identifier);
+        }
+      }
+      // A resumed watch may name variables deleted since: the deletion is replayed if it came
+      // after fromRevision, and otherwise the watcher has had it already (or resyncs).
+      const replayTargets = new Map(targets);
+      const records = replay ? session.history.after(fromRevision as number) : [];
+      if (missing.length > 0) {
+        const unmatched = new Set(missing);
+        for (const record of records) {
+          for (const change of record.changes) {
+            if (change.kind !== "deleted" || replayTargets.has(change.id)) continue;
+            const identifier = unmatched.has(change.id)
+              ? change.id
+              : unmatched.has(change.name)
+                ? change.name
+                : undefined;
+            if (identifier === undefined) continue;
+            replayTargets.set(change.id, identifier);
+            unmatched.delete(identifier);
+          }
+        }
+        if (replayTargets.size === 0) session.state.require(missing[0] as string);
       }
       if (session.observers.size >= maxWatchers) {
         throw new StateError(
@@ -440,23 +479,18 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       const observer = session.observers.add(targets, listener, current);
       let startRevision = current;
       exclusively(session, () => {
-        if (fromRevision !== undefined) {
-          // Beyond the current revision, the watcher saw revisions this session never had (it
-          // was recreated or re-imported): like a history that does not reach back, it resyncs.
-          if (fromRevision >= session.history.base && fromRevision <= current) {
-            startRevision = fromRevision;
-            for (const record of session.history.after(fromRevision)) {
-              if (observer.closed) break;
-              const events = session.observers.eventsFor(observer, record);
-              if (events.length > 0)
-                session.observers.deliver(observer, { revision: record.revision, events });
-            }
-          } else {
-            session.observers.deliver(observer, {
-              revision: current,
-              events: snapshotEvents(session, observer, "resync", current),
-            });
+        if (replay) {
+          startRevision = fromRevision as number;
+          for (const record of records) {
+            if (observer.closed) break;
+            const events = session.observers.eventsFor(replayTargets, record);
+            if (events.length > 0) session.observers.deliver(observer, { revision: record.revision, events });
           }
+        } else if (fromRevision !== undefined) {
+          session.observers.deliver(observer, {
+            revision: current,
+            events: snapshotEvents(session, observer, "resync", current),
+          });
         } else if (includeInitial === true) {
           session.observers.deliver(observer, {
             revision: current,

@@ -292,6 +292,45 @@ describe("watch: initial values, resume, resync", () => {
     expect(summary(listener.batches).at(-1)).toBe("4: value_change a=1");
   });
 
+  it("a resume naming a variable deleted after fromRevision replays its deletion, then watches the rest", () => {
+    const idOfA = store.getVariable("s", "a").id;
+    store.set("s", "a", 1); // 4
+    store.delete("s", "a"); // 5
+    store.set("s", "b", 1); // 6
+    const byName = recordingListener();
+    store.watch("s", ["a", "b"], byName, { fromRevision: 3 });
+    expect(summary(byName.batches)).toEqual([
+      "4: value_change a=1",
+      "5: deleted a=undefined",
+      "6: value_change b=1",
+    ]);
+    const byId = recordingListener();
+    store.watch("s", [idOfA], byId, { fromRevision: 4 });
+    expect(summary(byId.batches)).toEqual([`5: deleted ${idOfA}=undefined`]);
+    store.set("s", "b", 2);
+    expect(summary(byName.batches).at(-1)).toBe("7: value_change b=2");
+  });
+
+  it("a resume naming a variable whose deletion it has already had watches the others", () => {
+    store.delete("s", "a"); // 4
+    store.set("s", "b", 1); // 5
+    const listener = recordingListener();
+    store.watch("s", ["a", "b"], listener, { fromRevision: 4 });
+    expect(summary(listener.batches)).toEqual(["5: value_change b=1"]);
+  });
+
+  it("a resume where no identifier exists or was deleted since is not_found; a new watch always is", () => {
+    store.delete("s", "a"); // 4
+    expect(errorOf(() => store.watch("s", ["a"], recordingListener(), { fromRevision: 4 })).code).toBe(
+      "not_found",
+    );
+    expect(errorOf(() => store.watch("s", ["never"], recordingListener(), { fromRevision: 0 })).code).toBe(
+      "not_found",
+    );
+    expect(errorOf(() => store.watch("s", ["a", "b"], recordingListener())).code).toBe("not_found");
+    expect(store.stats().watchers).toBe(0);
+  });
+
   it("with historySize 0, any resume below the current revision resyncs", () => {
     const none = createSessionStore({ historySize: 0 });
     none.initializeSession("s");
