@@ -1,0 +1,193 @@
+import { createRequire } from "node:module";
+import type { Interceptor } from "@connectrpc/connect";
+import { BridgeService, Health } from "@statebridge/proto";
+import { type SessionStore, type SessionStoreOptions, createSessionStore } from "@statebridge/session-store";
+import { StateError } from "@statebridge/state-provider";
+import { createAuthInterceptor } from "./auth.js";
+import { createUnaryMethods } from "./bridge-service.js";
+import { createHealthService } from "./health-service.js";
+import { createListener } from "./listener.js";
+import { type BridgeServerLogger, silentLogger } from "./logger.js";
+import { createRequestHandler } from "./request-handler.js";
+import { createStreamRegistry } from "./watch-registry.js";
+import { createWatchStreamMethod } from "./watch-stream.js";
+import { createWatchVariablesMethod } from "./watch-variables.js";
+
+/** Defaults of {@link BridgeServerOptions}. */
+export const BRIDGE_SERVER_DEFAULTS = Object.freeze({
+  host: "127.0.0.1",
+  port: 50051,
+  maxRequestBytes: 64 * 1024 * 1024,
+  heartbeatIntervalMs: 5_000,
+  watchQueueLimit: 10_000,
+  shutdownGraceMs: 4_000,
+});
+
+/** Options of {@link createBridgeServer}. Every one is optional. */
+export interface BridgeServerOptions {
+  /** Interface to listen on. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Port to listen on; 0 picks a free one. Default 50051. */
+  readonly port?: number;
+  /**
+   * A store to serve. When given, the session options below are ignored and {@link
+   * BridgeServer.close} leaves the store open; by default the server creates its own and closes it.
+   */
+  readonly store?: SessionStore;
+  /** Sliding session TTL, in seconds. Default 3600 (the store's). */
+  readonly sessionTtlSeconds?: number;
+  /** Most sessions at once. Default 10,000 (the store's). */
+  readonly maxSessions?: number;
+  /** Most variables per session. Default 100,000 (the store's). */
+  readonly maxVariablesPerSession?: number;
+  /** Largest value, in bytes of its wire form. Default 64 MiB (the store's). */
+  readonly maxValueBytes?: number;
+  /** Most watchers per session. Default 100,000 (the store's). */
+  readonly maxWatchersPerSession?: number;
+  /** Changes kept per session for resuming watches. Default 1,000 (the store's). */
+  readonly historySize?: number;
+  /** Largest request message, in bytes; larger ones fail with `resource_exhausted`. Default 64 MiB. */
+  readonly maxRequestBytes?: number;
+  /** Heartbeat interval of watch streams whose client asks for none, in ms. Default 5,000. */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Messages one watch stream may hold for a consumer that does not keep up; past it the
+   * stream ends with `resource_exhausted`. Default 10,000.
+   */
+  readonly watchQueueLimit?: number;
+  /**
+   * Bearer token every call but the health service must present (`authorization: Bearer
+   * <token>`). Default: none, and no call needs one.
+   */
+  readonly token?: string;
+  /**
+   * Responses at least this many bytes are compressed for clients that accept it. Default:
+   * never, because the bridge runs next to its clients, where compressing costs more CPU than
+   * it saves.
+   */
+  readonly compressMinBytes?: number;
+  /** How long {@link BridgeServer.close} lets connections finish before cutting them, in ms. Default 4,000. */
+  readonly shutdownGraceMs?: number;
+  /** Where to log; pino's logger fits. Default: nothing is logged. */
+  readonly logger?: BridgeServerLogger;
+}
+
+/** A running bridge-server. */
+export interface BridgeServer {
+  /** The address clients use, such as `http://127.0.0.1:50051`. */
+  readonly url: string;
+  /** The interface it listens on. */
+  readonly host: string;
+  /** The port it listens on (the one picked, when 0 was asked). */
+  readonly port: number;
+  /** The store it serves. */
+  readonly store: SessionStore;
+  /** Watch and health streams open now. */
+  openStreams(): number;
+  /**
+   * Shuts down: health turns NOT_SERVING, every watch stream ends with `unavailable` ("server
+   * shutting down"), new connections are refused, open calls get the grace period to finish,
+   * and then whatever is left is cut. Closes the store if the server created it. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+const packageJson = createRequire(import.meta.url)("../package.json") as { version: string };
+
+/**
+ * Starts a bridge-server: `statebridge.v1.BridgeService` and `grpc.health.v1.Health` over
+ * gRPC (HTTP/2 cleartext, as Python's grpcio speaks), Connect and gRPC-Web, on one port. HTTP/1.1
+ * requests are served too, for Connect and gRPC-Web clients that cannot speak HTTP/2.
+ *
+ * @returns once the server listens.
+ * @throws if the address cannot be bound (for example `EADDRINUSE`), or for a store option
+ *   the store refuses.
+ */
+export async function createBridgeServer(options: BridgeServerOptions = {}): Promise<BridgeServer> {
+  const host = options.host ?? BRIDGE_SERVER_DEFAULTS.host;
+  const requestedPort = options.port ?? BRIDGE_SERVER_DEFAULTS.port;
+  const logger = options.logger ?? silentLogger;
+  const maxRequestBytes = options.maxRequestBytes ?? BRIDGE_SERVER_DEFAULTS.maxRequestBytes;
+  const shutdownGraceMs = options.shutdownGraceMs ?? BRIDGE_SERVER_DEFAULTS.shutdownGraceMs;
+  const ownsStore = options.store === undefined;
+  const store = options.store ?? createSessionStore(storeOptionsOf(options));
+  const streams = createStreamRegistry();
+  let serving = true;
+
+  const watchDependencies = {
+    store,
+    logger,
+    streams,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? BRIDGE_SERVER_DEFAULTS.heartbeatIntervalMs,
+    queueLimit: options.watchQueueLimit ?? BRIDGE_SERVER_DEFAULTS.watchQueueLimit,
+  };
+  const interceptors: Interceptor[] = [];
+  if (options.token !== undefined && options.token !== "") {
+    interceptors.push(createAuthInterceptor(options.token, logger));
+  }
+  const handler = createRequestHandler({
+    logger,
+    maxRequestBytes,
+    interceptors,
+    compressMinBytes: options.compressMinBytes ?? Number.MAX_SAFE_INTEGER,
+    routes(router) {
+      router.service(BridgeService, {
+        ...createUnaryMethods({ store, logger, serverVersion: packageJson.version }),
+        watchVariables: createWatchVariablesMethod(watchDependencies),
+        watchStream: createWatchStreamMethod(watchDependencies),
+      });
+      router.service(Health, createHealthService({ isServing: () => serving, streams }));
+    },
+  });
+
+  const listener = createListener({
+    handler,
+    // Large values arrive as large messages: let a session buffer a whole one, twice over.
+    maxSessionMemory: Math.max(10, Math.ceil((2 * maxRequestBytes) / (1024 * 1024))),
+  });
+  let port: number;
+  try {
+    port = await listener.listen(requestedPort, host);
+  } catch (error) {
+    if (ownsStore) store.close();
+    throw error;
+  }
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  logger.info({ url, host, port }, "listening");
+
+  let closing: Promise<void> | undefined;
+  async function shutDown(): Promise<void> {
+    serving = false;
+    logger.info({ openStreams: streams.size, connections: listener.connections }, "shutting down");
+    streams.endAll(new StateError("unavailable", "server shutting down"));
+    const inTime = await listener.close(shutdownGraceMs);
+    if (!inTime) logger.warn({ shutdownGraceMs }, "grace period over: the remaining connections were cut");
+    if (ownsStore) store.close();
+    logger.info({}, "stopped");
+  }
+
+  return {
+    url,
+    host,
+    port,
+    store,
+    openStreams: () => streams.size,
+    close() {
+      closing ??= shutDown();
+      return closing;
+    },
+  };
+}
+
+function storeOptionsOf(options: BridgeServerOptions): SessionStoreOptions {
+  return {
+    ...(options.sessionTtlSeconds === undefined ? {} : { ttlSeconds: options.sessionTtlSeconds }),
+    ...(options.maxSessions === undefined ? {} : { maxSessions: options.maxSessions }),
+    ...(options.maxVariablesPerSession === undefined
+      ? {}
+      : { maxVariablesPerSession: options.maxVariablesPerSession }),
+    ...(options.maxValueBytes === undefined ? {} : { maxValueBytes: options.maxValueBytes }),
+    ...(options.maxWatchersPerSession === undefined ? {} : { maxWatchersPerSession: options.maxWatchersPerSession }),
+    ...(options.historySize === undefined ? {} : { historySize: options.historySize }),
+  };
+}

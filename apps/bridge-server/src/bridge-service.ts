@@ -1,0 +1,319 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type BridgeService,
+  ExportSessionResponseSchema,
+  GetVariablesResponseSchema,
+  type Variable as ProtoVariable,
+  SetVariablesResponseSchema,
+} from "@statebridge/proto";
+import type { SessionStore } from "@statebridge/session-store";
+import {
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  StateError,
+  type StateErrorFailure,
+  assertVariableName,
+  assertVariableType,
+  fromWireValue,
+  isStateError,
+  isVariableType,
+  normalizeMetadata,
+} from "@statebridge/state-provider";
+import { missingSessionId, toConnectError } from "./error-translation.js";
+import { exportedValueToProto, protoValueToExported } from "./export-conversion.js";
+import type { BridgeServerLogger } from "./logger.js";
+import {
+  createMapObject,
+  fromProtoValue,
+  int64,
+  jsonFieldOf,
+  parseJsonField,
+  toProtoSession,
+  toProtoVariable,
+} from "./wire-conversion.js";
+
+/** What the unary part of `statebridge.v1.BridgeService` needs. */
+export interface UnaryServiceDependencies {
+  readonly store: SessionStore;
+  readonly logger: BridgeServerLogger;
+  /** Reported by Ping. */
+  readonly serverVersion: string;
+}
+
+/** The unary methods of `statebridge.v1.BridgeService`. */
+export type UnaryMethods = Omit<ServiceImpl<typeof BridgeService>, "watchVariables" | "watchStream">;
+
+/** The source recorded for a write whose client named none. */
+const UNKNOWN_SOURCE = "unknown";
+
+/**
+ * Implements every unary RPC of `statebridge.v1.BridgeService` on a {@link SessionStore}.
+ * Each method is synchronous (the store is), and every error it throws goes through
+ * {@link toConnectError} once, in the wrapper at the bottom of this function.
+ */
+export function createUnaryMethods(dependencies: UnaryServiceDependencies): UnaryMethods {
+  const { store, logger, serverVersion } = dependencies;
+
+  const methods: UnaryMethods = {
+    ping(request) {
+      return { message: request.message, serverTimeMs: int64(Date.now()), serverVersion };
+    },
+
+    initializeSession(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      if (request.ttlSeconds < 0) {
+        throw new StateError("invalid_value", `ttl_seconds must be positive, got ${request.ttlSeconds}`);
+      }
+      const metadata = parseJsonField(request.metadataJson, "metadata_json");
+      const { session, created } = store.initializeSession(sessionId, {
+        ...(metadata === undefined ? {} : { metadata: normalizeMetadata(metadata, "metadata_json") }),
+        ...(request.ttlSeconds === 0 ? {} : { ttlSeconds: request.ttlSeconds }),
+      });
+      return { session: toProtoSession(session), created };
+    },
+
+    getSession(request) {
+      return { session: toProtoSession(store.getSession(requireSessionId(request.sessionId))) };
+    },
+
+    heartbeat(request) {
+      return { session: toProtoSession(store.heartbeat(requireSessionId(request.sessionId))) };
+    },
+
+    cleanupSession(request) {
+      return { deleted: store.deleteSession(requireSessionId(request.sessionId)) };
+    },
+
+    registerVariable(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      // Checked in the order a local backend checks them, so both refuse bad input alike.
+      const name = assertVariableName(request.name);
+      const type = assertVariableType(request.type);
+      const constraints = parseJsonField(request.constraintsJson, "constraints_json");
+      const metadata = parseJsonField(request.metadataJson, "metadata_json");
+      const initial = fromWireValue(type, fromProtoValue(request.initialValue), name);
+      const { variable, revision } = store.register(sessionId, name, type, initial, {
+        source: sourceOf(request.source),
+        ...(constraints === undefined ? {} : { constraints }),
+        ...(metadata === undefined ? {} : { metadata }),
+        ...(request.description === "" ? {} : { description: request.description }),
+      });
+      return { variable: toProtoVariable(variable), revision: int64(revision) };
+    },
+
+    getVariable(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      return { variable: toProtoVariable(store.getVariable(sessionId, request.identifier)) };
+    },
+
+    getVariables(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      const found = store.getVariables(sessionId, request.identifiers);
+      const variables = createMapObject<ProtoVariable>();
+      const missing: string[] = [];
+      const seen = new Set<string>();
+      for (const identifier of request.identifiers) {
+        if (seen.has(identifier)) continue;
+        seen.add(identifier);
+        const variable = found.get(identifier);
+        if (variable === undefined) missing.push(identifier);
+        else variables[identifier] = toProtoVariable(variable);
+      }
+      const response = create(GetVariablesResponseSchema, { missing });
+      // Assigned after create(), which would copy the map into an object with a prototype.
+      response.variables = variables;
+      return response;
+    },
+
+    setVariable(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      const { type } = store.getVariable(sessionId, request.identifier);
+      const value = fromWireValue(type, fromProtoValue(request.value), request.identifier);
+      const metadata = parseJsonField(request.metadataJson, "metadata_json");
+      const { version, revision } = store.set(sessionId, request.identifier, value, {
+        source: sourceOf(request.source),
+        ...(metadata === undefined ? {} : { metadata }),
+        ...(request.expectedVersion === undefined ? {} : { expectedVersion: Number(request.expectedVersion) }),
+      });
+      return { version: int64(version), revision: int64(revision) };
+    },
+
+    setVariables(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      const metadata = parseJsonField(request.metadataJson, "metadata_json");
+      const options = {
+        source: sourceOf(request.source),
+        atomic: request.atomic,
+        ...(metadata === undefined ? {} : { metadata }),
+      };
+      const identifiers = request.updates.map((update) => update.identifier);
+      const variables = store.getVariables(sessionId, identifiers);
+      const updates: (readonly [string, unknown])[] = [];
+      const decodeFailures = new Map<string, StateErrorFailure>();
+      let firstMissing: string | undefined;
+      for (const update of request.updates) {
+        const variable = variables.get(update.identifier);
+        if (variable === undefined) {
+          // The store reports the missing identifier in its own words.
+          firstMissing ??= update.identifier;
+          updates.push([update.identifier, undefined]);
+          continue;
+        }
+        try {
+          updates.push([
+            update.identifier,
+            fromWireValue(variable.type, fromProtoValue(update.value), update.identifier),
+          ]);
+        } catch (error) {
+          if (!isStateError(error)) throw error;
+          if (request.atomic) {
+            // All or nothing: the first failure in request order wins, as in a local batch.
+            if (firstMissing !== undefined) store.getVariable(sessionId, firstMissing);
+            throw error;
+          }
+          decodeFailures.set(update.identifier, { code: error.code, message: error.message });
+        }
+      }
+      if (decodeFailures.size === 0) {
+        try {
+          const { revision, versions } = store.updateMany(sessionId, updates, options);
+          return setVariablesResponse(revision, versions);
+        } catch (error) {
+          if (isStateError(error, "partial_failure")) {
+            throw toConnectError(error, logger, { revision: store.getSession(sessionId).revision });
+          }
+          throw error;
+        }
+      }
+      // Some values could not even be decoded: apply the rest, then report every failure.
+      let applied: ReadonlyMap<string, number> = new Map();
+      let storeFailures: ReadonlyMap<string, StateErrorFailure> = new Map();
+      if (updates.length > 0) {
+        try {
+          applied = store.updateMany(sessionId, updates, options).versions;
+        } catch (error) {
+          if (!isStateError(error, "partial_failure")) throw error;
+          applied = error.applied;
+          storeFailures = error.failures;
+        }
+      }
+      const failures = new Map<string, StateErrorFailure>();
+      for (const identifier of identifiers) {
+        const failure = decodeFailures.get(identifier) ?? storeFailures.get(identifier);
+        if (failure !== undefined) failures.set(identifier, failure);
+      }
+      const first = failures.entries().next().value;
+      const summary = first === undefined ? "" : `; first: ${first[0]}: ${first[1].message}`;
+      throw toConnectError(
+        new StateError(
+          "partial_failure",
+          `${failures.size} of ${request.updates.length} updates failed${summary}`,
+          { failures, applied },
+        ),
+        logger,
+        { revision: store.getSession(sessionId).revision },
+      );
+    },
+
+    listVariables(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      return { variables: store.list(sessionId, request.pattern).map(toProtoVariable) };
+    },
+
+    deleteVariable(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      const { revision } = store.delete(sessionId, request.identifier, { source: sourceOf(request.source) });
+      return { revision: int64(revision) };
+    },
+
+    exportSession(request) {
+      const document = store.exportSession(requireSessionId(request.sessionId));
+      return create(ExportSessionResponseSchema, {
+        sessionId: document.sessionId,
+        revision: int64(document.revision),
+        metadataJson: jsonFieldOf(document.metadata),
+        exportedAtMs: int64(document.exportedAt),
+        variables: document.variables.map((variable) => ({
+          id: variable.id,
+          name: variable.name,
+          type: variable.type,
+          value: { kind: exportedValueToProto(variable.type, variable.value) },
+          constraintsJson: jsonFieldOf(variable.constraints),
+          metadataJson: jsonFieldOf(variable.metadata),
+          version: int64(variable.version),
+          createdAtMs: int64(variable.createdAt),
+          updatedAtMs: int64(variable.updatedAt),
+          source: variable.source,
+        })),
+      });
+    },
+
+    importSession(request) {
+      const sessionId = requireSessionId(request.sessionId);
+      // Every problem of an import is an invalid export, named by its path in the request.
+      const variables = request.variables.map((variable, index) => {
+        const path = `variables[${index}]`;
+        return {
+          id: variable.id,
+          name: variable.name,
+          type: variable.type,
+          value: isVariableType(variable.type)
+            ? protoValueToExported(variable.type, variable.value, `${path}.value`)
+            : null,
+          constraints: parseJsonField(variable.constraintsJson, `${path}.constraints_json`, "invalid_export") ?? {},
+          metadata: parseJsonField(variable.metadataJson, `${path}.metadata_json`, "invalid_export") ?? {},
+          version: Number(variable.version),
+          createdAt: Number(variable.createdAtMs),
+          updatedAt: Number(variable.updatedAtMs),
+          source: variable.source,
+        };
+      });
+      const document = {
+        format: EXPORT_FORMAT,
+        version: EXPORT_VERSION,
+        sessionId,
+        revision: Number(request.revision),
+        exportedAt: Date.now(),
+        metadata: parseJsonField(request.metadataJson, "metadata_json", "invalid_export") ?? {},
+        variables,
+      };
+      const { revision, imported } = store.importSession(sessionId, document);
+      return { revision: int64(revision), imported: int64(imported) };
+    },
+  };
+
+  return translateErrors(methods, logger);
+}
+
+function requireSessionId(sessionId: string): string {
+  if (sessionId === "") throw missingSessionId();
+  return sessionId;
+}
+
+function sourceOf(source: string): string {
+  return source === "" ? UNKNOWN_SOURCE : source;
+}
+
+function setVariablesResponse(revision: number, versions: ReadonlyMap<string, number>) {
+  const map = createMapObject<bigint>();
+  for (const [identifier, version] of versions) map[identifier] = int64(version);
+  const response = create(SetVariablesResponseSchema, { revision: int64(revision) });
+  response.versions = map;
+  return response;
+}
+
+/** Wraps each method so that what it throws reaches the client through the one seam. */
+function translateErrors(methods: UnaryMethods, logger: BridgeServerLogger): UnaryMethods {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(methods) as [string, (request: unknown, context: HandlerContext) => unknown][]) {
+    wrapped[name] = (request: unknown, context: HandlerContext) => {
+      try {
+        return method(request, context);
+      } catch (error) {
+        throw toConnectError(error, logger, { procedure: name });
+      }
+    };
+  }
+  return wrapped as UnaryMethods;
+}

@@ -1,0 +1,136 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { NodeRequestHandler } from "./request-handler.js";
+
+/** Options of {@link createListener}. */
+export interface ListenerOptions {
+  readonly handler: NodeRequestHandler;
+  /** Passed to the HTTP/2 server: the most a session may buffer, in MB. */
+  readonly maxSessionMemory: number;
+}
+
+/** HTTP/2 and HTTP/1.1 on one port. */
+export interface Listener {
+  /** Starts listening. @returns the port bound. */
+  listen(port: number, host: string): Promise<number>;
+  /** Connections open now. */
+  readonly connections: number;
+  /**
+   * Refuses new connections, asks HTTP/2 clients to go away (GOAWAY: open streams may finish),
+   * closes idle HTTP/1.1 connections and the others after their response, and after `graceMs`
+   * cuts whatever is left.
+   * @returns whether everything closed within the grace period.
+   */
+  close(graceMs: number): Promise<boolean>;
+}
+
+/** The first bytes of every HTTP/2 connection with prior knowledge ("PRI * HTTP/2.0…"). */
+const HTTP2_PREFACE_START = "PRI ";
+
+/**
+ * Listens for HTTP/2 cleartext (prior knowledge: gRPC, `buf curl --http2-prior-knowledge`,
+ * connect-node) and HTTP/1.1 (Connect and gRPC-Web from browsers and HTTP/1 clients) on the
+ * same port. Node 20's `http2.createServer` cannot do both in cleartext (`allowHTTP1` needs
+ * TLS there), so each connection's first bytes are read, put back, and the connection is handed
+ * to the HTTP/2 or the HTTP/1.1 server. HTTP/2 keeps its native socket path: the session picks
+ * up the bytes already read.
+ */
+export function createListener(options: ListenerOptions): Listener {
+  const { handler } = options;
+  const sockets = new Set<net.Socket>();
+  const http1Sockets = new Set<net.Socket>();
+  const http2Sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const activeHttp1Requests = new WeakMap<net.Socket, number>();
+  let shuttingDown = false;
+  const http2Server = http2.createServer({ maxSessionMemory: options.maxSessionMemory }, handler);
+  const http1Server = http.createServer((request, response) => {
+    if (shuttingDown) response.setHeader("connection", "close");
+    const socket = request.socket;
+    activeHttp1Requests.set(socket, (activeHttp1Requests.get(socket) ?? 0) + 1);
+    response.once("close", () => {
+      const remaining = (activeHttp1Requests.get(socket) ?? 1) - 1;
+      activeHttp1Requests.set(socket, remaining);
+      if (remaining === 0 && shuttingDown) socket.end();
+    });
+    handler(request, response);
+  });
+
+  http2Server.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    // A client that misbehaves on its own connection must not take the server down.
+    session.on("error", () => {});
+  });
+
+  const netServer = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      http1Sockets.delete(socket);
+      http2Sockets.delete(socket);
+    });
+    const ignoreEarlyError = () => {};
+    socket.on("error", ignoreEarlyError);
+    let buffered: Buffer | undefined;
+    const onData = (chunk: Buffer) => {
+      buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
+      if (buffered.length < HTTP2_PREFACE_START.length) return;
+      socket.off("data", onData);
+      socket.off("error", ignoreEarlyError);
+      socket.pause();
+      socket.unshift(buffered);
+      if (buffered.toString("latin1", 0, HTTP2_PREFACE_START.length) === HTTP2_PREFACE_START) {
+        // No resume(): the HTTP/2 session reads the socket natively, buffered bytes first.
+        http2Sockets.add(socket);
+        http2Server.emit("connection", socket);
+      } else {
+        http1Sockets.add(socket);
+        http1Server.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+  });
+
+  return {
+    get connections() {
+      return sockets.size;
+    },
+    listen(port, host) {
+      return new Promise<number>((resolve, reject) => {
+        netServer.once("error", reject);
+        netServer.listen(port, host, () => {
+          netServer.off("error", reject);
+          const address = netServer.address();
+          resolve(typeof address === "object" && address !== null ? address.port : port);
+        });
+      });
+    },
+    async close(graceMs) {
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
+      for (const session of sessions) session.close();
+      for (const socket of http1Sockets) {
+        if ((activeHttp1Requests.get(socket) ?? 0) === 0) socket.end();
+      }
+      // A connection that has not said which protocol it speaks has nothing to finish.
+      for (const socket of sockets) {
+        if (!http1Sockets.has(socket) && !http2Sockets.has(socket)) socket.destroy();
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      });
+      const inTime = await Promise.race([closed.then(() => true), graceOver]);
+      clearTimeout(timer);
+      if (!inTime) {
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      }
+      return inTime;
+    },
+  };
+}

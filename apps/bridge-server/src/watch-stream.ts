@@ -1,0 +1,177 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { WatchCreate, WatchStreamRequest, WatchStreamResponseSchema } from "@statebridge/proto";
+import type { WatchEventBatch, WatchSubscription } from "@statebridge/session-store";
+import { StateError, isStateError } from "@statebridge/state-provider";
+import { errorDetailOf, toConnectError } from "./error-translation.js";
+import { encodeWatchEvents } from "./watch-encoding.js";
+import { QUEUE_DONE, createWatchQueue } from "./watch-queue.js";
+import { type WatchDependencies, slowConsumerError } from "./watch-variables.js";
+import { int64 } from "./wire-conversion.js";
+
+type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
+
+/**
+ * Implements `WatchStream`: many watches multiplexed over one bidirectional stream, as etcd
+ * does. The client creates watches (each with a `watch_id` unique on the stream) and cancels
+ * them; every response names its watch.
+ *
+ * - A create is answered by `created` with the watch's start revision, then its initial or
+ *   replayed events, then its changes. A create that fails (unknown identifier, expired
+ *   session, watcher quota) is answered by `ended` with the error; the stream goes on.
+ * - A cancel is answered by `ended` without an error. Cancelling an unknown id does nothing.
+ * - When a watch's session ends, that watch gets `ended` with `session_expired`.
+ * - Heartbeats: whenever nothing is waiting to be sent, one per watch with its session's
+ *   current revision, or one stream-wide (empty `watch_id`, revision 0) if no watch is open.
+ * - The whole stream ends with `resource_exhausted` for a consumer too slow for the queue,
+ *   with `invalid_value` for a create that reuses a live `watch_id` (a client defect that
+ *   would make responses ambiguous), and with `unavailable` at shutdown. Closing the request
+ *   side keeps the open watches running until the call ends.
+ */
+export function createWatchStreamMethod(dependencies: WatchDependencies) {
+  const { store, logger, streams, queueLimit } = dependencies;
+
+  return async function* watchStream(
+    requests: AsyncIterable<WatchStreamRequest>,
+    context: HandlerContext,
+  ): AsyncGenerator<Message> {
+    const queue = createWatchQueue<Message>(queueLimit);
+    const watches = new Map<string, WatchSubscription>();
+    const onAbort = () => queue.abort();
+    context.signal.addEventListener("abort", onAbort, { once: true });
+    const unregister = streams.add((error) => queue.abort(error));
+
+    const send = (message: Message): void => {
+      if (queue.push(message) || queue.ended) return;
+      logger.warn({ queued: queue.size, watches: watches.size }, "watch stream cut off: consumer too slow");
+      queue.abort(slowConsumerError(queueLimit));
+      queueMicrotask(closeAll);
+    };
+
+    function closeAll(): void {
+      for (const subscription of watches.values()) subscription.close();
+      watches.clear();
+    }
+
+    const ended = (watchId: string, error?: StateError): Message => ({
+      watchId,
+      kind: { case: "ended", value: error === undefined ? {} : { error: errorDetailOf(error) } },
+    });
+
+    function create(request: WatchCreate): void {
+      const { watchId } = request;
+      if (watchId === "") {
+        send(ended("", new StateError("invalid_value", "a watch needs a non-empty watch_id")));
+        return;
+      }
+      if (watches.has(watchId)) {
+        queue.abort(
+          new StateError("invalid_value", `watch_id ${JSON.stringify(watchId)} is already in use on this stream`),
+        );
+        return;
+      }
+      const early: WatchEventBatch[] = [];
+      let confirmed = false;
+      let endedEarly: StateError | undefined;
+      const listener = {
+        onEvents(batch: WatchEventBatch) {
+          if (!confirmed) early.push(batch);
+          else send({ watchId, kind: { case: "events", value: encodeWatchEvents(batch) } });
+        },
+        onEnd(error: StateError) {
+          if (!confirmed) {
+            endedEarly = error;
+            return;
+          }
+          watches.delete(watchId);
+          send(ended(watchId, error));
+        },
+      };
+      let subscription: WatchSubscription;
+      try {
+        if (request.sessionId === "") {
+          throw new StateError("invalid_value", "session_id is required and must not be empty");
+        }
+        if (request.identifiers.length === 0) {
+          throw new StateError("invalid_value", "a watch needs at least one identifier");
+        }
+        subscription = store.watch(request.sessionId, request.identifiers, listener, {
+          includeInitial: request.includeInitial,
+          ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
+        });
+      } catch (error) {
+        send(ended(watchId, asStateError(error)));
+        return;
+      }
+      // The replay is bounded by the store's history, so it is queued whatever the limit.
+      queue.unbounded(() => {
+        send({ watchId, kind: { case: "created", value: { revision: int64(subscription.startRevision) } } });
+        for (const batch of early) send({ watchId, kind: { case: "events", value: encodeWatchEvents(batch) } });
+      });
+      confirmed = true;
+      if (endedEarly !== undefined) send(ended(watchId, endedEarly));
+      else watches.set(watchId, subscription);
+    }
+
+    function cancel(watchId: string): void {
+      const subscription = watches.get(watchId);
+      if (subscription === undefined) return;
+      watches.delete(watchId);
+      subscription.close();
+      send(ended(watchId));
+    }
+
+    function asStateError(error: unknown): StateError {
+      if (isStateError(error)) return error;
+      logger.error({ err: error, procedure: "WatchStream" }, "unexpected error while creating a watch");
+      return new StateError("unavailable", "internal error while creating the watch", { cause: error });
+    }
+
+    const reading = (async () => {
+      for await (const request of requests) {
+        if (queue.ended) return;
+        if (request.kind.case === "create") create(request.kind.value);
+        else if (request.kind.case === "cancel") cancel(request.kind.value.watchId);
+      }
+    })();
+    reading.catch((error: unknown) => queue.abort(error));
+
+    const timer = setInterval(() => {
+      if (queue.size !== 0) return;
+      if (watches.size === 0) {
+        send({ watchId: "", kind: { case: "heartbeat", value: { revision: 0n, serverTimeMs: int64(Date.now()) } } });
+        return;
+      }
+      const now = int64(Date.now());
+      // One per watch: bounded by the number of watches, not by the queue limit.
+      queue.unbounded(() => {
+        for (const [watchId, subscription] of watches) {
+          send({
+            watchId,
+            kind: {
+              case: "heartbeat",
+              value: { revision: int64(subscription.currentRevision()), serverTimeMs: now },
+            },
+          });
+        }
+      });
+    }, dependencies.heartbeatIntervalMs);
+    timer.unref();
+
+    try {
+      for (;;) {
+        const message = await queue.take();
+        if (message === QUEUE_DONE) return;
+        yield message;
+      }
+    } catch (error) {
+      throw toConnectError(error, logger, { procedure: "WatchStream" });
+    } finally {
+      clearInterval(timer);
+      queue.abort();
+      closeAll();
+      unregister();
+      context.signal.removeEventListener("abort", onAbort);
+    }
+  };
+}

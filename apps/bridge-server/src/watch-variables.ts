@@ -1,0 +1,129 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { WatchVariablesRequest, WatchVariablesResponseSchema } from "@statebridge/proto";
+import type { SessionStore, WatchEventBatch, WatchSubscription } from "@statebridge/session-store";
+import { StateError } from "@statebridge/state-provider";
+import { missingSessionId, toConnectError } from "./error-translation.js";
+import type { BridgeServerLogger } from "./logger.js";
+import { encodeWatchEvents } from "./watch-encoding.js";
+import { QUEUE_DONE, createWatchQueue } from "./watch-queue.js";
+import type { StreamRegistry } from "./watch-registry.js";
+import { int64 } from "./wire-conversion.js";
+
+/** What the watch streams need from the server. */
+export interface WatchDependencies {
+  readonly store: SessionStore;
+  readonly logger: BridgeServerLogger;
+  /** Open streams, ended together at shutdown. */
+  readonly streams: StreamRegistry;
+  /** Heartbeat interval when the client asks for none. */
+  readonly heartbeatIntervalMs: number;
+  /** Messages one stream may hold for a consumer that does not keep up. */
+  readonly queueLimit: number;
+}
+
+/** The shortest heartbeat interval a client may ask for. */
+export const MIN_HEARTBEAT_INTERVAL_MS = 10;
+/** The longest heartbeat interval a client may ask for. */
+export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
+
+type Message = MessageInitShape<typeof WatchVariablesResponseSchema>;
+type Item = { readonly batch: WatchEventBatch } | { readonly heartbeat: number };
+
+/**
+ * Clamps a requested heartbeat interval to what the server allows; 0 means the default.
+ */
+export function heartbeatIntervalOf(requested: number, fallback: number): number {
+  if (requested === 0) return fallback;
+  return Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(MIN_HEARTBEAT_INTERVAL_MS, requested));
+}
+
+/** The error a consumer too slow for its stream's queue is cut off with. */
+export function slowConsumerError(limit: number): StateError {
+  return new StateError(
+    "resource_exhausted",
+    `the watch consumer is too slow: more than ${limit} messages were waiting to be sent; ` +
+      "resume from the last revision received",
+  );
+}
+
+/**
+ * Implements `WatchVariables`: a server stream of a store watch.
+ *
+ * The stream begins with the initial or replayed events (or, if there are none, a heartbeat
+ * telling the client that the watch is registered and at which revision), then every change
+ * in revision order, with heartbeats carrying the session's current revision whenever nothing
+ * else is waiting to be sent. It ends with the store's error when the session ends
+ * (`session_expired`), with `resource_exhausted` when the consumer lets more than the queue
+ * limit pile up, and with `unavailable` ("server shutting down") at shutdown.
+ */
+export function createWatchVariablesMethod(dependencies: WatchDependencies) {
+  const { store, logger, streams, queueLimit } = dependencies;
+
+  return async function* watchVariables(
+    request: WatchVariablesRequest,
+    context: HandlerContext,
+  ): AsyncGenerator<Message> {
+    const queue = createWatchQueue<Item>(queueLimit);
+    let subscription: WatchSubscription | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => queue.abort();
+    context.signal.addEventListener("abort", onAbort, { once: true });
+    const unregister = streams.add((error) => queue.abort(error));
+    try {
+      if (request.sessionId === "") throw missingSessionId();
+      if (request.identifiers.length === 0) {
+        throw new StateError("invalid_value", "a watch needs at least one identifier");
+      }
+      const options = {
+        includeInitial: request.includeInitial,
+        ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
+      };
+      const listener = {
+        onEvents(batch: WatchEventBatch) {
+          if (queue.push({ batch }) || queue.ended) return;
+          logger.warn(
+            { sessionId: request.sessionId, queued: queue.size },
+            "watch stream cut off: consumer too slow",
+          );
+          queue.abort(slowConsumerError(queueLimit));
+          // Released after the store has finished calling its observers for this change.
+          queueMicrotask(() => subscription?.close());
+        },
+        onEnd(error: StateError) {
+          queue.finish(error);
+        },
+      };
+      subscription = queue.unbounded(() =>
+        store.watch(request.sessionId, request.identifiers, listener, options),
+      );
+      const live = subscription;
+      if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() });
+      const interval = heartbeatIntervalOf(request.heartbeatIntervalMs, dependencies.heartbeatIntervalMs);
+      timer = setInterval(() => {
+        // Sent only when nothing is waiting: then every event up to this revision is out.
+        if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() });
+      }, interval);
+      timer.unref();
+      for (;;) {
+        const item = await queue.take();
+        if (item === QUEUE_DONE) return;
+        yield "batch" in item
+          ? { kind: { case: "events", value: encodeWatchEvents(item.batch) } }
+          : {
+              kind: {
+                case: "heartbeat",
+                value: { revision: int64(item.heartbeat), serverTimeMs: int64(Date.now()) },
+              },
+            };
+      }
+    } catch (error) {
+      throw toConnectError(error, logger, { procedure: "WatchVariables" });
+    } finally {
+      clearInterval(timer);
+      subscription?.close();
+      unregister();
+      context.signal.removeEventListener("abort", onAbort);
+    }
+  };
+}
