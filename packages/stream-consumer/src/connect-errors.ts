@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorDetailSchema } from "@statebridge/proto";
+import { type ErrorDetail, ErrorDetailSchema } from "@statebridge/proto";
 import {
   ERROR_CODE_TRAILER,
   isStateError,
@@ -52,9 +52,32 @@ export function stateErrorFromConnectError(error: unknown, context: ConnectError
   if (code === "unavailable" && context.target !== undefined)
     message = `bridge-server at ${context.target}: ${message}`;
   if (context.subject !== undefined) message = `${context.subject}: ${message}`;
-  if (detail === undefined || code !== "partial_failure") {
-    return new StateError(code, message, { cause: error });
-  }
+  return stateErrorOf(code, message, detail, error);
+}
+
+/**
+ * Translates the `ErrorDetail` with which one watch of a multiplexed stream ended (the
+ * stream itself goes on, so there is no status to read).
+ */
+export function stateErrorFromErrorDetail(
+  detail: ErrorDetail,
+  context: ConnectErrorContext = {},
+): StateError {
+  // A code this client does not know: the server could not serve the watch.
+  const code = isStateErrorCode(detail.code) ? detail.code : "unavailable";
+  let message = stripCode(detail.message || `the server ended the watch with ${detail.code}`, code);
+  if (context.subject !== undefined) message = `${context.subject}: ${message}`;
+  return stateErrorOf(code, message, detail, undefined);
+}
+
+function stateErrorOf(
+  code: StateErrorCode,
+  message: string,
+  detail: ErrorDetail | undefined,
+  cause: unknown,
+): StateError {
+  const causeOption = cause === undefined ? {} : { cause };
+  if (detail === undefined || code !== "partial_failure") return new StateError(code, message, causeOption);
   const failures = new Map<string, StateErrorFailure>();
   for (const failure of detail.failures) {
     failures.set(failure.identifier, {
@@ -66,7 +89,7 @@ export function stateErrorFromConnectError(error: unknown, context: ConnectError
   const applied = new Map<string, number>();
   for (const [identifier, version] of Object.entries(detail.applied))
     applied.set(identifier, Number(version));
-  return new StateError(code, message, { cause: error, failures, applied });
+  return new StateError(code, message, { ...causeOption, failures, applied });
 }
 
 /**

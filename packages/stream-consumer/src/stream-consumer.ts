@@ -2,8 +2,10 @@ import type { Client } from "@connectrpc/connect";
 import type { BridgeService } from "@statebridge/proto";
 import { StateError, type WatchEvent, type Watcher, type WatchOptions } from "@statebridge/state-provider";
 import { type ReconnectOptions, resolveReconnectOptions } from "./backoff.js";
+import { createFallbackWatchSource } from "./fallback-watch-source.js";
 import { type StreamWatchHandle, type StreamWatchInfo, startStreamWatch } from "./stream-watch.js";
 import type { WatchSource } from "./watch-source.js";
+import { createWatchStreamSource } from "./watch-stream-source.js";
 import { createWatchVariablesSource } from "./watch-variables-source.js";
 
 /** Options of {@link createStreamConsumer}. */
@@ -25,13 +27,28 @@ export interface StreamConsumerOptions {
   /** Backoff of reconnects. */
   readonly reconnect?: ReconnectOptions;
   /**
+   * How watches travel:
+   * - `"auto"` (default): all over one multiplexed `WatchStream`, or one `WatchVariables`
+   *   stream per watch if the server does not implement `WatchStream`;
+   * - `"multiplexed"`: only `WatchStream`;
+   * - `"per-watch"`: one `WatchVariables` stream per watch. Only this mode sends
+   *   `heartbeatIntervalMs` to the server; on a multiplexed stream the server heartbeats at
+   *   its own interval, which `heartbeatIntervalMs` must then not be shorter than.
+   */
+  readonly streams?: "auto" | "multiplexed" | "per-watch";
+  /**
+   * On a multiplexed stream, the messages one watch may have waiting while its watcher is
+   * busy; past it the watch is resumed from its last revision. Default 10,000.
+   */
+  readonly maxQueuedMessages?: number;
+  /**
    * Told about what a watcher, a filter or an `onError` callback threw. Such errors are
    * counted in `failed` and never stop delivery. Default: ignored.
    */
   readonly onWatcherError?: (error: unknown, event: WatchEvent | undefined) => void;
   /**
-   * Where streams come from. Default: one `WatchVariables` stream per watch, from `client`.
-   * @internal tests and the multiplexed mode replace it.
+   * Where streams come from, replacing what `streams` chooses: for a transport of another
+   * kind, or to share one source among consumers.
    */
   readonly source?: WatchSource;
 }
@@ -70,8 +87,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     throw new RangeError(`missedHeartbeats must be at least 1, got ${missedHeartbeats}`);
   }
   const reconnect = resolveReconnectOptions(options.reconnect);
-  const source =
-    options.source ?? createWatchVariablesSource(options.client, { heartbeatIntervalMs, missedHeartbeats });
+  const source = options.source ?? createSource(options, heartbeatIntervalMs, missedHeartbeats);
   const onWatcherError = options.onWatcherError ?? (() => {});
   const live = new Map<string, StreamWatchHandle>();
   let nextWatchNumber = 1;
@@ -132,6 +148,27 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
       source.close();
     },
   };
+}
+
+function createSource(
+  options: StreamConsumerOptions,
+  heartbeatIntervalMs: number,
+  missedHeartbeats: number,
+): WatchSource {
+  const mode = options.streams ?? "auto";
+  const perWatch = () =>
+    createWatchVariablesSource(options.client, { heartbeatIntervalMs, missedHeartbeats });
+  if (mode === "per-watch") return perWatch();
+  const maxQueuedMessages = options.maxQueuedMessages ?? 10_000;
+  if (!Number.isInteger(maxQueuedMessages) || maxQueuedMessages < 1) {
+    throw new RangeError(`maxQueuedMessages must be a positive integer, got ${maxQueuedMessages}`);
+  }
+  const multiplexed = createWatchStreamSource(options.client, {
+    silenceLimitMs: heartbeatIntervalMs * missedHeartbeats,
+    maxQueuedMessages,
+  });
+  if (mode === "multiplexed") return multiplexed;
+  return createFallbackWatchSource(multiplexed, perWatch());
 }
 
 function checkIdentifiers(identifiers: Iterable<string>): readonly string[] {

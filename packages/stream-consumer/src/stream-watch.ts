@@ -138,6 +138,11 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       if (lastRevision === undefined || message.revision > lastRevision) lastRevision = message.revision;
       return;
     }
+    if (message.kind === "opened") {
+      // Without initial values or a resume point, nothing at or before it will come.
+      if (lastRevision === undefined && !request.includeInitial) lastRevision = message.revision;
+      return;
+    }
     const revision = Number(message.events.revision);
     if (lastRevision !== undefined && revision <= lastRevision) {
       // A resumed stream may repeat what the broken one already delivered: never twice.

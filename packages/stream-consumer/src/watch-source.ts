@@ -12,13 +12,18 @@ export interface WatchRequest {
 }
 
 /**
- * One message of an open watch, whatever the wire carried it in: every event of one revision
- * (still encoded: a duplicate is dropped before paying for decoding), or a heartbeat that
- * says the stream is alive and how far the session has gone.
+ * One message of an open watch, whatever the wire carried it in:
+ * - `events`: every event of one revision, still encoded (a repeat is dropped before paying
+ *   for decoding);
+ * - `heartbeat`: the stream is alive, and every event up to `revision` was sent;
+ * - `opened`: the server registered the watch at `revision` (a multiplexed stream's
+ *   `created`). Initial or replayed events may follow at or before that revision, so it is
+ *   a resume point only for a watch that asked for neither.
  */
 export type WatchMessage =
   | { readonly kind: "events"; readonly events: WireWatchEvents }
-  | { readonly kind: "heartbeat"; readonly revision: number };
+  | { readonly kind: "heartbeat"; readonly revision: number }
+  | { readonly kind: "opened"; readonly revision: number };
 
 /**
  * Where watch streams come from. `open` starts one attempt of a watch: its iterable yields

@@ -1,0 +1,201 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { BridgeService, WatchStreamRequestSchema, WatchStreamResponse } from "@statebridge/proto";
+import { StateError } from "@statebridge/state-provider";
+import { stateErrorFromErrorDetail } from "./connect-errors.js";
+import { createMessageChannel, type MessageChannel } from "./message-channel.js";
+import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+
+/** Options of {@link createWatchStreamSource}. */
+export interface WatchStreamSourceOptions {
+  /**
+   * Silence after which the shared stream is taken for dead, in milliseconds. The server
+   * heartbeats every watch at its own interval on a multiplexed stream, so this must exceed
+   * that interval by a margin (three intervals is usual).
+   */
+  readonly silenceLimitMs: number;
+  /**
+   * Messages one watch may have waiting on the client while its watcher is busy. Past it the
+   * watch is cancelled on the stream and reported `resource_exhausted`, which the consumer
+   * resumes from its last revision, so that one slow watcher never stalls the others.
+   */
+  readonly maxQueuedMessages: number;
+}
+
+type Request = MessageInitShape<typeof WatchStreamRequestSchema>;
+
+interface SharedStream {
+  readonly requests: MessageChannel<Request>;
+  readonly channels: Map<string, MessageChannel<WatchMessage>>;
+  readonly call: AbortController;
+  broken: boolean;
+}
+
+/**
+ * A {@link WatchSource} that carries every watch of a consumer over one `WatchStream`
+ * (bidirectional, multiplexed, as etcd does): 10,000 watchers cost one HTTP/2 stream, not
+ * 10,000. The stream is opened with the first watch and ended after the last one closes.
+ *
+ * A watch's attempt ends when the server ends that watch (`ended`, with its error) or when
+ * the whole stream breaks (every attempt then fails with the stream's error, and each watch
+ * reconnects by itself: the first to come back opens a new stream, the others join it).
+ */
+export function createWatchStreamSource(
+  client: Client<typeof BridgeService>,
+  options: WatchStreamSourceOptions,
+): WatchSource {
+  let shared: SharedStream | undefined;
+  let nextWatchNumber = 1;
+  let closed = false;
+
+  function currentStream(): SharedStream {
+    if (shared !== undefined && !shared.broken) return shared;
+    const stream: SharedStream = {
+      requests: createMessageChannel<Request>(),
+      channels: new Map(),
+      call: new AbortController(),
+      broken: false,
+    };
+    shared = stream;
+    void pump(stream);
+    return stream;
+  }
+
+  async function pump(stream: SharedStream): Promise<void> {
+    let silent = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        silent = true;
+        stream.call.abort();
+      }, options.silenceLimitMs);
+    };
+    let failure: unknown;
+    try {
+      arm();
+      const responses = client.watchStream(generate(stream.requests), { signal: stream.call.signal });
+      for await (const response of responses) {
+        arm();
+        route(stream, response);
+      }
+      failure = new StateError("unavailable", "the server ended the multiplexed watch stream");
+    } catch (error) {
+      failure = silent
+        ? new StateError(
+            "unavailable",
+            `the multiplexed watch stream heard nothing for ${options.silenceLimitMs} ms`,
+            {
+              cause: error,
+            },
+          )
+        : error;
+    } finally {
+      clearTimeout(timer);
+      breakStream(stream, failure);
+    }
+  }
+
+  function breakStream(stream: SharedStream, error: unknown): void {
+    if (stream.broken) return;
+    stream.broken = true;
+    if (shared === stream) shared = undefined;
+    stream.call.abort();
+    stream.requests.end();
+    for (const channel of stream.channels.values()) channel.fail(error);
+    stream.channels.clear();
+  }
+
+  function route(stream: SharedStream, response: WatchStreamResponse): void {
+    const { watchId, kind } = response;
+    // Stream-wide heartbeats, and late messages of a watch already cancelled, only prove
+    // the stream alive.
+    const channel = stream.channels.get(watchId);
+    if (channel === undefined) return;
+    switch (kind.case) {
+      case "created":
+        channel.push({ kind: "opened", revision: Number(kind.value.revision) });
+        break;
+      case "events":
+        channel.push({ kind: "events", events: kind.value });
+        break;
+      case "heartbeat":
+        channel.push({ kind: "heartbeat", revision: Number(kind.value.revision) });
+        break;
+      case "ended":
+        stream.channels.delete(watchId);
+        channel.fail(
+          kind.value.error === undefined
+            ? new StateError("unavailable", "the server ended the watch")
+            : stateErrorFromErrorDetail(kind.value.error),
+        );
+        return;
+      default:
+        return;
+    }
+    if (channel.size > options.maxQueuedMessages) {
+      release(stream, watchId, channel);
+      channel.fail(
+        new StateError(
+          "resource_exhausted",
+          `the watcher is too slow: more than ${options.maxQueuedMessages} messages were waiting for it`,
+        ),
+      );
+    }
+  }
+
+  /** Forgets a watch and cancels it on the server; the last one ends the stream. */
+  function release(stream: SharedStream, watchId: string, channel: MessageChannel<WatchMessage>): void {
+    if (stream.channels.get(watchId) !== channel) return;
+    stream.channels.delete(watchId);
+    if (stream.broken) return;
+    if (stream.channels.size === 0)
+      breakStream(stream, new StateError("closed", "no watch left on the stream"));
+    else stream.requests.push({ kind: { case: "cancel", value: { watchId } } });
+  }
+
+  async function* open(request: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchMessage> {
+    if (signal.aborted) return;
+    if (closed) throw new StateError("closed", "the watch source is closed");
+    const stream = currentStream();
+    const watchId = `w${nextWatchNumber++}`;
+    const channel = createMessageChannel<WatchMessage>();
+    stream.channels.set(watchId, channel);
+    const onAbort = () => {
+      release(stream, watchId, channel);
+      channel.fail(new StateError("closed", "the watch was closed"));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    stream.requests.push({
+      kind: {
+        case: "create",
+        value: {
+          watchId,
+          sessionId: request.sessionId,
+          identifiers: [...request.identifiers],
+          includeInitial: request.includeInitial,
+          ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+        },
+      },
+    });
+    try {
+      yield* channel;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      release(stream, watchId, channel);
+    }
+  }
+
+  return {
+    open,
+    close() {
+      closed = true;
+      if (shared !== undefined) breakStream(shared, new StateError("closed", "the watch source is closed"));
+    },
+  };
+}
+
+/** Connect aborts a request stream through `throw()`, which an async generator has. */
+async function* generate<T>(messages: AsyncIterable<T>): AsyncGenerator<T> {
+  yield* messages;
+}
