@@ -1,0 +1,264 @@
+import {
+  type Capabilities,
+  describe,
+  type RegisteredVariable,
+  type StateError,
+  StateError as StateErrorClass,
+  type StateProvider,
+  type VariableValue,
+  type WatchEvent,
+  type Watcher,
+  type WatchHandle,
+  type WatchInfo,
+  type WatchOptions,
+} from "@statebridge/state-provider";
+import type { SessionStore, WatchSubscription } from "../src/index.js";
+
+const CAPABILITIES: Capabilities = Object.freeze({
+  atomicUpdates: true,
+  compareAndSet: true,
+  watch: true,
+  persistence: false,
+  distribution: true,
+});
+
+interface LiveWatch {
+  readonly handle: WatchHandle;
+  end(error: StateError | undefined): void;
+}
+
+let watchCounter = 0;
+
+/**
+ * A StateProvider over one session of a SessionStore, in process: what the bridge-server does
+ * over the network, minus the network, so that the compliance suite can check the store's
+ * semantics directly. Closing it releases its watches and leaves the session in the store.
+ */
+export function createStoreProvider(
+  store: SessionStore,
+  sessionId: string,
+  source = "typescript",
+): StateProvider {
+  const watches = new Set<LiveWatch>();
+  let closed = false;
+
+  function ensureOpen(): void {
+    if (closed) throw new StateErrorClass("closed", `the provider of session ${sessionId} is closed`);
+  }
+
+  function checkIterable(value: unknown, what: string): asserts value is Iterable<unknown> {
+    if (
+      value === null ||
+      typeof value !== "object" ||
+      typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function"
+    ) {
+      throw new StateErrorClass(
+        "invalid_value",
+        `${what} takes an iterable of identifiers, got ${describe(value)}`,
+      );
+    }
+  }
+
+  function entriesOf(updates: unknown): Iterable<readonly [string, unknown]> {
+    if (updates instanceof Map) return updates.entries();
+    if (
+      typeof updates === "object" &&
+      updates !== null &&
+      !Array.isArray(updates) &&
+      !ArrayBuffer.isView(updates)
+    ) {
+      return Object.entries(updates);
+    }
+    throw new StateErrorClass(
+      "invalid_value",
+      `updateMany takes a Map or an object, got ${describe(updates)}`,
+    );
+  }
+
+  function startWatch(identifiers: string[], watcher: Watcher, options: WatchOptions): WatchHandle {
+    const watchId = `watch_${++watchCounter}`;
+    const startedAt = Date.now();
+    const pending: WatchEvent[] = [];
+    let draining = false;
+    let state: WatchInfo["state"] = "active";
+    let revision = 0;
+    let received = 0;
+    let filtered = 0;
+    let failed = 0;
+    let delivered = 0;
+    let settle!: (value: StateError | undefined) => void;
+    const done = new Promise<StateError | undefined>((resolve) => {
+      settle = resolve;
+    });
+    let subscription: WatchSubscription | undefined;
+
+    async function drain(): Promise<void> {
+      if (draining) return;
+      draining = true;
+      while (pending.length > 0 && state === "active") {
+        const event = pending.shift() as WatchEvent;
+        if (options.filter !== undefined) {
+          let keep: boolean;
+          try {
+            keep = options.filter(event);
+          } catch {
+            failed++;
+            continue;
+          }
+          if (!keep) {
+            filtered++;
+            continue;
+          }
+        }
+        delivered++;
+        try {
+          await watcher(event);
+        } catch {
+          failed++;
+        }
+      }
+      draining = false;
+    }
+
+    const live: LiveWatch = {
+      handle: {
+        watchId,
+        done,
+        async close() {
+          live.end(undefined);
+        },
+        info: () => ({
+          watchId,
+          identifiers,
+          revision,
+          received,
+          filtered,
+          failed,
+          delivered,
+          reconnects: 0,
+          startedAt,
+          state,
+        }),
+      },
+      end(error) {
+        if (state === "closed") return;
+        state = "closed";
+        pending.length = 0;
+        subscription?.close();
+        watches.delete(live);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (error !== undefined) options.onError?.(error);
+        settle(error);
+      },
+    };
+    const onAbort = () => live.end(undefined);
+
+    subscription = store.watch(
+      sessionId,
+      identifiers,
+      {
+        onEvents(batch) {
+          if (state !== "active") return;
+          revision = batch.revision;
+          received += batch.events.length;
+          pending.push(...batch.events);
+          void drain();
+        },
+        onEnd(error) {
+          live.end(error);
+        },
+      },
+      {
+        ...(options.includeInitial === undefined ? {} : { includeInitial: options.includeInitial }),
+        ...(options.fromRevision === undefined ? {} : { fromRevision: options.fromRevision }),
+      },
+    );
+    if (revision === 0) revision = subscription.startRevision;
+    watches.add(live);
+    if (options.signal?.aborted === true) live.end(undefined);
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+    return live.handle;
+  }
+
+  return {
+    sessionId,
+    capabilities: CAPABILITIES,
+    requiresBridge: false,
+
+    async register(name, type, initial, options = {}): Promise<RegisteredVariable> {
+      ensureOpen();
+      const { variable, revision } = store.register(sessionId, name, type, initial, { ...options, source });
+      return {
+        id: variable.id,
+        name: variable.name,
+        type: variable.type,
+        version: variable.version,
+        revision,
+      };
+    },
+    async get(identifier): Promise<VariableValue> {
+      ensureOpen();
+      return store.getVariable(sessionId, identifier).value;
+    },
+    async getVariable(identifier) {
+      ensureOpen();
+      return store.getVariable(sessionId, identifier);
+    },
+    async set(identifier, value, options = {}) {
+      ensureOpen();
+      return store.set(sessionId, identifier, value, { ...options, source }).version;
+    },
+    async getMany(identifiers) {
+      ensureOpen();
+      checkIterable(identifiers, "getMany");
+      const values = new Map<string, VariableValue>();
+      for (const [identifier, variable] of store.getVariables(sessionId, identifiers)) {
+        values.set(identifier, variable.value);
+      }
+      return values;
+    },
+    async updateMany(updates, options = {}) {
+      ensureOpen();
+      return store.updateMany(sessionId, entriesOf(updates), { ...options, source });
+    },
+    async list(pattern) {
+      ensureOpen();
+      return store.list(sessionId, pattern);
+    },
+    async delete(identifier) {
+      ensureOpen();
+      store.delete(sessionId, identifier, { source });
+    },
+    async export() {
+      ensureOpen();
+      return store.exportSession(sessionId);
+    },
+    async import(document) {
+      ensureOpen();
+      store.importSession(sessionId, document);
+    },
+    async watch(identifiers, watcher, options = {}) {
+      ensureOpen();
+      checkIterable(identifiers, "watch");
+      if (typeof watcher !== "function") {
+        throw new StateErrorClass("invalid_value", `a watcher must be a function, got ${describe(watcher)}`);
+      }
+      if (options.filter !== undefined && typeof options.filter !== "function") {
+        throw new StateErrorClass(
+          "invalid_value",
+          `filter must be a function, got ${describe(options.filter)}`,
+        );
+      }
+      const named = [...new Set(identifiers as Iterable<string>)];
+      return startWatch(named, watcher, options);
+    },
+    listWatchers() {
+      return [...watches].map((watch) => watch.handle.info());
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const watch of [...watches]) watch.end(undefined);
+    },
+  };
+}
