@@ -208,9 +208,10 @@ class BridgedState implements StateProvider {
   ): Promise<RegisteredVariable> {
     this.#assertOpen();
     // Fields the wire cannot carry faithfully are checked with the shared type system, the
-    // same code the server runs: a non-string name or type would be coerced to text, and
-    // JSON would turn NaN into null or drop a RegExp instead of refusing them.
-    if (typeof name !== "string") assertVariableName(name);
+    // same code the server runs: a non-string name or type would be coerced to text, a lone
+    // surrogate replaced by U+FFFD in UTF-8, and JSON would turn NaN into null or drop a
+    // RegExp instead of refusing them.
+    if (typeof name !== "string" || !isWellFormed(name)) assertVariableName(name);
     if (typeof type !== "string") assertVariableType(type);
     const description = options.description;
     if (description !== undefined && typeof description !== "string") {
@@ -224,7 +225,7 @@ class BridgedState implements StateProvider {
           sessionId: this.sessionId,
           name,
           type,
-          initialValue: { kind: toWireValue(type, initial) as WireValueKind },
+          initialValue: { kind: encodeValue(name, type, initial) },
           constraintsJson,
           metadataJson,
           description: description ?? "",
@@ -476,10 +477,10 @@ class BridgedState implements StateProvider {
   }
 
   #encode(identifier: string, value: unknown): Encoding {
-    const fallback = toWireValue(typeOfKind(value), value) as WireValueKind;
+    const fallback = encodeValue(identifier, typeOfKind(value), value);
     const cached = this.#types.get(identifier);
     if (cached === undefined) return { kind: fallback, fallback, fromCache: false };
-    const kind = toWireValue(cached, value) as WireValueKind;
+    const kind = encodeValue(identifier, cached, value);
     return { kind, fallback, fromCache: kind.case !== fallback.case };
   }
 }
@@ -491,6 +492,26 @@ interface Encoding {
   readonly fallback: WireValueKind;
   /** True when the cached type chose a field other than the fallback. */
   readonly fromCache: boolean;
+}
+
+/**
+ * Puts a value in the wire field of `type` (see `toWireValue`). Text with a lone surrogate is
+ * refused here, as every backend refuses it: UTF-8 cannot carry it, and the server would
+ * otherwise receive U+FFFD in its place and accept a different value.
+ */
+function encodeValue(identifier: string, type: string, value: unknown): WireValueKind {
+  if (typeof value === "string" && !isWellFormed(value)) {
+    throw new StateError(
+      "invalid_value",
+      `${JSON.stringify(identifier)}: the value is not well-formed Unicode (it has a lone surrogate)`,
+    );
+  }
+  return toWireValue(type as VariableType, value) as WireValueKind;
+}
+
+function isWellFormed(text: string): boolean {
+  // String.prototype.isWellFormed is Node 20+, but its typings need lib ES2024.
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 /**
