@@ -1,0 +1,129 @@
+import { parseArgs } from "node:util";
+import { BRIDGE_SERVER_DEFAULTS, type BridgeServerOptions } from "./bridge-server.js";
+
+/** The log levels of `--log-level`, pino's. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What the command line asks for. */
+export type CommandLine =
+  | { readonly kind: "serve"; readonly options: BridgeServerOptions; readonly logLevel: LogLevel }
+  | { readonly kind: "help" }
+  | { readonly kind: "version" };
+
+/** A command line that cannot be run as written; the CLI prints the message and exits with 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Every flag: name, value placeholder (none for switches), environment variable, description. */
+const FLAGS = [
+  ["host", "ADDRESS", "STATEBRIDGE_HOST", `interface to listen on (default ${BRIDGE_SERVER_DEFAULTS.host})`],
+  ["port", "PORT", "STATEBRIDGE_PORT", `port to listen on; 0 picks a free one (default ${BRIDGE_SERVER_DEFAULTS.port})`],
+  ["session-ttl", "SECONDS", undefined, "sliding session TTL (default 3600)"],
+  ["max-sessions", "N", undefined, "most sessions at once (default 10000)"],
+  ["max-variables", "N", undefined, "most variables per session (default 100000)"],
+  ["max-value-bytes", "BYTES", undefined, "largest value in bytes of its wire form (default 67108864)"],
+  ["max-request-bytes", "BYTES", undefined, "largest request message (default 67108864)"],
+  ["max-watchers", "N", undefined, "most watchers per session (default 100000)"],
+  ["history-size", "N", undefined, "changes kept per session for resuming watches (default 1000)"],
+  [
+    "heartbeat-interval-ms",
+    "MS",
+    undefined,
+    `watch heartbeat interval when the client asks for none (default ${BRIDGE_SERVER_DEFAULTS.heartbeatIntervalMs})`,
+  ],
+  [
+    "watch-queue-limit",
+    "N",
+    undefined,
+    `messages a watch stream may hold for a slow consumer (default ${BRIDGE_SERVER_DEFAULTS.watchQueueLimit})`,
+  ],
+  [
+    "shutdown-grace-ms",
+    "MS",
+    undefined,
+    `time open calls get to finish at shutdown (default ${BRIDGE_SERVER_DEFAULTS.shutdownGraceMs})`,
+  ],
+  ["token", "TOKEN", "STATEBRIDGE_TOKEN", "bearer token every call but health must present (default: none)"],
+  ["log-level", "LEVEL", "STATEBRIDGE_LOG_LEVEL", `${LOG_LEVELS.join(", ")} (default info)`],
+  ["help", undefined, undefined, "print this help and exit"],
+  ["version", undefined, undefined, "print the version and exit"],
+] as const;
+
+/** The `--help` text. */
+export function usage(): string {
+  const lines = ["Usage: bridge-server [flags]", "", "Serves statebridge sessions over gRPC, Connect and gRPC-Web.", ""];
+  for (const [name, placeholder, variable, description] of FLAGS) {
+    const flag = placeholder === undefined ? `--${name}` : `--${name} ${placeholder}`;
+    lines.push(`  ${flag.padEnd(30)}${description}${variable === undefined ? "" : ` [${variable}]`}`);
+  }
+  lines.push("", "Flags win over environment variables. Logs are JSON lines on stderr.");
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Reads the command line and the environment.
+ * @throws {@link UsageError} for an unknown flag, a positional argument, or a value out of range.
+ */
+export function parseCommandLine(argv: readonly string[], environment: NodeJS.ProcessEnv): CommandLine {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: Object.fromEntries(
+        FLAGS.map(([name, placeholder]) => [name, { type: placeholder === undefined ? "boolean" : "string" }]),
+      ) as Record<string, { type: "string" | "boolean" }>,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) return { kind: "help" };
+  if (values.version === true) return { kind: "version" };
+
+  const text = (name: string, variable?: string): string | undefined => {
+    const flag = values[name];
+    if (typeof flag === "string") return flag;
+    const fromEnvironment = variable === undefined ? undefined : environment[variable];
+    return fromEnvironment === undefined || fromEnvironment === "" ? undefined : fromEnvironment;
+  };
+  const integer = (name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER, variable?: string) => {
+    const raw = text(name, variable);
+    if (raw === undefined) return undefined;
+    const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < minimum || value > maximum) {
+      const source = typeof values[name] === "string" ? `--${name}` : variable;
+      const range = maximum === Number.MAX_SAFE_INTEGER ? `at least ${minimum}` : `from ${minimum} to ${maximum}`;
+      throw new UsageError(`${source} must be a whole number ${range}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+
+  const logLevel = text("log-level", "STATEBRIDGE_LOG_LEVEL") ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  }
+  const host = text("host", "STATEBRIDGE_HOST");
+  const entries: [keyof BridgeServerOptions, string | number | undefined][] = [
+    ["host", host],
+    ["port", integer("port", 0, 65_535, "STATEBRIDGE_PORT")],
+    ["sessionTtlSeconds", integer("session-ttl", 1)],
+    ["maxSessions", integer("max-sessions", 1)],
+    ["maxVariablesPerSession", integer("max-variables", 1)],
+    ["maxValueBytes", integer("max-value-bytes", 1)],
+    ["maxRequestBytes", integer("max-request-bytes", 1, 2 ** 32 - 1)],
+    ["maxWatchersPerSession", integer("max-watchers", 1)],
+    ["historySize", integer("history-size", 1)],
+    ["heartbeatIntervalMs", integer("heartbeat-interval-ms", 10)],
+    ["watchQueueLimit", integer("watch-queue-limit", 1)],
+    ["shutdownGraceMs", integer("shutdown-grace-ms", 0)],
+    ["token", text("token", "STATEBRIDGE_TOKEN")],
+  ];
+  const options: Record<string, string | number> = {};
+  for (const [key, value] of entries) if (value !== undefined) options[key] = value;
+  return { kind: "serve", options: options as BridgeServerOptions, logLevel: logLevel as LogLevel };
+}
