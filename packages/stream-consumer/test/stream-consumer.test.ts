@@ -10,7 +10,7 @@ import {
   type ScriptedServer,
   startScriptedServer,
   type WatchScript,
-} from "./scripted-server.js";
+} from "./support/scripted-server.js";
 
 const fast = { baseDelayMs: 5, maxDelayMs: 20, maxFailures: 4 };
 let server: ScriptedServer | undefined;
