@@ -1,12 +1,7 @@
 import type { Client, Transport } from "@connectrpc/connect";
 import type { BridgeService } from "@statebridge/proto";
-import {
-  StateError,
-  type Watcher,
-  type WatchHandle,
-  type WatchInfo,
-  type WatchOptions,
-} from "@statebridge/state-provider";
+import type { StateError, Watcher, WatchHandle, WatchInfo, WatchOptions } from "@statebridge/state-provider";
+import { createStreamConsumer, type ReconnectOptions } from "@statebridge/stream-consumer";
 
 /** What the watch side of a BridgedState gets from the provider. */
 export interface WatchContext {
@@ -18,13 +13,32 @@ export interface WatchContext {
   readonly transport: Transport;
   /** The provider's error seam: ConnectError → StateError. */
   readonly translateError: (error: unknown) => StateError;
+  /** The server's address, named in `unavailable` errors. */
+  readonly target?: string;
+  /** How watch streams are kept alive and reopened. */
+  readonly options?: BridgedWatchOptions;
+}
+
+/** How the watches of a BridgedState are carried, kept alive and reopened. */
+export interface BridgedWatchOptions {
+  /**
+   * `"auto"` (default): every watch of the provider over one multiplexed `WatchStream`, or
+   * one `WatchVariables` stream per watch if the server lacks `WatchStream`.
+   */
+  readonly streams?: "auto" | "multiplexed" | "per-watch";
+  /** Heartbeat interval asked of the server (per-watch streams), in ms. Default 5,000. */
+  readonly heartbeatIntervalMs?: number;
+  /** Heartbeat intervals of silence after which a stream is reopened. Default 3. */
+  readonly missedHeartbeats?: number;
+  /** Reconnect backoff: 1 s base, 30 s cap, give up after 10 failures in a row by default. */
+  readonly reconnect?: ReconnectOptions;
 }
 
 /** The watches of one BridgedState. */
 export interface BridgedWatches {
   /** Whether this build delivers changes; it becomes the provider's `capabilities.watch`. */
   readonly supported: boolean;
-  /** Opens a watch over `WatchVariables`. */
+  /** Opens a watch. */
   watch(identifiers: readonly string[], watcher: Watcher, options: WatchOptions): Promise<WatchHandle>;
   /** The live watches. */
   list(): WatchInfo[];
@@ -33,22 +47,22 @@ export interface BridgedWatches {
 }
 
 /**
- * Creates the watch side of a BridgedState. Watching is delivered by the stream consumer
- * (`@statebridge/stream-consumer`); until it is attached here, `supported` is false (so the
- * provider's capabilities stay truthful) and `watch()` fails with `unavailable`.
+ * Creates the watch side of a BridgedState on `@statebridge/stream-consumer`: each watcher is
+ * called one event at a time, in revision order, exactly once across reconnects; a broken
+ * stream is reopened from the last revision seen; an expired session ends the watch with
+ * `session_expired` (through `onError` and the handle's `done`).
  */
 export function createBridgedWatches(context: WatchContext): BridgedWatches {
+  const consumer = createStreamConsumer({
+    client: context.client,
+    sessionId: context.sessionId,
+    ...(context.target === undefined ? {} : { target: context.target }),
+    ...context.options,
+  });
   return {
-    supported: false,
-    async watch() {
-      throw new StateError(
-        "unavailable",
-        `watching session ${context.sessionId} is not supported by this version of @statebridge/state-bridged`,
-      );
-    },
-    list() {
-      return [];
-    },
-    async close() {},
+    supported: true,
+    watch: (identifiers, watcher, options) => consumer.watch(identifiers, watcher, options),
+    list: () => consumer.watchers(),
+    close: () => consumer.close(),
   };
 }

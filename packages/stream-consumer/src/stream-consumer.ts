@@ -17,6 +17,8 @@ export interface StreamConsumerOptions {
   readonly client: Client<typeof BridgeService>;
   /** The session every watch of this consumer watches. */
   readonly sessionId: string;
+  /** The server's address, named in `unavailable` errors. */
+  readonly target?: string;
   /** How often the server is asked to send a heartbeat, in milliseconds. Default 5,000. */
   readonly heartbeatIntervalMs?: number;
   /**
@@ -119,6 +121,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         onError: watchOptions.onError,
         reconnect,
         onWatcherError,
+        target: options.target,
         onEnd: () => {
           live.delete(watchId);
           signal?.removeEventListener("abort", abort);

@@ -33,6 +33,8 @@ export interface StreamWatchSettings {
   readonly filter: ((event: WatchEvent) => boolean) | undefined;
   readonly onError: ((error: StateError) => void) | undefined;
   readonly reconnect: ResolvedReconnectOptions;
+  /** The server's address, named in `unavailable` errors. */
+  readonly target: string | undefined;
   /** Told once when the watch ends, however it ends. */
   readonly onEnd: () => void;
   /** Told about what a watcher, filter or `onError` threw; they never stop delivery. */
