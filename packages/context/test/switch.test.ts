@@ -192,7 +192,8 @@ describe("a failed switch leaves the context on LocalState with nothing lost", (
       () => undefined,
       (caught: unknown) => caught,
     );
-    expect(isStateError(error, "unavailable")).toBe(true);
+    expect(error).toMatchObject({ code: "unavailable" });
+    expect(isStateError(error)).toBe(true);
     expect(await Promise.all(during)).toEqual([1, 2]);
     expect(failures.map((failure) => failure.step)).toEqual(["connect"]);
     await expectIntactAndWorking(context, seen, 11);
@@ -251,7 +252,8 @@ describe("a failed switch leaves the context on LocalState with nothing lost", (
         return new Proxy(provider, {
           get(target, property, receiver) {
             if (property === "watch") return () => Promise.reject(new Error("watch refused"));
-            return Reflect.get(target, property, receiver);
+            const value = Reflect.get(target, property, receiver);
+            return typeof value === "function" ? value.bind(target) : value;
           },
         });
       },

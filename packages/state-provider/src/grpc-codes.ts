@@ -44,8 +44,8 @@ export function stateCodeOfGrpcStatus(status: number): StateErrorCode {
       return "resource_exhausted";
     case 16:
       return "unauthenticated";
-    case 1:
-      return "closed";
+    // CANCELLED without a statebridge code comes from the transport (a reset or cut stream),
+    // never from the server refusing the call: the server could not be reached.
     default:
       // UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN…: the server could not be relied on.
       return "unavailable";
