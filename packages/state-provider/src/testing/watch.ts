@@ -243,13 +243,17 @@ export function describeWatch(context: ComplianceContext): void {
       await provider.register("a", "integer", 0);
       await provider.register("b", "integer", 0);
       const writes = 40;
+      let written = 0;
       const writer = (async () => {
         for (let value = 1; value <= writes; value++) {
           await provider.set("a", value);
           await provider.set("b", value);
+          written = value;
+          // Yield to other tasks, so that writes go on while watch() is under way.
+          await new Promise((resolve) => setImmediate(resolve));
         }
       })();
-      await delay(0);
+      await waitFor(() => written >= 5, "the first writes", context.eventTimeoutMs);
       const recorder = recordEvents();
       await provider.watch(["a", "b"], recorder.watcher, { includeInitial: true });
       await writer;
@@ -296,7 +300,10 @@ export function describeWatch(context: ComplianceContext): void {
       const recorder = recordEvents();
       await provider.watch(["a", "b", "c", "noise"], recorder.watcher);
       const noise = (async () => {
-        for (let value = 1; value <= 50; value++) await provider.set("noise", value);
+        for (let value = 1; value <= 50; value++) {
+          await provider.set("noise", value);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       })();
       const revisions: number[] = [];
       for (let value = 1; value <= 10; value++) {
