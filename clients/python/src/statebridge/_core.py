@@ -4,6 +4,7 @@ building and response parsing. Nothing here does I/O."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 from numbers import Integral
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -29,6 +30,19 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_reconnect_backoff_ms", 1_000),
     ("grpc.primary_user_agent", "statebridge-python/0.1.0"),
 )
+
+
+#: Tries of a read (a call safe to repeat) that finds the server unavailable, the first
+#: included, and the delay before the first retry, doubling up to a cap; as in BridgedState. A
+#: connection broken by a server restart fails one call before the channel reconnects.
+READ_ATTEMPTS = 4
+READ_RETRY_BASE = 0.05
+READ_RETRY_CAP = 1.0
+
+
+def read_retry_delay(attempt: int) -> float:
+    """The wait before retry number ``attempt`` (1 for the first), with 20 % jitter."""
+    return min(READ_RETRY_CAP, READ_RETRY_BASE * 2 ** (attempt - 1)) * (1 - 0.2 * random.random())
 
 
 def parse_target(target: str) -> tuple[str, bool]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Iterable, Mapping, Optional
 
 import grpc
 import grpc.aio
 
 from ._async_channel import open_async_stream_channel
-from ._core import SessionCore, to_json
+from ._core import READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import state_error_from_rpc
 from .errors import StateError
@@ -87,6 +88,7 @@ class AsyncSessionContext(SessionCore):
                     metadata_json=self._session_metadata_json,
                     ttl_seconds=int(self._ttl_seconds or 0),
                 ),
+                idempotent=True,
             )
         except BaseException:
             await self.close()
@@ -95,14 +97,32 @@ class AsyncSessionContext(SessionCore):
         self.created = bool(response.created)
         return self.session
 
-    async def _call(self, method: Any, request: Any) -> Any:
+    async def _call(self, method: Any, request: Any, idempotent: bool = False) -> Any:
+        """Runs one call under the deadline; reads are retried as in SessionContext._call."""
         self._check_open()
         if self._stub is None:
             raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")
-        try:
-            return await method(request, timeout=self._timeout, metadata=self._call_metadata)
-        except grpc.RpcError as error:
-            raise state_error_from_rpc(error, self._target) from None
+        loop = asyncio.get_running_loop()
+        deadline = None if self._timeout is None else loop.time() + self._timeout
+        attempt = 1
+        while True:
+            remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+            try:
+                return await method(request, timeout=remaining, metadata=self._call_metadata)
+            except grpc.RpcError as rpc_error:
+                error = state_error_from_rpc(rpc_error, self._target)
+            if self._closed:
+                raise StateError("closed", f"the session context for {self._session_id!r} is closed")
+            delay = read_retry_delay(attempt)
+            if (
+                not idempotent
+                or error.code != "unavailable"
+                or attempt >= READ_ATTEMPTS
+                or (deadline is not None and loop.time() + delay >= deadline)
+            ):
+                raise error
+            await asyncio.sleep(delay)
+            attempt += 1
 
     def _translate(self, error: grpc.RpcError) -> StateError:
         return state_error_from_rpc(error, self._target)
@@ -115,16 +135,20 @@ class AsyncSessionContext(SessionCore):
 
     async def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
-        return (await self._call(self._stub.Ping, pb.PingRequest(message=message))).message
+        return (await self._call(self._stub.Ping, pb.PingRequest(message=message), idempotent=True)).message
 
     async def get_session(self) -> SessionInfo:
         """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
-        response = await self._call(self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id))
+        response = await self._call(
+            self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id), idempotent=True
+        )
         return session_from_wire(response.session)
 
     async def heartbeat(self) -> SessionInfo:
         """Keeps the session alive: its TTL slides from now."""
-        response = await self._call(self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id))
+        response = await self._call(
+            self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id), idempotent=True
+        )
         return session_from_wire(response.session)
 
     async def delete_session(self) -> bool:
@@ -154,7 +178,7 @@ class AsyncSessionContext(SessionCore):
     async def get_variable_info(self, identifier: str) -> Variable:
         """Reads a whole variable by name or id."""
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
-        return self._remember((await self._call(self._stub.GetVariable, request)).variable, identifier)
+        return self._remember((await self._call(self._stub.GetVariable, request, idempotent=True)).variable, identifier)
 
     async def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
         """Reads many values, keyed by the identifier as given; missing ones are skipped."""
@@ -165,7 +189,7 @@ class AsyncSessionContext(SessionCore):
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
         response = await self._call(
-            self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names)
+            self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
         )
         found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
         return {identifier: found[identifier] for identifier in names if identifier in found}
@@ -199,7 +223,7 @@ class AsyncSessionContext(SessionCore):
         request = pb.ListVariablesRequest(session_id=self._session_id)
         if pattern is not None:
             request.pattern = pattern
-        response = await self._call(self._stub.ListVariables, request)
+        response = await self._call(self._stub.ListVariables, request, idempotent=True)
         return [self._remember(variable) for variable in response.variables]
 
     async def delete_variable(self, identifier: str) -> None:
@@ -222,7 +246,9 @@ class AsyncSessionContext(SessionCore):
         reconnect: ReconnectPolicy = ReconnectPolicy(),
     ) -> AsyncWatch:
         """Watches variables: returns an asyncio iterator of WatchEvent with the guarantees of
-        SessionContext.watch_variables (resumes after reconnects, nothing lost or repeated)."""
+        SessionContext.watch_variables (resumes after reconnects, nothing lost or repeated).
+        ``await`` it, or enter it with ``async with``, to wait until the server has registered
+        the watch; a bare ``async for`` registers it on the first step."""
         self._check_open()
         if self._stub is None:
             raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import Any, Iterable, Mapping, Optional
 
 import grpc
 
-from ._core import CHANNEL_OPTIONS, SessionCore, to_json
+from ._core import CHANNEL_OPTIONS, READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._proto.statebridge.v1 import statebridge_pb2_grpc as pb_grpc
 from ._status import state_error_from_rpc
@@ -64,6 +65,7 @@ class SessionContext(SessionCore):
                     metadata_json=to_json(session_metadata, "session metadata"),
                     ttl_seconds=int(ttl_seconds or 0),
                 ),
+                idempotent=True,
             )
         except BaseException:
             self._channel.close()
@@ -74,12 +76,31 @@ class SessionContext(SessionCore):
         #: Whether creating this context created the session.
         self.created: bool = bool(response.created)
 
-    def _call(self, method: Any, request: Any) -> Any:
+    def _call(self, method: Any, request: Any, idempotent: bool = False) -> Any:
+        """Runs one call under the deadline. A read (``idempotent``) that finds the server
+        unavailable is tried again with backoff while the deadline allows; a write is tried
+        once, since one that failed may have been applied."""
         self._check_open()
-        try:
-            return method(request, timeout=self._timeout, metadata=self._call_metadata)
-        except grpc.RpcError as error:
-            raise state_error_from_rpc(error, self._target) from None
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        attempt = 1
+        while True:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+            try:
+                return method(request, timeout=remaining, metadata=self._call_metadata)
+            except grpc.RpcError as rpc_error:
+                error = state_error_from_rpc(rpc_error, self._target)
+            if self._closed:
+                raise StateError("closed", f"the session context for {self._session_id!r} is closed")
+            delay = read_retry_delay(attempt)
+            if (
+                not idempotent
+                or error.code != "unavailable"
+                or attempt >= READ_ATTEMPTS
+                or (deadline is not None and time.monotonic() + delay >= deadline)
+            ):
+                raise error
+            time.sleep(delay)
+            attempt += 1
 
     def _translate(self, error: grpc.RpcError) -> StateError:
         return state_error_from_rpc(error, self._target)
@@ -92,15 +113,15 @@ class SessionContext(SessionCore):
 
     def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
-        return self._call(self._stub.Ping, pb.PingRequest(message=message)).message
+        return self._call(self._stub.Ping, pb.PingRequest(message=message), idempotent=True).message
 
     def get_session(self) -> SessionInfo:
         """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
-        return session_from_wire(self._call(self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id)).session)
+        return session_from_wire(self._call(self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id), idempotent=True).session)
 
     def heartbeat(self) -> SessionInfo:
         """Keeps the session alive: its TTL slides from now. Returns the session with its new expiry."""
-        return session_from_wire(self._call(self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id)).session)
+        return session_from_wire(self._call(self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id), idempotent=True).session)
 
     def delete_session(self) -> bool:
         """Deletes the session for every client (its watches end with ``session_expired``).
@@ -135,7 +156,7 @@ class SessionContext(SessionCore):
     def get_variable_info(self, identifier: str) -> Variable:
         """Reads a whole variable by name or id. Raises ``not_found`` if there is none."""
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
-        return self._remember(self._call(self._stub.GetVariable, request).variable, identifier)
+        return self._remember(self._call(self._stub.GetVariable, request, idempotent=True).variable, identifier)
 
     def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
         """Reads many values, keyed by the identifier as given; missing ones are skipped."""
@@ -144,7 +165,9 @@ class SessionContext(SessionCore):
     def get_variables_info(self, identifiers: Iterable[str]) -> dict[str, Variable]:
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
-        response = self._call(self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names))
+        response = self._call(
+            self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
+        )
         found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
         return {identifier: found[identifier] for identifier in names if identifier in found}
 
@@ -190,7 +213,7 @@ class SessionContext(SessionCore):
         request = pb.ListVariablesRequest(session_id=self._session_id)
         if pattern is not None:
             request.pattern = pattern
-        return [self._remember(variable) for variable in self._call(self._stub.ListVariables, request).variables]
+        return [self._remember(variable) for variable in self._call(self._stub.ListVariables, request, idempotent=True).variables]
 
     def delete_variable(self, identifier: str) -> None:
         """Deletes a variable. Raises ``not_found`` if there is none."""
@@ -211,7 +234,9 @@ class SessionContext(SessionCore):
         heartbeat_interval: float = 5.0,
         reconnect: ReconnectPolicy = ReconnectPolicy(),
     ) -> Watch:
-        """Watches variables: returns a blocking iterator of :class:`~statebridge.WatchEvent`.
+        """Watches variables: returns a blocking iterator of :class:`~statebridge.WatchEvent`,
+        once the server has registered the watch, so that every change made after this call
+        returns is delivered.
 
         With ``include_initial``, the current values arrive first (``initial`` events), then
         every change after them. With ``from_revision``, every change after that revision
@@ -231,7 +256,7 @@ class SessionContext(SessionCore):
         watch = Watch(open_stream, self._translate, cursor, 3 * heartbeat_interval, self._watch_closed)
         with self._watches_lock:
             self._watches.add(watch)
-        return watch
+        return watch.start()
 
     def watch_variables_async(
         self,
@@ -243,7 +268,9 @@ class SessionContext(SessionCore):
         reconnect: ReconnectPolicy = ReconnectPolicy(),
     ) -> AsyncWatch:
         """Like :meth:`watch_variables`, as an asyncio iterator (``async for``) on its own
-        grpc.aio channel, closed with the watch. Call it from a running event loop."""
+        grpc.aio channel, closed with the watch. Call it from a running event loop; ``await``
+        the result (or enter it with ``async with``) to wait until the server has registered
+        the watch."""
         cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
         self._check_open()
         from ._async_channel import open_async_stream_channel

@@ -158,6 +158,7 @@ class Watch:
         self._closed = threading.Event()
         self._waiting_since: Optional[float] = None
         self._stale = False
+        self._started = False
         self._watchdog: Optional[threading.Thread] = None
 
     @property
@@ -170,6 +171,28 @@ class Watch:
         """Whether the watch has ended."""
         return self._closed.is_set()
 
+    def start(self) -> "Watch":
+        """Opens the stream and waits for its first message, which the server sends once the
+        watch is registered (the initial values, the replayed changes, or a heartbeat): every
+        change made after ``start()`` returns is delivered. Idempotent.
+
+        Raises:
+            StateError: as iteration does, such as ``not_found`` for an unknown identifier.
+        """
+        while not self._started and not self._closed.is_set():
+            self._step()
+        return self
+
+    def _step(self) -> None:
+        try:
+            message = self._receive()
+        except StateError:
+            self.close()
+            raise
+        if message is not None:
+            self._started = True
+            self._pending.extend(self._cursor.accept(message))
+
     def __iter__(self) -> "Watch":
         return self
 
@@ -179,13 +202,7 @@ class Watch:
                 return self._pending.popleft()
             if self._closed.is_set():
                 raise StopIteration
-            try:
-                message = self._receive()
-            except StateError:
-                self.close()
-                raise
-            if message is not None:
-                self._pending.extend(self._cursor.accept(message))
+            self._step()
 
     def _receive(self) -> Optional[pb.WatchVariablesResponse]:
         with self._lock:
@@ -280,6 +297,7 @@ class AsyncWatch:
         self._pending: Deque[WatchEvent] = collections.deque()
         self._call: Any = None
         self._closed = False
+        self._started = False
         self._close_event: Optional[asyncio.Event] = None
 
     @property
@@ -292,6 +310,31 @@ class AsyncWatch:
         """Whether the watch has ended."""
         return self._closed
 
+    async def start(self) -> "AsyncWatch":
+        """Opens the stream and waits until the server has registered the watch (its first
+        message): every change made after it returns is delivered. ``await watch`` and
+        ``async with watch`` do the same. Idempotent.
+
+        Raises:
+            StateError: as iteration does, such as ``not_found`` for an unknown identifier.
+        """
+        while not self._started and not self._closed:
+            await self._step()
+        return self
+
+    def __await__(self):
+        return self.start().__await__()
+
+    async def _step(self) -> None:
+        try:
+            message = await self._receive()
+        except (StateError, asyncio.CancelledError):
+            await self.aclose()
+            raise
+        if message is not None:
+            self._started = True
+            self._pending.extend(self._cursor.accept(message))
+
     def __aiter__(self) -> "AsyncWatch":
         return self
 
@@ -301,16 +344,7 @@ class AsyncWatch:
                 return self._pending.popleft()
             if self._closed:
                 raise StopAsyncIteration
-            try:
-                message = await self._receive()
-            except StateError:
-                await self.aclose()
-                raise
-            except asyncio.CancelledError:
-                await self.aclose()
-                raise
-            if message is not None:
-                self._pending.extend(self._cursor.accept(message))
+            await self._step()
 
     async def _receive(self) -> Optional[pb.WatchVariablesResponse]:
         if self._call is None:
@@ -355,7 +389,7 @@ class AsyncWatch:
             await self._on_close()
 
     async def __aenter__(self) -> "AsyncWatch":
-        return self
+        return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -1,0 +1,199 @@
+"""What the integration tests share: a real bridge-server in a child process, a TCP proxy
+that can cut every connection, and unique session ids."""
+
+from __future__ import annotations
+
+import collections
+import os
+import pathlib
+import re
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from typing import Optional, Sequence
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[3]
+# STATEBRIDGE_SERVER_CLI runs the tests against another build of the server.
+CLI = pathlib.Path(os.environ.get("STATEBRIDGE_SERVER_CLI") or REPOSITORY / "apps" / "bridge-server" / "dist" / "cli.js")
+_ADDRESS = re.compile(r"listening on (http://[^\s]+)")
+
+
+def unique_session(prefix: str = "py") -> str:
+    """A session id no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class BridgeServer:
+    """``node apps/bridge-server/dist/cli.js`` in a child process, on a port of its choosing
+    unless one is given. ``target`` is the address it printed."""
+
+    def __init__(self, arguments: Sequence[str] = (), port: int = 0, environment: Optional[dict] = None) -> None:
+        if not CLI.exists():
+            raise RuntimeError(f"{CLI} is missing: build the server first (pnpm turbo run build --filter=@statebridge/bridge-server...)")
+        self.arguments = list(arguments)
+        self.environment = environment
+        self.process = subprocess.Popen(
+            ["node", str(CLI), "--port", str(port), *self.arguments],
+            cwd=REPOSITORY,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(environment or {})},
+            text=True,
+        )
+        self._lines: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=self._read, args=(self.process.stdout, self._lines), daemon=True).start()
+        self.errors: "collections.deque[str]" = collections.deque(maxlen=50)
+        threading.Thread(target=self._read, args=(self.process.stderr, self.errors), daemon=True).start()
+        self.url = self._read_address()
+        self.target = self.url[len("http://") :].rstrip("/")
+        self.port = int(self.target.rsplit(":", 1)[1])
+
+    @staticmethod
+    def _read(stream, lines) -> None:
+        # Reads to the end, so that a full pipe never blocks the server's logger.
+        for line in stream:
+            if isinstance(lines, queue.Queue):
+                lines.put(line)
+            else:
+                lines.append(line)
+        if isinstance(lines, queue.Queue):
+            lines.put("")
+
+    def _read_address(self) -> str:
+        deadline = time.monotonic() + 30
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line == "":
+                break
+            seen.append(line)
+            match = _ADDRESS.search(line)
+            if match:
+                return match.group(1)
+        self.kill()
+        raise RuntimeError(
+            f"the bridge-server did not print its address; stdout: {''.join(seen)!r}; stderr: {''.join(self.errors)!r}"
+        )
+
+    def restart(self) -> "BridgeServer":
+        """Kills this server and starts a new one, with nothing in it, on the same port."""
+        self.kill()
+        for _ in range(50):
+            try:
+                return BridgeServer(self.arguments, self.port, self.environment)
+            except RuntimeError:
+                time.sleep(0.1)
+        raise RuntimeError(f"could not restart the bridge-server on port {self.port}")
+
+    def kill(self) -> None:
+        """Stops the server at once (SIGKILL), as a crash would."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except (OSError, ValueError):
+                    pass
+
+    def stop(self) -> None:
+        """Stops the server gracefully (SIGTERM), or kills it after 10 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_pipes()
+
+    def __enter__(self) -> "BridgeServer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def dead_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to an upstream port; :meth:`cut` closes every open
+    connection at once, as a network failure would, and keeps accepting new ones."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = self._listener.getsockname()[1]
+        self.target = f"127.0.0.1:{self.port}"
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._closed = False
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+                self.connections += 1
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, destination: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                destination.sendall(data)
+        except OSError:
+            pass
+        for end in (source, destination):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        """Closes every connection open now."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for end in sockets:
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+        self.cut()
