@@ -40,5 +40,6 @@ export function compileGlob(pattern: unknown): (name: string) => boolean {
 }
 
 function escapeRegExp(character: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(character) ? `\\${character}` : character;
+  // Only syntax characters and "/" may be escaped under the u flag; "-" is literal outside a class.
+  return /[\\^$.*+?()[\]{}|/]/.test(character) ? `\\${character}` : character;
 }

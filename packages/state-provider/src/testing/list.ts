@@ -28,6 +28,8 @@ const NAMES = [
   "back\\slash",
   "ok?",
   "okk",
+  "top-k",
+  "top_k",
 ] as const;
 
 /** Glob patterns and exactly the names each must list, in creation order. */
@@ -46,6 +48,7 @@ const PATTERNS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ["ok?", ["ok?", "okk"]],
   ["temp", ["temp"]],
   ["*rate*", ["learning_rate", "_rate", "rate_limit"]],
+  ["top-*", ["top-k"]],
   ["nothing*", []],
   ["", []],
 ];
