@@ -36,12 +36,14 @@ class BridgeServer:
             raise RuntimeError(f"{CLI} is missing: build the server first (pnpm turbo run build --filter=@statebridge/bridge-server...)")
         self.arguments = list(arguments)
         self.environment = environment
+        # The server reads STATEBRIDGE_* variables (token, port…): only the test's own count.
+        inherited = {key: value for key, value in os.environ.items() if not key.startswith("STATEBRIDGE_")}
         self.process = subprocess.Popen(
-            ["node", str(CLI), "--port", str(port), *self.arguments],
+            ["node", str(CLI), "--port", str(port), "--log-level", "warn", *self.arguments],
             cwd=REPOSITORY,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, **(environment or {})},
+            env={**inherited, **(environment or {})},
             text=True,
         )
         self._lines: "queue.Queue[str]" = queue.Queue()

@@ -110,7 +110,7 @@ class ErrorCodesTest(unittest.TestCase):
 
 class ServerOptionErrorsTest(unittest.TestCase):
     def test_resource_exhausted_past_the_variables_quota(self):
-        with BridgeServer(["--max-variables-per-session", "2"]) as server:
+        with BridgeServer(["--max-variables", "2"]) as server:
             with SessionContext(server.target, unique_session()) as ctx:
                 ctx.register_variable("a", "integer", 1)
                 ctx.register_variable("b", "integer", 1)
