@@ -14,6 +14,7 @@ import {
   isStateError,
   isVariableType,
   normalizeMetadata,
+  normalizeValue,
   parseExport,
   type RegisteredVariable,
   type RegisterOptions,
@@ -37,7 +38,7 @@ import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-pol
 import { stateErrorOf } from "./error-translation.js";
 import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
-import { type BridgedWatches, createBridgedWatches } from "./watch.js";
+import { type BridgedWatches, type BridgedWatchOptions, createBridgedWatches } from "./watch.js";
 import {
   metadataFromJson,
   typeOf,
@@ -63,6 +64,8 @@ export interface BridgedStateOptions {
   readonly retry?: RetryOptions;
   /** HTTP/2 keepalive PING interval for long-lived watch streams, in ms. Default 15,000. */
   readonly pingIntervalMs?: number;
+  /** How watch streams are carried, kept alive and reopened; see {@link BridgedWatchOptions}. */
+  readonly watch?: BridgedWatchOptions;
   /**
    * An existing Connect transport to use instead of opening a connection to `url` (to embed
    * the provider, or in tests). The provider does not close a transport it did not create.
@@ -115,6 +118,7 @@ interface Settings {
   readonly retry: Required<RetryOptions>;
   readonly token?: string;
   readonly pingIntervalMs?: number;
+  readonly watch?: BridgedWatchOptions;
 }
 
 function resolveOptions(options: BridgedStateOptions): Settings {
@@ -144,6 +148,7 @@ function resolveOptions(options: BridgedStateOptions): Settings {
     retry,
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
+    ...(options.watch === undefined ? {} : { watch: options.watch }),
   };
   return settings;
 }
@@ -184,6 +189,8 @@ class BridgedState implements StateProvider {
       client: this.#client,
       transport,
       translateError: (error) => stateErrorOf(error, { closed: policy.closed, target: settings.url }),
+      target: settings.url,
+      ...(settings.watch === undefined ? {} : { options: settings.watch }),
     });
     this.capabilities = Object.freeze({
       atomicUpdates: true,
@@ -506,8 +513,19 @@ function encodeValue(identifier: string, type: string, value: unknown): WireValu
       `${JSON.stringify(identifier)}: the value is not well-formed Unicode (it has a lone surrogate)`,
     );
   }
-  return toWireValue(type as VariableType, value) as WireValueKind;
+  const kind = toWireValue(type as VariableType, value) as WireValueKind;
+  if (kind.case === "integerValue" && (kind.value > INT64_MAX || kind.value < INT64_MIN)) {
+    // int64 cannot carry it. A number goes as a float, which the server refuses as outside
+    // the safe range (or accepts, for a float variable); a bigint that large is refused here
+    // by the shared type system, as every backend refuses it.
+    if (typeof value === "number") return { case: "floatValue", value };
+    normalizeValue("integer", value, {}, identifier);
+  }
+  return kind;
 }
+
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
 
 function isWellFormed(text: string): boolean {
   // String.prototype.isWellFormed is Node 20+, but its typings need lib ES2024.

@@ -3,3 +3,4 @@ export { BRIDGED_STATE_DEFAULTS, createBridgedState } from "./bridged-state.js";
 export type { RetryOptions } from "./call-policy.js";
 export type { TranslationContext } from "./error-translation.js";
 export { stateErrorOf } from "./error-translation.js";
+export type { BridgedWatchOptions } from "./watch.js";
