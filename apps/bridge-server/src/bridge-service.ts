@@ -172,7 +172,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
             if (firstMissing !== undefined) store.getVariable(sessionId, firstMissing);
             throw error;
           }
-          decodeFailures.set(update.identifier, { code: error.code, message: error.message });
+          decodeFailures.set(update.identifier, { code: error.code, message: error.rawMessage });
         }
       }
       if (decodeFailures.size === 0) {
@@ -203,16 +203,20 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
         const failure = decodeFailures.get(identifier) ?? storeFailures.get(identifier);
         if (failure !== undefined) failures.set(identifier, failure);
       }
-      const first = failures.entries().next().value;
-      const summary = first === undefined ? "" : `; first: ${first[0]}: ${first[1].message}`;
+      const shown = [...failures]
+        .slice(0, 5)
+        .map(([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}: ${failure.message}`);
+      const revision = store.getSession(sessionId).revision;
       throw toConnectError(
         new StateError(
           "partial_failure",
-          `${failures.size} of ${request.updates.length} updates failed${summary}`,
+          `${failures.size} of ${request.updates.length} updates failed` +
+            (applied.size > 0 ? ` (the others were applied at revision ${revision})` : " (nothing was applied)") +
+            `: ${shown.join("; ")}${failures.size > 5 ? "; ..." : ""}`,
           { failures, applied },
         ),
         logger,
-        { revision: store.getSession(sessionId).revision },
+        { revision },
       );
     },
 

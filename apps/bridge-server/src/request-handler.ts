@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import * as http2 from "node:http2";
 import { Code, ConnectError, type ConnectRouter, type Interceptor, createConnectRouter } from "@connectrpc/connect";
 import {
   compressionBrotli,
@@ -25,8 +25,8 @@ export interface RequestHandlerOptions {
 
 /** A Node.js request listener for `http2.createServer`, HTTP/1.1 requests included. */
 export type NodeRequestHandler = (
-  request: Http2ServerRequest | IncomingMessage,
-  response: Http2ServerResponse | ServerResponse,
+  request: http2.Http2ServerRequest | IncomingMessage,
+  response: http2.Http2ServerResponse | ServerResponse,
 ) => void;
 
 /**
@@ -65,6 +65,21 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       response.writeHead(400);
       response.end();
       return;
+    }
+    if ("stream" in request) {
+      const stream = request.stream;
+      // The stream's writable side finishes when the response is out (END_STREAM sent); the
+      // response object itself only finishes once both sides have closed. A response sent
+      // before the whole request arrived (a refused oversize request) leaves a client blocked
+      // on flow control, holding the stream and its connection open: read and drop the rest.
+      stream.once("finish", () => {
+        if (request.complete) return;
+        const drop = () => {
+          while (request.read() !== null) {}
+        };
+        request.on("readable", drop);
+        drop();
+      });
     }
     const body = universalRequest.body;
     if (typeof body === "object" && body !== null && Symbol.asyncIterator in body) {

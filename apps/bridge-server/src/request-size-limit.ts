@@ -31,18 +31,20 @@ export function limitRequestBody(
   return {
     [Symbol.asyncIterator]() {
       const source = body[Symbol.asyncIterator]();
-      const refuse = (size: number) =>
+      // `size` is exact when declared (envelope header, content-length), a lower bound when counted.
+      const refuse = (size: number, exact: boolean) =>
         toConnectError(
           new StateError(
             "resource_exhausted",
-            `request message of ${size} bytes is larger than the server's limit of ${maxBytes} bytes`,
+            `request message of ${exact ? "" : "more than "}${exact ? size : maxBytes} bytes is larger than ` +
+              `the server's limit of ${maxBytes} bytes (--max-request-bytes)`,
           ),
           logger,
         );
       if (!enveloped && contentLength !== undefined) {
         const declared = Number(contentLength);
         if (declared > maxBytes) {
-          const error = refuse(declared);
+          const error = refuse(declared, true);
           return {
             next: () => Promise.reject(error),
             return: (value?: unknown) => {
@@ -61,7 +63,7 @@ export function limitRequestBody(
       const check = (chunk: Uint8Array): void => {
         if (!enveloped) {
           total += chunk.byteLength;
-          if (total > maxBytes) throw refuse(total);
+          if (total > maxBytes) throw refuse(total, false);
           return;
         }
         let offset = 0;
@@ -76,7 +78,7 @@ export function limitRequestBody(
           if (headerBytes === 5) {
             headerBytes = 0;
             const length = ((header[1]! << 24) >>> 0) + (header[2]! << 16) + (header[3]! << 8) + header[4]!;
-            if (length > maxBytes) throw refuse(length);
+            if (length > maxBytes) throw refuse(length, true);
             messageRemaining = length;
           }
         }
