@@ -1,0 +1,176 @@
+// BridgedState benchmarks: each operation's latency through a bridge-server running as a
+// child process (a real socket, gRPC over HTTP/2 cleartext), throughput with 32 concurrent
+// callers on one connection, and the server's resident memory holding 1,000 sessions of 100
+// variables. Run from the root with `node bench/run.mjs state-bridged`, or
+// `pnpm --filter @statebridge/state-bridged bench` (both need the packages built).
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createBridgedState } from "@statebridge/state-bridged";
+import { createExport, createVariableId } from "@statebridge/state-provider";
+import { report, sample, summarize } from "../../../bench/lib.mjs";
+
+const cli = join(
+  dirname(createRequire(import.meta.url).resolve("@statebridge/bridge-server/package.json")),
+  "dist",
+  "cli.js",
+);
+
+async function startServer() {
+  const child = spawn(process.execPath, [cli, "--port", "0", "--log-level", "warn"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let output = "";
+    child.once("exit", (code) => reject(new Error(`bridge-server exited with ${code}: ${output}`)));
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+      const match = /(https?:\/\/\S+:\d+)/.exec(output);
+      if (match) resolve(match[1]);
+    });
+  });
+  child.stdout.resume();
+  return { child, url };
+}
+
+function residentBytes(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match[1]) * 1024;
+}
+
+/** Runs `callers` loops of `operation` for `durationMs`; returns operations per second. */
+async function throughput(operation, { callers = 32, durationMs = 3000 } = {}) {
+  let operations = 0;
+  const until = performance.now() + durationMs;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async (_, caller) => {
+      let index = 0;
+      while (performance.now() < until) {
+        await operation(caller, index++);
+        operations++;
+      }
+    }),
+  );
+  return operations / ((performance.now() - start) / 1000);
+}
+
+const rows = [];
+const notes = {};
+const { child, url } = await startServer();
+try {
+  const provider = await createBridgedState({ url });
+  const names = Array.from({ length: 100 }, (_, index) => `param_${index}`);
+  for (const name of names) await provider.register(name, "float", 0);
+
+  rows.push(summarize("get", await sample(() => provider.get("param_50"), { samples: 3000, warmup: 500 })));
+  rows.push(
+    summarize(
+      "set",
+      await sample((index) => provider.set("param_51", index), { samples: 3000, warmup: 500 }),
+    ),
+  );
+  let version = (await provider.getVariable("param_52")).version;
+  rows.push(
+    summarize(
+      "set (expectedVersion)",
+      await sample(
+        async (index) => {
+          version = await provider.set("param_52", index, { expectedVersion: version });
+        },
+        { samples: 2000, warmup: 200 },
+      ),
+    ),
+  );
+  rows.push(
+    summarize("getMany (100)", await sample(() => provider.getMany(names), { samples: 1000, warmup: 100 })),
+  );
+  rows.push(
+    summarize(
+      "updateMany (100, atomic)",
+      await sample(
+        (index) => provider.updateMany(new Map(names.map((name) => [name, index])), { atomic: true }),
+        {
+          samples: 1000,
+          warmup: 100,
+        },
+      ),
+    ),
+  );
+
+  const getRate = await throughput((caller) => provider.get(names[caller % names.length]));
+  rows.push({
+    name: "get, 32 concurrent callers",
+    p50Ns: Number.NaN,
+    p99Ns: Number.NaN,
+    meanNs: 1e9 / getRate,
+    opsPerSecond: getRate,
+  });
+  const setRate = await throughput((caller, index) => provider.set(names[caller % names.length], index));
+  rows.push({
+    name: "set, 32 concurrent callers",
+    p50Ns: Number.NaN,
+    p99Ns: Number.NaN,
+    meanNs: 1e9 / setRate,
+    opsPerSecond: setRate,
+  });
+  await provider.close();
+
+  // Memory: 1,000 sessions of 100 float variables each, loaded by import (one call per
+  // session) over one shared connection, 16 sessions at a time.
+  const baseline = residentBytes(child.pid);
+  const now = Date.now();
+  const document = createExport({
+    sessionId: "template",
+    revision: 100,
+    variables: names.map((name, index) => ({
+      id: createVariableId(),
+      name,
+      type: "float",
+      value: index / 100,
+      constraints: {},
+      metadata: { description: `parameter ${index}` },
+      version: 0,
+      createdAt: now,
+      updatedAt: now,
+      source: "bench",
+    })),
+  });
+  const sessionManager = new Http2SessionManager(url);
+  const shared = { transport: createGrpcTransport({ baseUrl: url, sessionManager }) };
+  let loaded = 0;
+  const loadStart = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (loaded < 1000) {
+        loaded++;
+        const session = await createBridgedState({ url, transport: shared.transport });
+        await session.import(document);
+        await session.close();
+      }
+    }),
+  );
+  const loadSeconds = (performance.now() - loadStart) / 1000;
+  sessionManager.abort();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const loadedBytes = residentBytes(child.pid);
+  notes.serverRssBaselineMiB = baseline / 2 ** 20;
+  notes.serverRssWith1000SessionsOf100MiB = loadedBytes / 2 ** 20;
+  rows.push({
+    name: "server RSS, 1,000 sessions × 100 variables",
+    p50Ns: Number.NaN,
+    p99Ns: Number.NaN,
+    meanNs: Number.NaN,
+    rssMiB: loadedBytes / 2 ** 20,
+    baselineMiB: baseline / 2 ** 20,
+    bytesPerVariable: (loadedBytes - baseline) / 100_000,
+    loadSeconds,
+  });
+} finally {
+  child.kill("SIGTERM");
+}
+
+report("state-bridged", rows, notes);
