@@ -96,7 +96,6 @@ describe("stateErrorOf", () => {
     [Code.ResourceExhausted, "resource_exhausted"],
     [Code.Unauthenticated, "unauthenticated"],
     [Code.Unavailable, "unavailable"],
-    [Code.Canceled, "closed"],
   ] as const)("without a statebridge code, gRPC status %s means %s", (status, code) => {
     expect(stateErrorOf(received("bare status", status)).code).toBe(code);
   });
@@ -105,7 +104,7 @@ describe("stateErrorOf", () => {
     expect(stateErrorOf(received("read ECONNRESET", Code.Aborted)).code).toBe("unavailable");
   });
 
-  it.each([Code.DeadlineExceeded, Code.Internal, Code.Unknown])(
+  it.each([Code.DeadlineExceeded, Code.Internal, Code.Unknown, Code.Canceled])(
     "reads status %s without a statebridge code as unavailable",
     (status) => {
       expect(stateErrorOf(received("no answer", status)).code).toBe("unavailable");

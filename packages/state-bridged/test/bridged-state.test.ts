@@ -201,6 +201,25 @@ describe("when the server goes away", () => {
   });
 });
 
+describe("when the server restarts", () => {
+  it("the provider reconnects by itself and reports session_expired: nothing silently recreates the session", async () => {
+    const port = await freePort();
+    let own = await startServerProcess(["--port", String(port)]);
+    const provider = await createBridgedState({ url: own.url, deadlineMs: 2_000 });
+    try {
+      await provider.register("x", "integer", 1);
+      await own.stop();
+      await expect(provider.get("x")).rejects.toMatchObject({ code: "unavailable" });
+      own = await startServerProcess(["--port", String(port)]);
+      await expect(provider.get("x")).rejects.toMatchObject({ code: "session_expired" });
+      await expect(provider.set("x", 2)).rejects.toMatchObject({ code: "session_expired" });
+    } finally {
+      await provider.close();
+      await own.stop();
+    }
+  });
+});
+
 describe("migration from LocalState", () => {
   it("importing a LocalState export keeps ids, versions, metadata, constraints, sources and the revision", async () => {
     const local = createLocalState({ source: "typescript" });
