@@ -15,6 +15,7 @@ const UNUSUAL_NAMES: ReadonlyArray<readonly [string, string]> = [
   ["surrounding whitespace", "  spaced name  "],
   ["a tab and a newline", "tab\tnew\nline"],
   ["a single space", " "],
+  ["a NUL character", "nul\u0000inside"],
   ["a 1024-character name", "n".repeat(MAX_NAME_LENGTH)],
   ["a name of id-like text that is not an id", "var_XYZ"],
 ];
