@@ -23,6 +23,7 @@ VARIABLE_TYPES = ("float", "integer", "string", "boolean", "choice", "module", "
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _BIG_ENDIAN = sys.byteorder == "big"
+_PLAIN_NUMBERS = frozenset((float, int))
 
 
 @dataclass
@@ -66,13 +67,16 @@ def pack_doubles(values: Any, label: str = "value", what: str = "embedding") -> 
             packed.frombytes(view.cast("B"))
     if packed is None:
         sequence = values if isinstance(values, (list, tuple)) else _as_list(values, label, what)
-        for index, element in enumerate(sequence):
-            # array('d') would take booleans as 0/1 and refuse other kinds with a bare TypeError.
-            if isinstance(element, bool) or not isinstance(element, Real):
-                raise StateError(
-                    "invalid_value",
-                    f"{_quote(label)}: {what} element {index} is {_describe(element)}, not a number",
-                )
+        # array('d') would take booleans as 0/1 and refuse other kinds with a bare TypeError.
+        # Collecting the element types runs in C; the element-by-element check runs only when
+        # something other than float and int is present.
+        if not set(map(type, sequence)) <= _PLAIN_NUMBERS:
+            for index, element in enumerate(sequence):
+                if isinstance(element, bool) or not isinstance(element, Real):
+                    raise StateError(
+                        "invalid_value",
+                        f"{_quote(label)}: {what} element {index} is {_describe(element)}, not a number",
+                    )
         packed = array("d", sequence)
     if _BIG_ENDIAN:
         packed = array("d", packed)
