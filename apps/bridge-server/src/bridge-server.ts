@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { Interceptor } from "@connectrpc/connect";
 import { BridgeService, Health } from "@statebridge/proto";
-import { type SessionStore, type SessionStoreOptions, createSessionStore } from "@statebridge/session-store";
+import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@statebridge/session-store";
 import { StateError } from "@statebridge/state-provider";
 import { createAuthInterceptor } from "./auth.js";
 import { createUnaryMethods } from "./bridge-service.js";
@@ -187,7 +187,9 @@ function storeOptionsOf(options: BridgeServerOptions): SessionStoreOptions {
       ? {}
       : { maxVariablesPerSession: options.maxVariablesPerSession }),
     ...(options.maxValueBytes === undefined ? {} : { maxValueBytes: options.maxValueBytes }),
-    ...(options.maxWatchersPerSession === undefined ? {} : { maxWatchersPerSession: options.maxWatchersPerSession }),
+    ...(options.maxWatchersPerSession === undefined
+      ? {}
+      : { maxWatchersPerSession: options.maxWatchersPerSession }),
     ...(options.historySize === undefined ? {} : { historySize: options.historySize }),
   };
 }

@@ -9,16 +9,16 @@ import {
 } from "@statebridge/proto";
 import type { SessionStore } from "@statebridge/session-store";
 import {
-  EXPORT_FORMAT,
-  EXPORT_VERSION,
-  StateError,
-  type StateErrorFailure,
   assertVariableName,
   assertVariableType,
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
   fromWireValue,
   isStateError,
   isVariableType,
   normalizeMetadata,
+  StateError,
+  type StateErrorFailure,
 } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
 import { exportedValueToProto, protoValueToExported } from "./export-conversion.js";
@@ -134,7 +134,9 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       const { version, revision } = store.set(sessionId, request.identifier, value, {
         source: sourceOf(request.source),
         ...(metadata === undefined ? {} : { metadata }),
-        ...(request.expectedVersion === undefined ? {} : { expectedVersion: Number(request.expectedVersion) }),
+        ...(request.expectedVersion === undefined
+          ? {}
+          : { expectedVersion: Number(request.expectedVersion) }),
       });
       return { version: int64(version), revision: int64(revision) };
     },
@@ -211,7 +213,9 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
         new StateError(
           "partial_failure",
           `${failures.size} of ${request.updates.length} updates failed` +
-            (applied.size > 0 ? ` (the others were applied at revision ${revision})` : " (nothing was applied)") +
+            (applied.size > 0
+              ? ` (the others were applied at revision ${revision})`
+              : " (nothing was applied)") +
             `: ${shown.join("; ")}${failures.size > 5 ? "; ..." : ""}`,
           { failures, applied },
         ),
@@ -265,7 +269,8 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
           value: isVariableType(variable.type)
             ? protoValueToExported(variable.type, variable.value, `${path}.value`)
             : null,
-          constraints: parseJsonField(variable.constraintsJson, `${path}.constraints_json`, "invalid_export") ?? {},
+          constraints:
+            parseJsonField(variable.constraintsJson, `${path}.constraints_json`, "invalid_export") ?? {},
           metadata: parseJsonField(variable.metadataJson, `${path}.metadata_json`, "invalid_export") ?? {},
           version: Number(variable.version),
           createdAt: Number(variable.createdAtMs),
@@ -310,7 +315,10 @@ function setVariablesResponse(revision: number, versions: ReadonlyMap<string, nu
 /** Wraps each method so that what it throws reaches the client through the one seam. */
 function translateErrors(methods: UnaryMethods, logger: BridgeServerLogger): UnaryMethods {
   const wrapped: Record<string, unknown> = {};
-  for (const [name, method] of Object.entries(methods) as [string, (request: unknown, context: HandlerContext) => unknown][]) {
+  for (const [name, method] of Object.entries(methods) as [
+    string,
+    (request: unknown, context: HandlerContext) => unknown,
+  ][]) {
     wrapped[name] = (request: unknown, context: HandlerContext) => {
       try {
         return method(request, context);

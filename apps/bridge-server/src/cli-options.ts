@@ -21,7 +21,12 @@ export class UsageError extends Error {
 /** Every flag: name, value placeholder (none for switches), environment variable, description. */
 const FLAGS = [
   ["host", "ADDRESS", "STATEBRIDGE_HOST", `interface to listen on (default ${BRIDGE_SERVER_DEFAULTS.host})`],
-  ["port", "PORT", "STATEBRIDGE_PORT", `port to listen on; 0 picks a free one (default ${BRIDGE_SERVER_DEFAULTS.port})`],
+  [
+    "port",
+    "PORT",
+    "STATEBRIDGE_PORT",
+    `port to listen on; 0 picks a free one (default ${BRIDGE_SERVER_DEFAULTS.port})`,
+  ],
   ["session-ttl", "SECONDS", undefined, "sliding session TTL (default 3600)"],
   ["max-sessions", "N", undefined, "most sessions at once (default 10000)"],
   ["max-variables", "N", undefined, "most variables per session (default 100000)"],
@@ -55,7 +60,12 @@ const FLAGS = [
 
 /** The `--help` text. */
 export function usage(): string {
-  const lines = ["Usage: bridge-server [flags]", "", "Serves statebridge sessions over gRPC, Connect and gRPC-Web.", ""];
+  const lines = [
+    "Usage: bridge-server [flags]",
+    "",
+    "Serves statebridge sessions over gRPC, Connect and gRPC-Web.",
+    "",
+  ];
   for (const [name, placeholder, variable, description] of FLAGS) {
     const flag = placeholder === undefined ? `--${name}` : `--${name} ${placeholder}`;
     lines.push(`  ${flag.padEnd(30)}${description}${variable === undefined ? "" : ` [${variable}]`}`);
@@ -76,7 +86,10 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
       allowPositionals: false,
       strict: true,
       options: Object.fromEntries(
-        FLAGS.map(([name, placeholder]) => [name, { type: placeholder === undefined ? "boolean" : "string" }]),
+        FLAGS.map(([name, placeholder]) => [
+          name,
+          { type: placeholder === undefined ? "boolean" : "string" },
+        ]),
       ) as Record<string, { type: "string" | "boolean" }>,
     }));
   } catch (error) {
@@ -97,7 +110,8 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
     if (!Number.isSafeInteger(value) || value < minimum || value > maximum) {
       const source = typeof values[name] === "string" ? `--${name}` : variable;
-      const range = maximum === Number.MAX_SAFE_INTEGER ? `at least ${minimum}` : `from ${minimum} to ${maximum}`;
+      const range =
+        maximum === Number.MAX_SAFE_INTEGER ? `at least ${minimum}` : `from ${minimum} to ${maximum}`;
       throw new UsageError(`${source} must be a whole number ${range}, got ${JSON.stringify(raw)}`);
     }
     return value;
@@ -105,7 +119,9 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
 
   const logLevel = text("log-level", "STATEBRIDGE_LOG_LEVEL") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+    throw new UsageError(
+      `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`,
+    );
   }
   const host = text("host", "STATEBRIDGE_HOST");
   const entries: [keyof BridgeServerOptions, string | number | undefined][] = [

@@ -2,7 +2,7 @@
 import { createRequire } from "node:module";
 import { pino } from "pino";
 import { type BridgeServer, createBridgeServer } from "./bridge-server.js";
-import { UsageError, parseCommandLine, usage } from "./cli-options.js";
+import { parseCommandLine, UsageError, usage } from "./cli-options.js";
 
 const SERVER_NAME = "statebridge bridge-server";
 
@@ -63,6 +63,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bridge-server: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bridge-server: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

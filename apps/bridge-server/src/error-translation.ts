@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorDetailSchema } from "@statebridge/proto";
-import { ERROR_CODE_TRAILER, GRPC_STATUS_OF, StateError, isStateError } from "@statebridge/state-provider";
+import { ERROR_CODE_TRAILER, GRPC_STATUS_OF, isStateError, StateError } from "@statebridge/state-provider";
 import type { BridgeServerLogger } from "./logger.js";
 import { createMapObject, int64 } from "./wire-conversion.js";
 
@@ -49,7 +49,10 @@ export function connectErrorOfStateError(error: StateError, revision?: number): 
  * The `statebridge.v1.ErrorDetail` of a domain error: in a status's details, or in the
  * `ended` message of one watch of a multiplexed stream.
  */
-export function errorDetailOf(error: StateError, revision?: number): MessageInitShape<typeof ErrorDetailSchema> {
+export function errorDetailOf(
+  error: StateError,
+  revision?: number,
+): MessageInitShape<typeof ErrorDetailSchema> {
   const failures = [];
   for (const [identifier, failure] of error.failures) {
     failures.push({ identifier, code: failure.code, message: failure.message });

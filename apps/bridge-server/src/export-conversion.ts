@@ -1,13 +1,13 @@
 import type { Value } from "@statebridge/proto";
 import {
-  type ExportedValue,
-  StateError,
-  type VariableType,
   decodeValue,
+  type ExportedValue,
   encodeValue,
   fromWireValue,
-  type VariableValue,
   isStateError,
+  StateError,
+  type VariableType,
+  type VariableValue,
 } from "@statebridge/state-provider";
 import { fromProtoValue, protoKindOf, toProtoValueKind } from "./wire-conversion.js";
 
@@ -32,7 +32,11 @@ export function exportedValueToProto(type: VariableType, value: ExportedValue): 
  * `SessionStore.importSession`, which validates it again with the variable's constraints.
  * @throws `invalid_export` naming `path` when the wire value does not fit the type.
  */
-export function protoValueToExported(type: VariableType, value: Value | undefined, path: string): ExportedValue {
+export function protoValueToExported(
+  type: VariableType,
+  value: Value | undefined,
+  path: string,
+): ExportedValue {
   try {
     const raw = fromWireValue(type, fromProtoValue(value), path);
     if (type === "embedding" || type === "tensor") {

@@ -1,3 +1,3 @@
-export { BRIDGE_SERVER_DEFAULTS, createBridgeServer } from "./bridge-server.js";
 export type { BridgeServer, BridgeServerOptions } from "./bridge-server.js";
+export { BRIDGE_SERVER_DEFAULTS, createBridgeServer } from "./bridge-server.js";
 export type { BridgeServerLogger } from "./logger.js";

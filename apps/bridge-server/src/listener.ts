@@ -25,6 +25,20 @@ export interface Listener {
   close(graceMs: number): Promise<boolean>;
 }
 
+/**
+ * How long a stream whose response is complete may keep its request side open during a
+ * shutdown. A reset that arrives right behind the trailers can make a client report the reset
+ * instead of the status it was about to read; this lets it read the status first.
+ */
+const HALF_OPEN_RESET_DELAY_MS = 100;
+
+/** Resets a finished stream with NO_ERROR, as HTTP/2 allows, a moment from now. */
+function resetSoon(stream: http2.ServerHttp2Stream): void {
+  setTimeout(() => {
+    if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  }, HALF_OPEN_RESET_DELAY_MS).unref();
+}
+
 /** The first bytes of every HTTP/2 connection with prior knowledge ("PRI * HTTP/2.0…"). */
 const HTTP2_PREFACE_START = "PRI ";
 
@@ -44,7 +58,32 @@ export function createListener(options: ListenerOptions): Listener {
   const sessions = new Set<http2.ServerHttp2Session>();
   const activeHttp1Requests = new WeakMap<net.Socket, number>();
   let shuttingDown = false;
-  const http2Server = http2.createServer({ maxSessionMemory: options.maxSessionMemory }, handler);
+  // Streams whose response is complete while the client has not finished its request.
+  const halfOpenStreams = new Set<http2.ServerHttp2Stream>();
+  const http2Server = http2.createServer(
+    { maxSessionMemory: options.maxSessionMemory },
+    (request, response) => {
+      const stream = request.stream;
+      // The stream's writable side finishes when the response is out (END_STREAM sent); the
+      // response object only finishes once both sides have closed.
+      stream.once("finish", () => {
+        if (request.complete) return;
+        // A response sent before the whole request arrived (a refused oversize request) leaves
+        // a client blocked on flow control: read and drop the rest so that it can finish.
+        const drop = () => {
+          while (request.read() !== null) {}
+        };
+        request.on("readable", drop);
+        drop();
+        // A client that keeps its request side open after the call ended (a bidirectional
+        // stream) would hold the connection through a shutdown: there, it is reset.
+        halfOpenStreams.add(stream);
+        stream.once("close", () => halfOpenStreams.delete(stream));
+        if (shuttingDown) resetSoon(stream);
+      });
+      handler(request, response);
+    },
+  );
   const http1Server = http.createServer((request, response) => {
     if (shuttingDown) response.setHeader("connection", "close");
     const socket = request.socket;
@@ -111,6 +150,7 @@ export function createListener(options: ListenerOptions): Listener {
     async close(graceMs) {
       shuttingDown = true;
       const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
+      for (const stream of halfOpenStreams) resetSoon(stream);
       for (const session of sessions) session.close();
       for (const socket of http1Sockets) {
         if ((activeHttp1Requests.get(socket) ?? 0) === 0) socket.end();

@@ -1,13 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import * as http2 from "node:http2";
-import { Code, ConnectError, type ConnectRouter, type Interceptor, createConnectRouter } from "@connectrpc/connect";
+import type * as http2 from "node:http2";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createConnectRouter,
+  type Interceptor,
+} from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { BridgeServerLogger } from "./logger.js";
 import { limitRequestBody } from "./request-size-limit.js";
 
@@ -65,21 +71,6 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
       response.writeHead(400);
       response.end();
       return;
-    }
-    if ("stream" in request) {
-      const stream = request.stream;
-      // The stream's writable side finishes when the response is out (END_STREAM sent); the
-      // response object itself only finishes once both sides have closed. A response sent
-      // before the whole request arrived (a refused oversize request) leaves a client blocked
-      // on flow control, holding the stream and its connection open: read and drop the rest.
-      stream.once("finish", () => {
-        if (request.complete) return;
-        const drop = () => {
-          while (request.read() !== null) {}
-        };
-        request.on("readable", drop);
-        drop();
-      });
     }
     const body = universalRequest.body;
     if (typeof body === "object" && body !== null && Symbol.asyncIterator in body) {

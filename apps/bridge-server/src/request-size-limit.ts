@@ -1,6 +1,6 @@
 import { StateError } from "@statebridge/state-provider";
-import type { BridgeServerLogger } from "./logger.js";
 import { toConnectError } from "./error-translation.js";
+import type { BridgeServerLogger } from "./logger.js";
 
 /**
  * Enforces the largest request message before connect sees it, so that an oversize request is

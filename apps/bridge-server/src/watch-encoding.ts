@@ -24,9 +24,13 @@ function encodeWatchEvent(event: WatchEvent) {
     name: event.name,
     variableType: event.variableType,
     oldValue:
-      event.oldValue === undefined ? undefined : { kind: toProtoValueKind(event.variableType, event.oldValue) },
+      event.oldValue === undefined
+        ? undefined
+        : { kind: toProtoValueKind(event.variableType, event.oldValue) },
     newValue:
-      event.newValue === undefined ? undefined : { kind: toProtoValueKind(event.variableType, event.newValue) },
+      event.newValue === undefined
+        ? undefined
+        : { kind: toProtoValueKind(event.variableType, event.newValue) },
     version: int64(event.version),
     revision: int64(event.revision),
     source: event.source,

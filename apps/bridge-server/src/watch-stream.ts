@@ -2,11 +2,11 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { WatchCreate, WatchStreamRequest, WatchStreamResponseSchema } from "@statebridge/proto";
 import type { WatchEventBatch, WatchSubscription } from "@statebridge/session-store";
-import { StateError, isStateError } from "@statebridge/state-provider";
+import { isStateError, StateError } from "@statebridge/state-provider";
 import { errorDetailOf, toConnectError } from "./error-translation.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
-import { QUEUE_DONE, createWatchQueue } from "./watch-queue.js";
-import { type WatchDependencies, slowConsumerError } from "./watch-variables.js";
+import { createWatchQueue, QUEUE_DONE } from "./watch-queue.js";
+import { slowConsumerError, type WatchDependencies } from "./watch-variables.js";
 import { int64 } from "./wire-conversion.js";
 
 type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
@@ -66,7 +66,10 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       }
       if (watches.has(watchId)) {
         queue.abort(
-          new StateError("invalid_value", `watch_id ${JSON.stringify(watchId)} is already in use on this stream`),
+          new StateError(
+            "invalid_value",
+            `watch_id ${JSON.stringify(watchId)} is already in use on this stream`,
+          ),
         );
         return;
       }
@@ -106,7 +109,8 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       // The replay is bounded by the store's history, so it is queued whatever the limit.
       queue.unbounded(() => {
         send({ watchId, kind: { case: "created", value: { revision: int64(subscription.startRevision) } } });
-        for (const batch of early) send({ watchId, kind: { case: "events", value: encodeWatchEvents(batch) } });
+        for (const batch of early)
+          send({ watchId, kind: { case: "events", value: encodeWatchEvents(batch) } });
       });
       confirmed = true;
       if (endedEarly !== undefined) send(ended(watchId, endedEarly));
@@ -139,7 +143,10 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     const timer = setInterval(() => {
       if (queue.size !== 0) return;
       if (watches.size === 0) {
-        send({ watchId: "", kind: { case: "heartbeat", value: { revision: 0n, serverTimeMs: int64(Date.now()) } } });
+        send({
+          watchId: "",
+          kind: { case: "heartbeat", value: { revision: 0n, serverTimeMs: int64(Date.now()) } },
+        });
         return;
       }
       const now = int64(Date.now());

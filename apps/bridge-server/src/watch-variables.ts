@@ -6,7 +6,7 @@ import { StateError } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
-import { QUEUE_DONE, createWatchQueue } from "./watch-queue.js";
+import { createWatchQueue, QUEUE_DONE } from "./watch-queue.js";
 import type { StreamRegistry } from "./watch-registry.js";
 import { int64 } from "./wire-conversion.js";
 

@@ -8,13 +8,13 @@ import {
 } from "@statebridge/proto";
 import type { SessionInfo } from "@statebridge/session-store";
 import {
+  encodeWireValue,
   StateError,
   type StateErrorCode,
   type Variable,
   type VariableType,
   type VariableValue,
   type WireValueKind,
-  encodeWireValue,
 } from "@statebridge/state-provider";
 
 /**
@@ -32,7 +32,11 @@ export function protoKindOf(kind: WireValueKind): Value["kind"] {
   if (kind.case === "tensorValue") {
     return {
       case: "tensorValue",
-      value: { $typeName: "statebridge.v1.TensorValue", shape: kind.value.shape.map(BigInt), data: kind.value.data },
+      value: {
+        $typeName: "statebridge.v1.TensorValue",
+        shape: kind.value.shape.map(BigInt),
+        data: kind.value.data,
+      },
     } as Value["kind"];
   }
   return kind as Value["kind"];

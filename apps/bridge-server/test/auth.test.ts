@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus } from "@statebridge/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ProtocolName, type TestServer, bearer, startTestServer } from "./support.js";
+import { bearer, type ProtocolName, startTestServer, type TestServer } from "./support.js";
 import { failureOf } from "./support-values.js";
 
 describe("a server with a bearer token", () => {
@@ -40,12 +40,15 @@ describe("a server with a bearer token", () => {
     expect(failure.trailerCode).toBe("unauthenticated");
   });
 
-  it.each<ProtocolName>(["grpc", "connect-h2", "grpc-web-h1"])("accepts the right token over %s", async (protocol) => {
-    const client = test.client(protocol, [bearer("s3cret-token")]);
-    expect((await client.ping({ message: "hi" })).message).toBe("hi");
-    const session = await client.initializeSession({ sessionId: `authorized-${protocol}` });
-    expect(session.created).toBe(true);
-  });
+  it.each<ProtocolName>(["grpc", "connect-h2", "grpc-web-h1"])(
+    "accepts the right token over %s",
+    async (protocol) => {
+      const client = test.client(protocol, [bearer("s3cret-token")]);
+      expect((await client.ping({ message: "hi" })).message).toBe("hi");
+      const session = await client.initializeSession({ sessionId: `authorized-${protocol}` });
+      expect(session.created).toBe(true);
+    },
+  );
 
   it("refuses a watch stream without the token", async () => {
     const stream = test.client().watchVariables({ sessionId: "any", identifiers: ["x"] });

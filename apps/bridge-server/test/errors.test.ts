@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ProtocolName, type TestServer, startTestServer } from "./support.js";
+import { type ProtocolName, startTestServer, type TestServer } from "./support.js";
 import { failureOf, wire } from "./support-values.js";
 
 describe("errors carry the exact statebridge code in the trailer and an ErrorDetail", () => {
@@ -79,7 +79,12 @@ describe("errors carry the exact statebridge code in the trailer and an ErrorDet
   it("invalid_value: metadata_json that is not JSON", async () => {
     const { client, sessionId } = await session();
     const failure = await failureOf(
-      client.setVariable({ sessionId, identifier: "temperature", value: wire.float(1), metadataJson: "{oops" }),
+      client.setVariable({
+        sessionId,
+        identifier: "temperature",
+        value: wire.float(1),
+        metadataJson: "{oops",
+      }),
     );
     expect(failure.trailerCode).toBe("invalid_value");
     expect(failure.detail?.message).toContain("metadata_json is not valid JSON");
@@ -99,7 +104,12 @@ describe("errors carry the exact statebridge code in the trailer and an ErrorDet
     const { client, sessionId } = await session();
     await client.setVariable({ sessionId, identifier: "temperature", value: wire.float(1) });
     const failure = await failureOf(
-      client.setVariable({ sessionId, identifier: "temperature", value: wire.float(1.5), expectedVersion: 0n }),
+      client.setVariable({
+        sessionId,
+        identifier: "temperature",
+        value: wire.float(1.5),
+        expectedVersion: 0n,
+      }),
     );
     expect(failure.error.code).toBe(Code.Aborted);
     expect(failure.trailerCode).toBe("version_conflict");
@@ -109,7 +119,12 @@ describe("errors carry the exact statebridge code in the trailer and an ErrorDet
 
   it("an atomic batch fails with the first failure's own code and applies nothing", async () => {
     const { client, sessionId } = await session();
-    await client.registerVariable({ sessionId, name: "label", type: "string", initialValue: wire.string("a") });
+    await client.registerVariable({
+      sessionId,
+      name: "label",
+      type: "string",
+      initialValue: wire.string("a"),
+    });
     const failure = await failureOf(
       client.setVariables({
         sessionId,
@@ -127,8 +142,18 @@ describe("errors carry the exact statebridge code in the trailer and an ErrorDet
 
   it("partial_failure: FAILED_PRECONDITION with each failure, the applied versions and their revision", async () => {
     const { client, sessionId } = await session();
-    await client.registerVariable({ sessionId, name: "label", type: "string", initialValue: wire.string("a") });
-    await client.registerVariable({ sessionId, name: "count", type: "integer", initialValue: wire.integer(0) });
+    await client.registerVariable({
+      sessionId,
+      name: "label",
+      type: "string",
+      initialValue: wire.string("a"),
+    });
+    await client.registerVariable({
+      sessionId,
+      name: "count",
+      type: "integer",
+      initialValue: wire.integer(0),
+    });
     const failure = await failureOf(
       client.setVariables({
         sessionId,

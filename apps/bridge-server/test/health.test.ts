@@ -10,7 +10,9 @@ describe("grpc.health.v1.Health", () => {
     try {
       const health = test.health();
       expect((await health.check({ service: "" })).status).toBe(ServingStatus.SERVING);
-      expect((await health.check({ service: "statebridge.v1.BridgeService" })).status).toBe(ServingStatus.SERVING);
+      expect((await health.check({ service: "statebridge.v1.BridgeService" })).status).toBe(
+        ServingStatus.SERVING,
+      );
     } finally {
       await test.close();
     }

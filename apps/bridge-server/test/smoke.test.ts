@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ProtocolName, type TestServer, startTestServer } from "./support.js";
+import { type ProtocolName, startTestServer, type TestServer } from "./support.js";
 
 describe("every protocol reaches the server", () => {
   let test: TestServer;

@@ -8,7 +8,9 @@ export const wire = {
   integer: (value: number) => ({ kind: { case: "integerValue" as const, value: BigInt(value) } }),
   string: (value: string) => ({ kind: { case: "stringValue" as const, value } }),
   boolean: (value: boolean) => ({ kind: { case: "booleanValue" as const, value } }),
-  embedding: (values: number[]) => ({ kind: { case: "embeddingValue" as const, value: packFloat64(values) } }),
+  embedding: (values: number[]) => ({
+    kind: { case: "embeddingValue" as const, value: packFloat64(values) },
+  }),
   tensor: (shape: number[], data: number[]) => ({
     kind: { case: "tensorValue" as const, value: { shape: shape.map(BigInt), data: packFloat64(data) } },
   }),

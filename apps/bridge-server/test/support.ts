@@ -1,9 +1,9 @@
-import { type Client, type Interceptor, type Transport, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
-  Http2SessionManager,
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
+  Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { BridgeService, Health } from "@statebridge/proto";
 import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from "../src/index.js";
@@ -28,8 +28,10 @@ export async function startTestServer(options: BridgeServerOptions = {}): Promis
   const sessionManagers: Http2SessionManager[] = [];
   const transport = (protocol: ProtocolName, interceptors: Interceptor[]): Transport => {
     const baseUrl = server.url;
-    if (protocol === "connect-h1") return createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors });
-    if (protocol === "grpc-web-h1") return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors });
+    if (protocol === "connect-h1")
+      return createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors });
+    if (protocol === "grpc-web-h1")
+      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors });
     const sessionManager = new Http2SessionManager(baseUrl);
     sessionManagers.push(sessionManager);
     if (protocol === "grpc") return createGrpcTransport({ baseUrl, sessionManager, interceptors });
@@ -40,7 +42,8 @@ export async function startTestServer(options: BridgeServerOptions = {}): Promis
   };
   return {
     server,
-    client: (protocol = "grpc", interceptors = []) => createClient(BridgeService, transport(protocol, interceptors)),
+    client: (protocol = "grpc", interceptors = []) =>
+      createClient(BridgeService, transport(protocol, interceptors)),
     health: () => createClient(Health, transport("grpc", [])),
     async close() {
       for (const manager of sessionManagers) manager.abort();

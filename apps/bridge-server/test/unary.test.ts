@@ -3,7 +3,7 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Code } from "@connectrpc/connect";
 import { GetVariablesRequestSchema } from "@statebridge/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestServer, startTestServer } from "./support.js";
+import { startTestServer, type TestServer } from "./support.js";
 import { doubles, failureOf, wire } from "./support-values.js";
 
 describe("unary RPCs on a real server", () => {
@@ -27,7 +27,11 @@ describe("unary RPCs on a real server", () => {
   it("InitializeSession creates once, then gets the same session", async () => {
     const client = test.client();
     const sessionId = nextSessionId();
-    const first = await client.initializeSession({ sessionId, metadataJson: '{"owner":"test"}', ttlSeconds: 120 });
+    const first = await client.initializeSession({
+      sessionId,
+      metadataJson: '{"owner":"test"}',
+      ttlSeconds: 120,
+    });
     expect(first.created).toBe(true);
     expect(first.session?.sessionId).toBe(sessionId);
     expect(first.session?.ttlSeconds).toBe(120);
@@ -82,7 +86,10 @@ describe("unary RPCs on a real server", () => {
     expect(variable?.source).toBe("python");
     expect(variable?.value?.kind).toEqual({ case: "floatValue", value: 0.7 });
     expect(JSON.parse(variable?.constraintsJson ?? "")).toEqual({ min: 0, max: 2 });
-    expect(JSON.parse(variable?.metadataJson ?? "")).toEqual({ unit: "none", description: "sampling temperature" });
+    expect(JSON.parse(variable?.metadataJson ?? "")).toEqual({
+      unit: "none",
+      description: "sampling temperature",
+    });
     expect(response.revision).toBe(1n);
   });
 
@@ -104,8 +111,18 @@ describe("unary RPCs on a real server", () => {
     const client = test.client();
     const sessionId = nextSessionId();
     await client.initializeSession({ sessionId });
-    await client.registerVariable({ sessionId, name: "count", type: "integer", initialValue: wire.integer(2 ** 53 - 1) });
-    await client.registerVariable({ sessionId, name: "label", type: "string", initialValue: wire.string("héllo") });
+    await client.registerVariable({
+      sessionId,
+      name: "count",
+      type: "integer",
+      initialValue: wire.integer(2 ** 53 - 1),
+    });
+    await client.registerVariable({
+      sessionId,
+      name: "label",
+      type: "string",
+      initialValue: wire.string("héllo"),
+    });
     await client.registerVariable({
       sessionId,
       name: "mode",
@@ -113,7 +130,12 @@ describe("unary RPCs on a real server", () => {
       initialValue: wire.string("fast"),
       constraintsJson: '{"choices":["fast","slow"]}',
     });
-    await client.registerVariable({ sessionId, name: "module", type: "module", initialValue: wire.string("dspy.Predict") });
+    await client.registerVariable({
+      sessionId,
+      name: "module",
+      type: "module",
+      initialValue: wire.string("dspy.Predict"),
+    });
     await client.registerVariable({
       sessionId,
       name: "vector",
@@ -146,7 +168,12 @@ describe("unary RPCs on a real server", () => {
     const client = test.client();
     const sessionId = nextSessionId();
     await client.initializeSession({ sessionId });
-    await client.registerVariable({ sessionId, name: "nan", type: "float", initialValue: wire.float(Number.NaN) });
+    await client.registerVariable({
+      sessionId,
+      name: "nan",
+      type: "float",
+      initialValue: wire.float(Number.NaN),
+    });
     await client.setVariable({ sessionId, identifier: "nan", value: wire.float(Number.NEGATIVE_INFINITY) });
     const { variable } = await client.getVariable({ sessionId, identifier: "nan" });
     expect(variable?.value?.kind).toEqual({ case: "floatValue", value: Number.NEGATIVE_INFINITY });
@@ -192,13 +219,21 @@ describe("unary RPCs on a real server", () => {
     const client = test.client();
     const sessionId = nextSessionId();
     await client.initializeSession({ sessionId });
-    await client.registerVariable({ sessionId, name: "__proto__", type: "string", initialValue: wire.string("safe") });
+    await client.registerVariable({
+      sessionId,
+      name: "__proto__",
+      type: "string",
+      initialValue: wire.string("safe"),
+    });
     // Read the binary response by hand: protobuf-es's own parser would assign the key to a
     // plain object, where "__proto__" is lost on the receiving side.
     const response = await fetch(`${test.server.url}/statebridge.v1.BridgeService/GetVariables`, {
       method: "POST",
       headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
-      body: toBinary(GetVariablesRequestSchema, create(GetVariablesRequestSchema, { sessionId, identifiers: ["__proto__"] })),
+      body: toBinary(
+        GetVariablesRequestSchema,
+        create(GetVariablesRequestSchema, { sessionId, identifiers: ["__proto__"] }),
+      ),
     });
     expect(response.status).toBe(200);
     const reader = new BinaryReader(new Uint8Array(await response.arrayBuffer()));
@@ -223,7 +258,12 @@ describe("unary RPCs on a real server", () => {
     await client.initializeSession({ sessionId });
     await client.registerVariable({ sessionId, name: "n", type: "integer", initialValue: wire.integer(1) });
     // An integer variable accepts a whole float, as a local backend does.
-    const first = await client.setVariable({ sessionId, identifier: "n", value: wire.float(1), source: "python" });
+    const first = await client.setVariable({
+      sessionId,
+      identifier: "n",
+      value: wire.float(1),
+      source: "python",
+    });
     expect(first.version).toBe(1n);
     expect(first.revision).toBe(2n);
     const second = await client.setVariable({
@@ -282,7 +322,12 @@ describe("unary RPCs on a real server", () => {
     const client = test.client();
     const sessionId = nextSessionId();
     await client.initializeSession({ sessionId });
-    await client.registerVariable({ sessionId, name: "gone", type: "boolean", initialValue: wire.boolean(false) });
+    await client.registerVariable({
+      sessionId,
+      name: "gone",
+      type: "boolean",
+      initialValue: wire.boolean(false),
+    });
     const response = await client.deleteVariable({ sessionId, identifier: "gone" });
     expect(response.revision).toBe(2n);
     const failure = await failureOf(client.getVariable({ sessionId, identifier: "gone" }));
@@ -293,7 +338,12 @@ describe("unary RPCs on a real server", () => {
     const client = test.client();
     const source = nextSessionId();
     await client.initializeSession({ sessionId: source, metadataJson: '{"origin":"export"}' });
-    await client.registerVariable({ sessionId: source, name: "x", type: "float", initialValue: wire.float(Number.NaN) });
+    await client.registerVariable({
+      sessionId: source,
+      name: "x",
+      type: "float",
+      initialValue: wire.float(Number.NaN),
+    });
     await client.registerVariable({
       sessionId: source,
       name: "v",

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type WatchVariablesResponse, WatchEventType } from "@statebridge/proto";
+import { WatchEventType, type WatchVariablesResponse } from "@statebridge/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestServer, startTestServer } from "./support.js";
+import { startTestServer, type TestServer } from "./support.js";
 import { failureOf, wire } from "./support-values.js";
 
 describe("WatchVariables", () => {
@@ -129,7 +129,9 @@ describe("WatchVariables", () => {
 
   it("fails with not_found for an identifier that does not exist", async () => {
     const { client, sessionId } = await setUp();
-    const failure = await failureOf(reader(client.watchVariables({ sessionId, identifiers: ["nope"] })).next());
+    const failure = await failureOf(
+      reader(client.watchVariables({ sessionId, identifiers: ["nope"] })).next(),
+    );
     expect(failure.trailerCode).toBe("not_found");
   });
 
@@ -185,7 +187,9 @@ describe("WatchVariables", () => {
     const { test, client, sessionId } = await setUp();
     for (let round = 0; round < 20; round += 1) {
       const controller = new AbortController();
-      const watch = reader(client.watchVariables({ sessionId, identifiers: ["a"] }, { signal: controller.signal }));
+      const watch = reader(
+        client.watchVariables({ sessionId, identifiers: ["a"] }, { signal: controller.signal }),
+      );
       await watch.next();
       controller.abort();
       await watch.end();

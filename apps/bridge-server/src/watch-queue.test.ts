@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { createWatchQueue, QUEUE_DONE } from "./watch-queue.js";
+
+describe("createWatchQueue", () => {
+  it("hands out messages in the order they were pushed", async () => {
+    const queue = createWatchQueue<number>(10);
+    for (const value of [1, 2, 3]) expect(queue.push(value)).toBe(true);
+    expect([await queue.take(), await queue.take(), await queue.take()]).toEqual([1, 2, 3]);
+  });
+
+  it("wakes a waiting taker on push", async () => {
+    const queue = createWatchQueue<string>(1);
+    const taken = queue.take();
+    queue.push("late");
+    expect(await taken).toBe("late");
+  });
+
+  it("refuses a push beyond the limit, but not inside unbounded()", () => {
+    const queue = createWatchQueue<number>(2);
+    expect(queue.push(1)).toBe(true);
+    expect(queue.push(2)).toBe(true);
+    expect(queue.push(3)).toBe(false);
+    expect(queue.unbounded(() => queue.push(3))).toBe(true);
+    expect(queue.size).toBe(3);
+    expect(queue.push(4)).toBe(false);
+  });
+
+  it("finish() delivers what is queued, then the error", async () => {
+    const queue = createWatchQueue<number>(5);
+    queue.push(1);
+    queue.finish(new Error("session ended"));
+    expect(queue.push(2)).toBe(false);
+    expect(await queue.take()).toBe(1);
+    await expect(queue.take()).rejects.toThrow("session ended");
+  });
+
+  it("finish() without an error ends with QUEUE_DONE", async () => {
+    const queue = createWatchQueue<number>(5);
+    const taken = queue.take();
+    queue.finish();
+    expect(await taken).toBe(QUEUE_DONE);
+  });
+
+  it("abort() drops what is queued and rejects a waiting taker", async () => {
+    const queue = createWatchQueue<number>(5);
+    queue.push(1);
+    queue.push(2);
+    queue.abort(new Error("too slow"));
+    expect(queue.size).toBe(0);
+    await expect(queue.take()).rejects.toThrow("too slow");
+    const waiting = createWatchQueue<number>(5);
+    const taken = waiting.take();
+    waiting.abort(new Error("shutting down"));
+    await expect(taken).rejects.toThrow("shutting down");
+  });
+
+  it("keeps its order across many pushes and takes (compaction)", async () => {
+    const queue = createWatchQueue<number>(10_000);
+    const seen: number[] = [];
+    for (let index = 0; index < 5000; index += 1) {
+      queue.push(index);
+      if (index % 3 === 0) seen.push((await queue.take()) as number);
+    }
+    while (queue.size > 0) seen.push((await queue.take()) as number);
+    expect(seen).toEqual(Array.from({ length: 5000 }, (_, index) => index));
+  });
+});
