@@ -47,6 +47,10 @@ export function createTypeCache(capacity = 10_000): TypeCache {
       return entries.get(identifier)?.type;
     },
     remember(variable) {
+      const known = entries.get(variable.name);
+      if (known !== undefined && known.id === variable.id && known.type === variable.type) {
+        if (entries.get(variable.id) === known) return;
+      }
       const entry: Entry = { id: variable.id, name: variable.name, type: variable.type };
       put(variable.name, entry);
       put(variable.id, entry);
