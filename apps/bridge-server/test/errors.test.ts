@@ -1,4 +1,5 @@
 import { Code } from "@connectrpc/connect";
+import { createSessionStore } from "@statebridge/session-store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ProtocolName, startTestServer, type TestServer } from "./support.js";
 import { failureOf, wire } from "./support-values.js";
@@ -240,4 +241,45 @@ describe("errors carry the exact statebridge code in the trailer and an ErrorDet
       expect(failure.detail?.code).toBe("constraint_violation");
     },
   );
+});
+
+describe("an unexpected error inside the server", () => {
+  it("is answered with INTERNAL, without its message, logged, and the server keeps serving", async () => {
+    const store = createSessionStore();
+    // The real store, with one method failing the way a defect would.
+    const faulty = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === "getSession") {
+          return () => {
+            throw new TypeError("cannot read properties of undefined (reading 'revision')");
+          };
+        }
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    const logged: { object: object; message: string | undefined }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error(object: object, message?: string) {
+        logged.push({ object, message });
+      },
+    };
+    const test = await startTestServer({ store: faulty, logger });
+    try {
+      const client = test.client();
+      const failure = await failureOf(client.getSession({ sessionId: "any" }));
+      expect(failure.error.code).toBe(Code.Internal);
+      expect(failure.error.rawMessage).toBe("internal error");
+      expect(failure.trailerCode).toBeNull();
+      expect(logged).toHaveLength(1);
+      expect(logged[0]?.object).toMatchObject({ procedure: "getSession" });
+      expect(String((logged[0]?.object as { err: unknown }).err)).toContain("reading 'revision'");
+      expect((await client.ping({ message: "still serving" })).message).toBe("still serving");
+    } finally {
+      await test.close();
+      store.close();
+    }
+  });
 });
