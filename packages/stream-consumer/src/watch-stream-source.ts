@@ -20,6 +20,13 @@ export interface WatchStreamSourceOptions {
    * resumes from its last revision, so that one slow watcher never stalls the others.
    */
   readonly maxQueuedMessages: number;
+  /**
+   * How long the stream stays open after its last watch closed, in milliseconds, so that a
+   * burst of open/close cycles reuses it. Ending a stream resets it (RST_STREAM), and a Node
+   * server drops a connection that resets streams faster than nghttp2's flood limit allows.
+   * Default 1,000.
+   */
+  readonly lingerMs?: number;
 }
 
 type Request = MessageInitShape<typeof WatchStreamRequestSchema>;
@@ -29,6 +36,7 @@ interface SharedStream {
   readonly channels: Map<string, MessageChannel<WatchMessage>>;
   readonly call: AbortController;
   broken: boolean;
+  linger: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -47,14 +55,20 @@ export function createWatchStreamSource(
   let shared: SharedStream | undefined;
   let nextWatchNumber = 1;
   let closed = false;
+  const lingerMs = options.lingerMs ?? 1_000;
 
   function currentStream(): SharedStream {
-    if (shared !== undefined && !shared.broken) return shared;
+    if (shared !== undefined && !shared.broken) {
+      clearTimeout(shared.linger);
+      shared.linger = undefined;
+      return shared;
+    }
     const stream: SharedStream = {
       requests: createMessageChannel<Request>(),
       channels: new Map(),
       call: new AbortController(),
       broken: false,
+      linger: undefined,
     };
     shared = stream;
     void pump(stream);
@@ -99,6 +113,7 @@ export function createWatchStreamSource(
   function breakStream(stream: SharedStream, error: unknown): void {
     if (stream.broken) return;
     stream.broken = true;
+    clearTimeout(stream.linger);
     if (shared === stream) shared = undefined;
     stream.call.abort();
     stream.requests.end();
@@ -144,14 +159,20 @@ export function createWatchStreamSource(
     }
   }
 
-  /** Forgets a watch and cancels it on the server; the last one ends the stream. */
+  /** Forgets a watch and cancels it on the server; the stream ends a while after the last one. */
   function release(stream: SharedStream, watchId: string, channel: MessageChannel<WatchMessage>): void {
     if (stream.channels.get(watchId) !== channel) return;
     stream.channels.delete(watchId);
     if (stream.broken) return;
-    if (stream.channels.size === 0)
-      breakStream(stream, new StateError("closed", "no watch left on the stream"));
-    else stream.requests.push({ kind: { case: "cancel", value: { watchId } } });
+    stream.requests.push({ kind: { case: "cancel", value: { watchId } } });
+    if (stream.channels.size > 0) return;
+    clearTimeout(stream.linger);
+    stream.linger = setTimeout(() => {
+      if (stream.channels.size === 0)
+        breakStream(stream, new StateError("closed", "no watch left on the stream"));
+    }, lingerMs);
+    // The timer alone must not keep the process alive.
+    stream.linger.unref();
   }
 
   async function* open(request: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchMessage> {

@@ -29,7 +29,7 @@ describe("watch history under network faults", () => {
           heartbeatIntervalMs,
           faultEveryMs: 40,
           partitions: true,
-          log: soak ? (line) => console.log(line) : undefined,
+          ...(soak ? { log: (line: string) => console.log(line) } : {}),
         });
         const report = checkHistory({
           variables: run.variables,
