@@ -56,7 +56,8 @@ class SessionContext(SessionCore):
             self._channel = grpc.insecure_channel(self._address, options=CHANNEL_OPTIONS)
         self._stub = pb_grpc.BridgeServiceStub(self._channel)
         self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
-        self._watches_lock = threading.Lock()
+        # Reentrant: a watch collected while this thread holds the lock removes itself from the set.
+        self._watches_lock = threading.RLock()
         try:
             response = self._call(
                 self._stub.InitializeSession,
