@@ -142,8 +142,8 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
 
   const listener = createListener({
     handler,
-    // Large values arrive as large messages: let a session buffer a whole one, twice over.
-    maxSessionMemory: Math.max(10, Math.ceil((2 * maxRequestBytes) / (1024 * 1024))),
+    // In MB: room for the connection's receive window and a whole largest message, twice over.
+    maxSessionMemory: Math.max(64, Math.ceil((2 * maxRequestBytes) / (1024 * 1024))),
   });
   let port: number;
   try {

@@ -25,6 +25,11 @@ export interface Listener {
   close(graceMs: number): Promise<boolean>;
 }
 
+/** The receive window of each HTTP/2 stream. */
+const STREAM_WINDOW_BYTES = 1024 * 1024;
+/** The receive window of each HTTP/2 connection, shared by its streams. */
+const CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
+
 /**
  * How long a stream whose response is complete may keep its request side open during a
  * shutdown. A reset that arrives right behind the trailers can make a client report the reset
@@ -61,7 +66,12 @@ export function createListener(options: ListenerOptions): Listener {
   // Streams whose response is complete while the client has not finished its request.
   const halfOpenStreams = new Set<http2.ServerHttp2Stream>();
   const http2Server = http2.createServer(
-    { maxSessionMemory: options.maxSessionMemory },
+    {
+      maxSessionMemory: options.maxSessionMemory,
+      // Large values arrive as large messages: with HTTP/2's default 64 KiB windows an 8 MB
+      // upload waits for a window update every 64 KiB.
+      settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+    },
     (request, response) => {
       const stream = request.stream;
       // The stream's writable side finishes when the response is out (END_STREAM sent); the
@@ -98,6 +108,7 @@ export function createListener(options: ListenerOptions): Listener {
 
   http2Server.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     session.once("close", () => sessions.delete(session));
     // A client that misbehaves on its own connection must not take the server down.
     session.on("error", () => {});
