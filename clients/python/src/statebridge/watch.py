@@ -219,8 +219,6 @@ class Watch:
         except StopIteration:
             error: StateError = StateError("unavailable", "the bridge-server ended the watch stream")
         except grpc.RpcError as rpc_error:
-            if self._closed.is_set():
-                return None
             if self._stale:
                 error = StateError("unavailable", f"the watch stream was silent for {self._dead_after:g} s")
             else:
@@ -229,6 +227,8 @@ class Watch:
             self._waiting_since = None
         with self._lock:
             self._call = None
+        if self._closed.is_set():
+            return None
         delay = self._cursor.after_failure(error)
         self._closed.wait(delay)
         return None
