@@ -6,12 +6,18 @@ import { createContext } from "@statebridge/context";
 import { report, summarize } from "../../../bench/lib.mjs";
 
 const require = createRequire(import.meta.url);
-const cli = require.resolve("@statebridge/bridge-server/package.json").replace(/package\.json$/, "dist/cli.js");
+const cli = require
+  .resolve("@statebridge/bridge-server/package.json")
+  .replace(/package\.json$/, "dist/cli.js");
 
 async function startServer() {
-  const child = spawn(process.execPath, [cli, "--port", "0", "--log-level", "warn", "--max-variables", "200000"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [cli, "--port", "0", "--log-level", "warn", "--max-variables", "200000"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const url = await new Promise((resolve, reject) => {
     let buffer = "";
     child.stdout.on("data", (chunk) => {

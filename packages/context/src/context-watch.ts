@@ -1,12 +1,12 @@
 import {
+  isStateError,
   type StateError,
   type StateProvider,
   type WatchEvent,
+  type Watcher,
   type WatchHandle,
   type WatchInfo,
   type WatchOptions,
-  type Watcher,
-  isStateError,
 } from "@statebridge/state-provider";
 
 let nextWatchNumber = 0;
@@ -60,9 +60,10 @@ export class ContextWatch implements WatchHandle {
 
   /** Opens the first backend watch with the caller's options. */
   async start(provider: StateProvider): Promise<void> {
-    const options: { includeInitial?: boolean; fromRevision?: number; onError: (error: StateError) => void } = {
-      onError: (error) => this.end(error),
-    };
+    const options: { includeInitial?: boolean; fromRevision?: number; onError: (error: StateError) => void } =
+      {
+        onError: (error) => this.end(error),
+      };
     if (this.options.includeInitial !== undefined) options.includeInitial = this.options.includeInitial;
     if (this.options.fromRevision !== undefined) options.fromRevision = this.options.fromRevision;
     this.underlying = await provider.watch(this.identifiers, (event) => this.receive(event), options);

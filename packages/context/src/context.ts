@@ -1,9 +1,11 @@
 import { type BridgedStateOptions, createBridgedState } from "@statebridge/state-bridged";
 import { createLocalState } from "@statebridge/state-local";
 import {
+  createSessionId,
   type ExportDocument,
-  type RegisterOptions,
+  isStateError,
   type RegisteredVariable,
+  type RegisterOptions,
   type SetOptions,
   StateError,
   type StateProvider,
@@ -13,15 +15,13 @@ import {
   type Variable,
   type VariableType,
   type VariableValue,
+  type Watcher,
   type WatchHandle,
   type WatchInfo,
   type WatchOptions,
-  type Watcher,
-  createSessionId,
-  isStateError,
 } from "@statebridge/state-provider";
 import { ContextWatch } from "./context-watch.js";
-import { type ProgramSpec, bridgeReason } from "./program-spec.js";
+import { bridgeReason, type ProgramSpec } from "./program-spec.js";
 
 /** Which backend a Context runs on. */
 export type Backend = "local" | "bridged";
@@ -104,7 +104,12 @@ export interface Context {
   /** The backend operations run on now. */
   readonly backend: Backend;
 
-  register(name: string, type: VariableType, initial: unknown, options?: RegisterOptions): Promise<RegisteredVariable>;
+  register(
+    name: string,
+    type: VariableType,
+    initial: unknown,
+    options?: RegisterOptions,
+  ): Promise<RegisteredVariable>;
   get(identifier: string): Promise<VariableValue>;
   getVariable(identifier: string): Promise<Variable>;
   set(identifier: string, value: unknown, options?: SetOptions): Promise<number>;
@@ -215,7 +220,10 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
 
   async function performSwitch(reason: string): Promise<void> {
     if (options.bridge === undefined) {
-      throw new StateError("invalid_value", `cannot switch to the bridge (${reason}): the context has no bridge options`);
+      throw new StateError(
+        "invalid_value",
+        `cannot switch to the bridge (${reason}): the context has no bridge options`,
+      );
     }
     const started = performance.now();
     const local = provider;
@@ -306,9 +314,13 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
 
     async registerProgram(spec) {
       const reason = bridgeReason(spec);
-      const name = typeof spec.name === "string" && spec.name !== "" ? spec.name : `program-${programs.size + 1}`;
+      const name =
+        typeof spec.name === "string" && spec.name !== "" ? spec.name : `program-${programs.size + 1}`;
       if (programs.has(name)) {
-        throw new StateError("already_exists", `a program named ${JSON.stringify(name)} is already registered`);
+        throw new StateError(
+          "already_exists",
+          `a program named ${JSON.stringify(name)} is already registered`,
+        );
       }
       if (reason !== undefined && backend === "local") {
         if (options.backend === "local") {

@@ -1,4 +1,3 @@
-export { createContext } from "./context.js";
 export type {
   Backend,
   BackendSwitchEvent,
@@ -10,5 +9,6 @@ export type {
   ProgramRegistration,
   SwitchStep,
 } from "./context.js";
-export { LOCAL_RUNTIMES, bridgeReason } from "./program-spec.js";
+export { createContext } from "./context.js";
 export type { ProgramSpec } from "./program-spec.js";
+export { bridgeReason, LOCAL_RUNTIMES } from "./program-spec.js";

@@ -28,7 +28,9 @@ describe("bridgeReason", () => {
   });
 
   it("fields of unexpected kinds do not trigger a switch", () => {
-    expect(bridgeReason({ runtime: 42, requiresBridge: "yes", modules: { runtime: "python" } })).toBeUndefined();
+    expect(
+      bridgeReason({ runtime: 42, requiresBridge: "yes", modules: { runtime: "python" } }),
+    ).toBeUndefined();
   });
 
   it("a spec that is not an object is refused with invalid_value", () => {

@@ -1,4 +1,4 @@
-import { StateError, describe } from "@statebridge/state-provider";
+import { describe, StateError } from "@statebridge/state-provider";
 
 /**
  * A program a Context runs or hands to another process. Any shape is accepted: only the keys

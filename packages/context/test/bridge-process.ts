@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { once } from "node:events";
+import { createRequire } from "node:module";
 import { createServer, type Server, type Socket } from "node:net";
 
 const require = createRequire(import.meta.url);
@@ -15,7 +15,9 @@ export interface BridgeProcess {
 
 /** Starts `bridge-server --port 0` in a child process and waits for its address line. */
 export async function startBridgeProcess(args: readonly string[] = []): Promise<BridgeProcess> {
-  const cli = require.resolve("@statebridge/bridge-server/package.json").replace(/package\.json$/, "dist/cli.js");
+  const cli = require
+    .resolve("@statebridge/bridge-server/package.json")
+    .replace(/package\.json$/, "dist/cli.js");
   const child = spawn(process.execPath, [cli, "--port", "0", "--log-level", "warn", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createBridgedState } from "@statebridge/state-bridged";
-import { type StateProvider, type WatchEvent, isStateError } from "@statebridge/state-provider";
+import { isStateError, type StateProvider, type WatchEvent } from "@statebridge/state-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BackendSwitchEvent, type BackendSwitchFailedEvent, createContext } from "../src/index.js";
 import { type BridgeProcess, startBridgeProcess, startCuttingProxy } from "./bridge-process.js";
@@ -47,74 +47,77 @@ async function writeFromAnotherProcess(url: string, sessionId: string, name: str
 }
 
 describe("the switch from LocalState to the bridge", () => {
-  it(
-    "moves 1,000 variables and live watchers, keeps ids and versions, runs concurrent writes in order, " +
-      "and the original watchers see a second process's writes",
-    async () => {
-      const context = await createContext({ bridge: { url: server.url } });
-      expect(context.backend).toBe("local");
-      for (let index = 0; index < 1000; index++) {
-        await context.register(`param_${index}`, "float", index, { metadata: { index } });
-      }
-      await context.set("param_7", 7.5);
-      const before = await context.export();
+  it("moves 1,000 variables and live watchers, keeps ids and versions, runs concurrent writes in order, " +
+    "and the original watchers see a second process's writes", async () => {
+    const context = await createContext({ bridge: { url: server.url } });
+    expect(context.backend).toBe("local");
+    for (let index = 0; index < 1000; index++) {
+      await context.register(`param_${index}`, "float", index, { metadata: { index } });
+    }
+    await context.set("param_7", 7.5);
+    const before = await context.export();
 
-      const seen: WatchEvent[] = [];
-      await context.watch(["param_0", "param_1"], (event) => {
+    const seen: WatchEvent[] = [];
+    await context.watch(
+      ["param_0", "param_1"],
+      (event) => {
         seen.push(event);
-      }, { includeInitial: true });
-      const slowSeen: WatchEvent[] = [];
-      await context.watch(["param_0"], async (event) => {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        slowSeen.push(event);
-      });
-      const switches: BackendSwitchEvent[] = [];
-      context.on("backend-switch", (event) => switches.push(event));
+      },
+      { includeInitial: true },
+    );
+    const slowSeen: WatchEvent[] = [];
+    await context.watch(["param_0"], async (event) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      slowSeen.push(event);
+    });
+    const switches: BackendSwitchEvent[] = [];
+    context.on("backend-switch", (event) => switches.push(event));
 
-      const writes: Promise<number>[] = [];
-      for (let index = 1; index <= 50; index++) writes.push(context.set("param_0", 1000 + index));
-      const switching = context.ensureBridged();
-      for (let index = 51; index <= 100; index++) writes.push(context.set("param_0", 1000 + index));
-      const versions = await Promise.all(writes);
-      await switching;
+    const writes: Promise<number>[] = [];
+    for (let index = 1; index <= 50; index++) writes.push(context.set("param_0", 1000 + index));
+    const switching = context.ensureBridged();
+    for (let index = 51; index <= 100; index++) writes.push(context.set("param_0", 1000 + index));
+    const versions = await Promise.all(writes);
+    await switching;
 
-      expect(context.backend).toBe("bridged");
-      expect(versions).toEqual(Array.from({ length: 100 }, (_, index) => index + 1));
-      expect(switches).toHaveLength(1);
-      expect(switches[0]?.variables).toBe(1000);
-      expect(switches[0]?.watchers).toBe(2);
-      expect(switches[0]?.durationMs).toBeGreaterThan(0);
+    expect(context.backend).toBe("bridged");
+    expect(versions).toEqual(Array.from({ length: 100 }, (_, index) => index + 1));
+    expect(switches).toHaveLength(1);
+    expect(switches[0]?.variables).toBe(1000);
+    expect(switches[0]?.watchers).toBe(2);
+    expect(switches[0]?.durationMs).toBeGreaterThan(0);
 
-      // Ids, versions and metadata survived the move.
-      const after = await context.export();
-      const afterById = new Map(after.variables.map((variable) => [variable.id, variable]));
-      for (const variable of before.variables) {
-        const moved = afterById.get(variable.id);
-        expect(moved?.name).toBe(variable.name);
-        if (variable.name !== "param_0") expect(moved?.version).toBe(variable.version);
-        expect(moved?.metadata).toEqual(variable.metadata);
-      }
-      expect(await context.get("param_0")).toBe(1100);
+    // Ids, versions and metadata survived the move.
+    const after = await context.export();
+    const afterById = new Map(after.variables.map((variable) => [variable.id, variable]));
+    for (const variable of before.variables) {
+      const moved = afterById.get(variable.id);
+      expect(moved?.name).toBe(variable.name);
+      if (variable.name !== "param_0") expect(moved?.version).toBe(variable.version);
+      expect(moved?.metadata).toEqual(variable.metadata);
+    }
+    expect(await context.get("param_0")).toBe(1100);
 
-      // A second process writes; the watchers registered before the switch see it.
-      const { version } = await writeFromAnotherProcess(server.url, context.sessionId, "param_1", 42);
-      expect(version).toBe(1);
-      await waitFor(() => seen.some((event) => event.name === "param_1" && event.newValue === 42), "param_1 = 42");
-      await waitFor(() => slowSeen.length === 100, "the slow watcher's 100 events");
+    // A second process writes; the watchers registered before the switch see it.
+    const { version } = await writeFromAnotherProcess(server.url, context.sessionId, "param_1", 42);
+    expect(version).toBe(1);
+    await waitFor(
+      () => seen.some((event) => event.name === "param_1" && event.newValue === 42),
+      "param_1 = 42",
+    );
+    await waitFor(() => slowSeen.length === 100, "the slow watcher's 100 events");
 
-      const param0 = seen.filter((event) => event.name === "param_0");
-      expect(param0[0]?.type).toBe("initial");
-      // Every change exactly once, in order: versions 1..100 after the initial value.
-      expect(param0.slice(1).map((event) => event.version)).toEqual(versions);
-      expect(slowSeen.map((event) => event.version)).toEqual(versions);
-      const remote = seen.find((event) => event.name === "param_1" && event.type === "value_change");
-      expect(remote?.source).toBe("second-process");
-      expect(context.listWatchers()).toHaveLength(2);
-      for (const info of context.listWatchers()) expect(info.reconnects).toBeGreaterThanOrEqual(1);
-      await context.close();
-    },
-    60_000,
-  );
+    const param0 = seen.filter((event) => event.name === "param_0");
+    expect(param0[0]?.type).toBe("initial");
+    // Every change exactly once, in order: versions 1..100 after the initial value.
+    expect(param0.slice(1).map((event) => event.version)).toEqual(versions);
+    expect(slowSeen.map((event) => event.version)).toEqual(versions);
+    const remote = seen.find((event) => event.name === "param_1" && event.type === "value_change");
+    expect(remote?.source).toBe("second-process");
+    expect(context.listWatchers()).toHaveLength(2);
+    for (const info of context.listWatchers()) expect(info.reconnects).toBeGreaterThanOrEqual(1);
+    await context.close();
+  }, 60_000);
 
   it("switching twice is a no-op", async () => {
     const context = await createContext({ bridge: { url: server.url } });
@@ -135,7 +138,11 @@ describe("the switch from LocalState to the bridge", () => {
     expect(local.backend).toBe("local");
     expect(context.backend).toBe("local");
     const remote = await context.registerProgram({ name: "optimizer", modules: [{ runtime: "python" }] });
-    expect(remote).toEqual({ name: "optimizer", bridgeReason: "program.modules[0] needs the python runtime", backend: "bridged" });
+    expect(remote).toEqual({
+      name: "optimizer",
+      bridgeReason: "program.modules[0] needs the python runtime",
+      backend: "bridged",
+    });
     expect(context.backend).toBe("bridged");
     expect([...context.programs().keys()]).toEqual(["summarize", "optimizer"]);
     await context.close();
@@ -143,7 +150,9 @@ describe("the switch from LocalState to the bridge", () => {
 
   it("a context pinned to local refuses a program that needs the bridge", async () => {
     const context = await createContext({ backend: "local", bridge: { url: server.url } });
-    await expect(context.registerProgram({ runtime: "python" })).rejects.toMatchObject({ code: "invalid_value" });
+    await expect(context.registerProgram({ runtime: "python" })).rejects.toMatchObject({
+      code: "invalid_value",
+    });
     expect(context.backend).toBe("local");
     await context.close();
   });
@@ -159,7 +168,10 @@ describe("the switch from LocalState to the bridge", () => {
 
 describe("a failed switch leaves the context on LocalState with nothing lost", () => {
   async function prepare(url: string, extra: Parameters<typeof createContext>[0] = {}) {
-    const context = await createContext({ ...extra, bridge: { url, options: { deadlineMs: 2000, retry: { attempts: 1 } } } });
+    const context = await createContext({
+      ...extra,
+      bridge: { url, options: { deadlineMs: 2000, retry: { attempts: 1 } } },
+    });
     for (let index = 0; index < 200; index++) await context.register(`v_${index}`, "integer", index);
     const seen: WatchEvent[] = [];
     await context.watch(["v_0"], (event) => {
@@ -179,7 +191,10 @@ describe("a failed switch leaves the context on LocalState with nothing lost", (
     expect((await context.list()).length).toBe(200);
     expect(await context.get("v_0")).toBe(expectedV0);
     await context.set("v_0", expectedV0 + 1);
-    await waitFor(() => seen.some((event) => event.newValue === expectedV0 + 1), "a local event after the failure");
+    await waitFor(
+      () => seen.some((event) => event.newValue === expectedV0 + 1),
+      "a local event after the failure",
+    );
   }
 
   it("bridge down: fails at connect with unavailable; operations issued meanwhile apply in order; a later switch succeeds", async () => {

@@ -104,7 +104,9 @@ export function decodeValue(type: VariableType, encoded: unknown, path: string):
       case "-0":
         return -0;
       default:
-        throw invalid(`${path}.$float is ${describe(record.$float)}; expected NaN, Infinity, -Infinity or -0`);
+        throw invalid(
+          `${path}.$float is ${describe(record.$float)}; expected NaN, Infinity, -Infinity or -0`,
+        );
     }
   }
   if ("$f64" in record) {
@@ -173,7 +175,9 @@ export function parseExport(document: unknown): ParsedExport {
     throw invalid(`format must be ${JSON.stringify(EXPORT_FORMAT)}, got ${describe(record.format)}`);
   }
   if (record.version !== EXPORT_VERSION) {
-    throw invalid(`version ${describe(record.version)} is not supported; this reader takes ${EXPORT_VERSION}`);
+    throw invalid(
+      `version ${describe(record.version)} is not supported; this reader takes ${EXPORT_VERSION}`,
+    );
   }
   if (typeof record.sessionId !== "string") {
     throw invalid(`sessionId must be a string, got ${describe(record.sessionId)}`);

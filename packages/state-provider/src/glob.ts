@@ -25,7 +25,10 @@ export function compileGlob(pattern: unknown): (name: string) => boolean {
     } else if (character === "\\") {
       const next = pattern[index + 1];
       if (next === undefined) {
-        throw new StateError("invalid_value", `list pattern ${JSON.stringify(pattern)} ends with a lone backslash`);
+        throw new StateError(
+          "invalid_value",
+          `list pattern ${JSON.stringify(pattern)} ends with a lone backslash`,
+        );
       }
       source += escapeRegExp(next);
       index++;

@@ -1,6 +1,53 @@
-export { STATE_ERROR_CODES, StateError, isStateError, isStateErrorCode } from "./errors.js";
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
-export { VARIABLE_TYPES } from "./variable.js";
+export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
+export type {
+  ExportDocument,
+  ExportedValue,
+  ExportedVariable,
+  ParsedExport,
+} from "./export-format.js";
+export {
+  createExport,
+  decodeValue,
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  encodeValue,
+  parseExport,
+} from "./export-format.js";
+export { compileGlob } from "./glob.js";
+export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
+export { createSessionId, createVariableId } from "./ids.js";
+export { packFloat64, unpackFloat64 } from "./packed.js";
+export type {
+  Capabilities,
+  RegisterOptions,
+  SetOptions,
+  StateProvider,
+  UpdateManyOptions,
+  UpdateManyResult,
+  Updates,
+} from "./provider.js";
+export type { NormalizedConstraints } from "./type-system.js";
+export {
+  assertExpectedVersion,
+  assertVariableName,
+  assertVariableType,
+  codePointLength,
+  compilePattern,
+  describe,
+  ID_PATTERN,
+  isIdShaped,
+  isTensorValue,
+  isVariableType,
+  MAX_ARRAY_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_PATTERN_LENGTH,
+  mergeMetadata,
+  normalizeMetadata,
+  normalizeValue,
+  validateConstraints,
+  valuesEqual,
+} from "./type-system.js";
 export type {
   Constraints,
   JsonValue,
@@ -11,61 +58,14 @@ export type {
   VariableType,
   VariableValue,
 } from "./variable.js";
+export { VARIABLE_TYPES } from "./variable.js";
 export type {
   WatchEvent,
   WatchEventType,
+  Watcher,
   WatchHandle,
   WatchInfo,
   WatchOptions,
-  Watcher,
 } from "./watch.js";
-export type {
-  Capabilities,
-  RegisterOptions,
-  SetOptions,
-  StateProvider,
-  UpdateManyOptions,
-  UpdateManyResult,
-  Updates,
-} from "./provider.js";
-export {
-  ID_PATTERN,
-  MAX_ARRAY_LENGTH,
-  MAX_NAME_LENGTH,
-  MAX_PATTERN_LENGTH,
-  assertExpectedVersion,
-  assertVariableName,
-  assertVariableType,
-  codePointLength,
-  compilePattern,
-  describe,
-  isIdShaped,
-  isTensorValue,
-  isVariableType,
-  mergeMetadata,
-  normalizeMetadata,
-  normalizeValue,
-  validateConstraints,
-  valuesEqual,
-} from "./type-system.js";
-export type { NormalizedConstraints } from "./type-system.js";
-export { compileGlob } from "./glob.js";
-export { createSessionId, createVariableId } from "./ids.js";
-export { packFloat64, unpackFloat64 } from "./packed.js";
-export {
-  EXPORT_FORMAT,
-  EXPORT_VERSION,
-  createExport,
-  decodeValue,
-  encodeValue,
-  parseExport,
-} from "./export-format.js";
-export type {
-  ExportDocument,
-  ExportedValue,
-  ExportedVariable,
-  ParsedExport,
-} from "./export-format.js";
-export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
-export { decodeWireValue, encodeWireValue, fromWireValue, toWireValue } from "./wire-value.js";
 export type { WireValueKind } from "./wire-value.js";
+export { decodeWireValue, encodeWireValue, fromWireValue, toWireValue } from "./wire-value.js";

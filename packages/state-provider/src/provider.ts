@@ -7,7 +7,7 @@ import type {
   VariableType,
   VariableValue,
 } from "./variable.js";
-import type { WatchHandle, WatchInfo, WatchOptions, Watcher } from "./watch.js";
+import type { Watcher, WatchHandle, WatchInfo, WatchOptions } from "./watch.js";
 
 /** What a backend can do; every flag is truthful and the compliance suite skips by it. */
 export interface Capabilities {

@@ -71,7 +71,10 @@ export function assertVariableName(name: unknown): string {
     );
   }
   if (!isWellFormed(name)) {
-    throw new StateError("invalid_value", "a variable name must be well-formed Unicode (it has a lone surrogate)");
+    throw new StateError(
+      "invalid_value",
+      "a variable name must be well-formed Unicode (it has a lone surrogate)",
+    );
   }
   if (isIdShaped(name)) {
     throw new StateError(
@@ -123,7 +126,10 @@ export function validateConstraints(type: VariableType, constraints: unknown): N
   if (type === "integer") {
     for (const key of ["min", "max"] as const) {
       if (typeof result[key] === "number" && !Number.isInteger(result[key])) {
-        throw new StateError("invalid_value", `constraint ${key} of an integer must be whole, got ${result[key]}`);
+        throw new StateError(
+          "invalid_value",
+          `constraint ${key} of an integer must be whole, got ${result[key]}`,
+        );
       }
     }
   }
@@ -148,7 +154,10 @@ export function validateConstraints(type: VariableType, constraints: unknown): N
     }
   }
   if (type === "module" && typeof result.namespace === "string" && !MODULE_NAME.test(result.namespace)) {
-    throw new StateError("invalid_value", `namespace ${JSON.stringify(result.namespace)} is not a module name`);
+    throw new StateError(
+      "invalid_value",
+      `namespace ${JSON.stringify(result.namespace)} is not a module name`,
+    );
   }
   return Object.freeze(result) as NormalizedConstraints;
 }
@@ -160,7 +169,10 @@ function checkConstraint(key: keyof Constraints, value: unknown): unknown {
     case "min":
     case "max":
       if (typeof value !== "number" || !Number.isFinite(value)) {
-        throw new StateError("invalid_value", `constraint ${key} must be a finite number, got ${describe(value)}`);
+        throw new StateError(
+          "invalid_value",
+          `constraint ${key} must be a finite number, got ${describe(value)}`,
+        );
       }
       return value;
     case "minLength":
@@ -178,7 +190,10 @@ function checkConstraint(key: keyof Constraints, value: unknown): unknown {
         throw new StateError("invalid_value", `constraint pattern must be a string, got ${describe(value)}`);
       }
       if (value.length > MAX_PATTERN_LENGTH) {
-        throw new StateError("invalid_value", `constraint pattern is longer than ${MAX_PATTERN_LENGTH} characters`);
+        throw new StateError(
+          "invalid_value",
+          `constraint pattern is longer than ${MAX_PATTERN_LENGTH} characters`,
+        );
       }
       compilePattern(value);
       return value;
@@ -193,13 +208,19 @@ function checkConstraint(key: keyof Constraints, value: unknown): unknown {
     case "enum":
     case "choices": {
       if (!Array.isArray(value)) {
-        throw new StateError("invalid_value", `constraint ${key} must be an array of strings, got ${describe(value)}`);
+        throw new StateError(
+          "invalid_value",
+          `constraint ${key} must be an array of strings, got ${describe(value)}`,
+        );
       }
       if (value.length === 0) throw new StateError("invalid_value", `constraint ${key} must not be empty`);
       const seen = new Set<string>();
       for (const item of value) {
         if (typeof item !== "string" || !isWellFormed(item)) {
-          throw new StateError("invalid_value", `constraint ${key} must hold only strings, got ${describe(item)}`);
+          throw new StateError(
+            "invalid_value",
+            `constraint ${key} must hold only strings, got ${describe(item)}`,
+          );
         }
         if (seen.has(item)) {
           throw new StateError("invalid_value", `constraint ${key} lists ${JSON.stringify(item)} twice`);
@@ -210,7 +231,10 @@ function checkConstraint(key: keyof Constraints, value: unknown): unknown {
     }
     case "shape": {
       if (!Array.isArray(value)) {
-        throw new StateError("invalid_value", `constraint shape must be an array of integers, got ${describe(value)}`);
+        throw new StateError(
+          "invalid_value",
+          `constraint shape must be an array of integers, got ${describe(value)}`,
+        );
       }
       for (const dimension of value) {
         if (typeof dimension !== "number" || !Number.isSafeInteger(dimension) || dimension < 0) {
@@ -307,10 +331,14 @@ export function normalizeValue(
       if (constraints.minLength !== undefined || constraints.maxLength !== undefined) {
         const length = codePointLength(text);
         if (constraints.minLength !== undefined && length < constraints.minLength) {
-          throw violation(`${quote(name)} has ${length} characters, below minLength ${constraints.minLength}`);
+          throw violation(
+            `${quote(name)} has ${length} characters, below minLength ${constraints.minLength}`,
+          );
         }
         if (constraints.maxLength !== undefined && length > constraints.maxLength) {
-          throw violation(`${quote(name)} has ${length} characters, above maxLength ${constraints.maxLength}`);
+          throw violation(
+            `${quote(name)} has ${length} characters, above maxLength ${constraints.maxLength}`,
+          );
         }
       }
       if (constraints.pattern !== undefined && !compilePattern(constraints.pattern).test(text)) {
@@ -351,7 +379,9 @@ export function normalizeValue(
         text !== constraints.namespace &&
         !text.startsWith(`${constraints.namespace}.`)
       ) {
-        throw violation(`${quote(name)} = ${preview(text)} is outside namespace ${JSON.stringify(constraints.namespace)}`);
+        throw violation(
+          `${quote(name)} = ${preview(text)} is outside namespace ${JSON.stringify(constraints.namespace)}`,
+        );
       }
       return text;
     }
@@ -430,7 +460,11 @@ function toNumberArray(name: string, what: string, value: unknown, finite: boole
       result[index] = element;
     }
   } else {
-    throw wrongKind(name, what === "embedding" ? "embedding (number[], Float32Array or Float64Array)" : what, value);
+    throw wrongKind(
+      name,
+      what === "embedding" ? "embedding (number[], Float32Array or Float64Array)" : what,
+      value,
+    );
   }
   if (finite) {
     for (let index = 0; index < result.length; index++) {
@@ -448,7 +482,10 @@ function toNumberArray(name: string, what: string, value: unknown, finite: boole
 function checkString(name: string, type: string, value: unknown): string {
   if (typeof value !== "string") throw wrongKind(name, type, value);
   if (!isWellFormed(value)) {
-    throw new StateError("invalid_value", `${quote(name)}: the ${type} is not well-formed Unicode (it has a lone surrogate)`);
+    throw new StateError(
+      "invalid_value",
+      `${quote(name)}: the ${type} is not well-formed Unicode (it has a lone surrogate)`,
+    );
   }
   return value;
 }
@@ -528,7 +565,10 @@ export function mergeMetadata(current: Metadata, update: Metadata | undefined): 
  */
 export function assertExpectedVersion(value: unknown): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new StateError("invalid_value", `expectedVersion must be a non-negative integer, got ${describe(value)}`);
+    throw new StateError(
+      "invalid_value",
+      `expectedVersion must be a non-negative integer, got ${describe(value)}`,
+    );
   }
   return value;
 }
