@@ -142,6 +142,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
 
   const listener = createListener({
     handler,
+    onError: (error) => logger.error({ err: error }, "listening socket error"),
     // In MB: room for the connection's receive window and a whole largest message, twice over.
     maxSessionMemory: Math.max(64, Math.ceil((2 * maxRequestBytes) / (1024 * 1024))),
   });

@@ -8,6 +8,8 @@ export interface ListenerOptions {
   readonly handler: NodeRequestHandler;
   /** Passed to the HTTP/2 server: the most a session may buffer, in MB. */
   readonly maxSessionMemory: number;
+  /** Told of an error of the listening socket after it started (it keeps listening). */
+  readonly onError: (error: Error) => void;
 }
 
 /** HTTP/2 and HTTP/1.1 on one port. */
@@ -153,6 +155,7 @@ export function createListener(options: ListenerOptions): Listener {
         netServer.once("error", reject);
         netServer.listen(port, host, () => {
           netServer.off("error", reject);
+          netServer.on("error", options.onError);
           const address = netServer.address();
           resolve(typeof address === "object" && address !== null ? address.port : port);
         });
