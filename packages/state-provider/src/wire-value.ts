@@ -45,6 +45,9 @@ export function toWireValue(type: VariableType, value: unknown): WireValueKind {
   switch (type) {
     case "float":
       if (typeof value === "number") return { case: "floatValue", value };
+      // A float takes no bigint (as locally), but the wire's integer field is a float's too:
+      // send nothing, which the receiver refuses with the same invalid_value.
+      if (typeof value === "bigint") return { case: undefined };
       break;
     case "integer":
       if (typeof value === "number" && Number.isInteger(value)) {
@@ -119,8 +122,10 @@ export function fromWireValue(type: VariableType, kind: WireValueKind | undefine
     throw new StateError("invalid_value", `${label} needs a ${type} value, got an empty value`);
   }
   const integerAcceptsFloat = type === "integer" && kind.case === "floatValue";
+  // "Integers become floats": a client whose language has a separate int (Python) may send one.
+  const floatAcceptsInteger = type === "float" && kind.case === "integerValue";
   const textType = kind.case === "stringValue" && (type === "choice" || type === "module");
-  if (kind.case !== CASE_OF[type] && !integerAcceptsFloat && !textType) {
+  if (kind.case !== CASE_OF[type] && !integerAcceptsFloat && !floatAcceptsInteger && !textType) {
     throw new StateError(
       "invalid_value",
       `${label} needs a ${type}, got a ${kind.case.replace("Value", "")} value`,
@@ -141,6 +146,8 @@ export function fromWireValue(type: VariableType, kind: WireValueKind | undefine
       }
       return { shape: Array.from(kind.value.shape, Number), data };
     }
+    case "integerValue":
+      return floatAcceptsInteger ? Number(kind.value) : kind.value;
     default:
       return kind.value;
   }
