@@ -111,7 +111,11 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
     settleDone(error);
   }
 
-  async function deliver(event: WatchEvent): Promise<void> {
+  /**
+   * Hands one event to the filter and the watcher. Synchronous unless the watcher returns a
+   * promise: then the promise, which the next event waits for.
+   */
+  function deliver(event: WatchEvent): Promise<void> | undefined {
     if (filter !== undefined) {
       let keep: boolean;
       try {
@@ -119,45 +123,62 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       } catch (error) {
         failed++;
         settings.onWatcherError(error, event);
-        return;
+        return undefined;
       }
       if (!keep) {
         filtered++;
-        return;
+        return undefined;
       }
     }
     delivered++;
+    let result: unknown;
     try {
-      await watcher(event);
+      result = watcher(event);
     } catch (error) {
       failed++;
       settings.onWatcherError(error, event);
+      return undefined;
     }
+    if (!isPromiseLike(result)) return undefined;
+    return Promise.resolve(result).then(
+      () => {},
+      (error: unknown) => {
+        failed++;
+        settings.onWatcherError(error, event);
+      },
+    );
   }
 
-  async function handleMessage(message: WatchMessage): Promise<void> {
+  /** Delivers `events` from `index` on, one at a time; a promise only if a watcher made one. */
+  function deliverFrom(events: readonly WatchEvent[], index: number): Promise<void> | undefined {
+    for (let position = index; position < events.length; position++) {
+      if (isClosed()) return undefined;
+      const pending = deliver(events[position] as WatchEvent);
+      if (pending !== undefined) return pending.then(() => deliverFrom(events, position + 1));
+    }
+    return undefined;
+  }
+
+  function handleMessage(message: WatchMessage): Promise<void> | undefined {
     if (message.kind === "heartbeat") {
       if (lastRevision === undefined || message.revision > lastRevision) lastRevision = message.revision;
-      return;
+      return undefined;
     }
     if (message.kind === "opened") {
       // Without initial values or a resume point, nothing at or before it will come.
       if (lastRevision === undefined && !request.includeInitial) lastRevision = message.revision;
-      return;
+      return undefined;
     }
     const revision = Number(message.events.revision);
     if (lastRevision !== undefined && revision <= lastRevision) {
       // A resumed stream may repeat what the broken one already delivered: never twice.
       duplicates += message.events.events.length;
-      return;
+      return undefined;
     }
     const { events } = decodeWatchEvents(message.events);
     lastRevision = revision;
     received += events.length;
-    for (const event of events) {
-      if (state === "closed") return;
-      await deliver(event);
-    }
+    return deliverFrom(events, 0);
   }
 
   function currentRequest(): WatchRequest {
@@ -186,7 +207,8 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
               opened(undefined);
             }
           }
-          await handleMessage(message);
+          const pending = handleMessage(message);
+          if (pending !== undefined) await pending;
           if (isClosed()) return;
         }
         // The server has no reason to end a watch with OK; read it like a shutdown.
@@ -241,6 +263,14 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       },
     );
   });
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }
 
 function describeIdentifiers(identifiers: readonly string[]): string {

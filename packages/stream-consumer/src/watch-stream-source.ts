@@ -4,6 +4,7 @@ import type { BridgeService, WatchStreamRequestSchema, WatchStreamResponse } fro
 import { StateError } from "@statebridge/state-provider";
 import { stateErrorFromErrorDetail } from "./connect-errors.js";
 import { createMessageChannel, type MessageChannel } from "./message-channel.js";
+import { createSilenceMonitor } from "./silence-monitor.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchStreamSource}. */
@@ -56,6 +57,7 @@ export function createWatchStreamSource(
   let nextWatchNumber = 1;
   let closed = false;
   const lingerMs = options.lingerMs ?? 1_000;
+  const monitor = createSilenceMonitor(options.silenceLimitMs);
 
   function currentStream(): SharedStream {
     if (shared !== undefined && !shared.broken) {
@@ -77,20 +79,15 @@ export function createWatchStreamSource(
 
   async function pump(stream: SharedStream): Promise<void> {
     let silent = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        silent = true;
-        stream.call.abort();
-      }, options.silenceLimitMs);
-    };
+    const silence = monitor.watch(() => {
+      silent = true;
+      stream.call.abort();
+    });
     let failure: unknown;
     try {
-      arm();
       const responses = client.watchStream(generate(stream.requests), { signal: stream.call.signal });
       for await (const response of responses) {
-        arm();
+        silence.waiting();
         route(stream, response);
       }
       failure = new StateError("unavailable", "the server ended the multiplexed watch stream");
@@ -105,7 +102,7 @@ export function createWatchStreamSource(
           )
         : error;
     } finally {
-      clearTimeout(timer);
+      silence.stop();
       breakStream(stream, failure);
     }
   }
@@ -175,36 +172,45 @@ export function createWatchStreamSource(
     stream.linger.unref();
   }
 
-  async function* open(request: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchMessage> {
-    if (signal.aborted) return;
-    if (closed) throw new StateError("closed", "the watch source is closed");
-    const stream = currentStream();
-    const watchId = `w${nextWatchNumber++}`;
-    const channel = createMessageChannel<WatchMessage>();
-    stream.channels.set(watchId, channel);
-    const onAbort = () => {
-      release(stream, watchId, channel);
-      channel.fail(new StateError("closed", "the watch was closed"));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    stream.requests.push({
-      kind: {
-        case: "create",
-        value: {
-          watchId,
-          sessionId: request.sessionId,
-          identifiers: [...request.identifiers],
-          includeInitial: request.includeInitial,
-          ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
-        },
+  function open(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
+    return {
+      [Symbol.asyncIterator]() {
+        if (signal.aborted) return createMessageChannel<WatchMessage>()[Symbol.asyncIterator]();
+        if (closed) throw new StateError("closed", "the watch source is closed");
+        const stream = currentStream();
+        const watchId = `w${nextWatchNumber++}`;
+        const channel = createMessageChannel<WatchMessage>();
+        stream.channels.set(watchId, channel);
+        const onAbort = () => {
+          release(stream, watchId, channel);
+          channel.fail(new StateError("closed", "the watch was closed"));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        stream.requests.push({
+          kind: {
+            case: "create",
+            value: {
+              watchId,
+              sessionId: request.sessionId,
+              identifiers: [...request.identifiers],
+              includeInitial: request.includeInitial,
+              ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+            },
+          },
+        });
+        // Not an async generator delegating to the channel: that would cost two more promise
+        // hops per message, on the path every event of every watch takes.
+        const messages = channel[Symbol.asyncIterator]();
+        return {
+          next: () => messages.next(),
+          async return() {
+            signal.removeEventListener("abort", onAbort);
+            release(stream, watchId, channel);
+            return await (messages.return?.() ?? { done: true, value: undefined });
+          },
+        };
       },
-    });
-    try {
-      yield* channel;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      release(stream, watchId, channel);
-    }
+    };
   }
 
   return {

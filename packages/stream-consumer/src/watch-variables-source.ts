@@ -1,6 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { BridgeService, WatchVariablesResponse } from "@statebridge/proto";
 import { StateError } from "@statebridge/state-provider";
+import { createSilenceMonitor } from "./silence-monitor.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchVariablesSource}. */
@@ -22,6 +23,7 @@ export function createWatchVariablesSource(
   options: WatchVariablesSourceOptions,
 ): WatchSource {
   const silenceLimitMs = options.heartbeatIntervalMs * options.missedHeartbeats;
+  const monitor = createSilenceMonitor(silenceLimitMs);
 
   async function* open(request: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchMessage> {
     const call = new AbortController();
@@ -29,6 +31,10 @@ export function createWatchVariablesSource(
     if (signal.aborted) return;
     signal.addEventListener("abort", abortCall, { once: true });
     let silent = false;
+    const silence = monitor.watch(() => {
+      silent = true;
+      call.abort();
+    });
     try {
       const stream = client.watchVariables(
         {
@@ -42,16 +48,9 @@ export function createWatchVariablesSource(
       );
       const iterator = stream[Symbol.asyncIterator]();
       for (;;) {
-        const timer = setTimeout(() => {
-          silent = true;
-          call.abort();
-        }, silenceLimitMs);
-        let result: IteratorResult<WatchVariablesResponse>;
-        try {
-          result = await iterator.next();
-        } finally {
-          clearTimeout(timer);
-        }
+        silence.waiting();
+        const result: IteratorResult<WatchVariablesResponse> = await iterator.next();
+        silence.heard();
         if (result.done) return;
         const { kind } = result.value;
         if (kind.case === "events") yield { kind: "events", events: kind.value };
@@ -69,6 +68,7 @@ export function createWatchVariablesSource(
       }
       throw error;
     } finally {
+      silence.stop();
       signal.removeEventListener("abort", abortCall);
       // Ends the call on the server too when the consumer stops early.
       call.abort();

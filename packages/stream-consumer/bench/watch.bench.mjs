@@ -1,0 +1,151 @@
+// Watch latency and fan-out through a bridge-server running as its own process:
+// - a set in one process → the watcher's callback in another (p50/p99), for each stream mode;
+// - one update reaching 1,000 and 10,000 watchers (time until the last one has it);
+// - the server's memory per open watcher, at 10,000 watchers.
+import { fork, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { BridgeService } from "@statebridge/proto";
+import { createStreamConsumer } from "@statebridge/stream-consumer";
+import { report, summarize } from "../../../bench/lib.mjs";
+
+const require = createRequire(import.meta.url);
+const cli = require
+  .resolve("@statebridge/bridge-server/package.json")
+  .replace(/package\.json$/, "dist/cli.js");
+const quick = process.env.STATEBRIDGE_BENCH_QUICK === "1";
+
+async function startServer() {
+  const child = spawn(process.execPath, [cli, "--port", "0", "--log-level", "warn"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let buffer = "";
+    child.stdout.on("data", (chunk) => {
+      buffer += chunk;
+      const match = /(https?:\/\/\S+)/.exec(buffer);
+      if (match) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`bridge-server exited with ${code}`)));
+  });
+  return {
+    url,
+    residentBytes: () =>
+      Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))[1]) * 1024,
+    stop: () => child.kill("SIGTERM"),
+  };
+}
+
+function clientOf(url) {
+  const sessionManager = new Http2SessionManager(url, { pingIntervalMs: 10_000 });
+  return {
+    client: createClient(BridgeService, createGrpcTransport({ baseUrl: url, sessionManager })),
+    sessionManager,
+  };
+}
+
+const server = await startServer();
+const { client, sessionManager } = clientOf(server.url);
+const rows = [];
+
+// 1. Set in a writer process → callback in this process.
+for (const streams of ["multiplexed", "per-watch"]) {
+  const sessionId = `latency-${streams}`;
+  await client.initializeSession({ sessionId });
+  await client.registerVariable({
+    sessionId,
+    name: "clock",
+    type: "string",
+    initialValue: { kind: { case: "stringValue", value: "0" } },
+  });
+  const consumer = createStreamConsumer({ client, sessionId, streams });
+  let arrived;
+  await consumer.watch(["clock"], (event) => {
+    arrived?.(process.hrtime.bigint() - BigInt(event.newValue));
+  });
+  const writer = fork(new URL("./watch-writer.mjs", import.meta.url), [server.url, sessionId]);
+  await new Promise((resolve) => writer.once("message", resolve));
+  const samples = quick ? 200 : 2_000;
+  const warmup = quick ? 20 : 200;
+  const durations = [];
+  for (let index = 0; index < warmup + samples; index++) {
+    const latency = await new Promise((resolve) => {
+      arrived = resolve;
+      writer.send("go");
+    });
+    if (index >= warmup) durations.push(Number(latency));
+  }
+  writer.send("stop");
+  await consumer.close();
+  durations.sort((left, right) => left - right);
+  rows.push(summarize(`set in one process → watcher in another (${streams})`, durations));
+}
+
+// 2. Fan-out, and 3. server memory per watcher.
+for (const [streams, counts] of [
+  ["multiplexed", [1_000, 10_000]],
+  ["per-watch", [1_000, 10_000]],
+]) {
+  for (const count of counts) {
+    const sessionId = `fan-out-${streams}-${count}`;
+    await client.initializeSession({ sessionId });
+    await client.registerVariable({
+      sessionId,
+      name: "x",
+      type: "integer",
+      initialValue: { kind: { case: "integerValue", value: 0n } },
+    });
+    const watcherClient = clientOf(server.url);
+    const consumer = createStreamConsumer({ client: watcherClient.client, sessionId, streams });
+    const before = server.residentBytes();
+    let received = 0;
+    let allReceived;
+    const open = [];
+    for (let index = 0; index < count; index++) {
+      open.push(
+        consumer.watch(["x"], () => {
+          received++;
+          if (received === count) allReceived?.();
+        }),
+      );
+      if (open.length === 500) await Promise.all(open.splice(0));
+    }
+    await Promise.all(open);
+    // Let the server settle before reading its memory.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const perWatcher = (server.residentBytes() - before) / count;
+    const repeats = quick ? 3 : count >= 10_000 ? 10 : 30;
+    const durations = [];
+    for (let repeat = 0; repeat <= repeats; repeat++) {
+      received = 0;
+      const done = new Promise((resolve) => {
+        allReceived = resolve;
+      });
+      const start = process.hrtime.bigint();
+      await client.setVariable({
+        sessionId,
+        identifier: "x",
+        value: { kind: { case: "integerValue", value: BigInt(repeat + 1) } },
+      });
+      await done;
+      if (repeat > 0) durations.push(Number(process.hrtime.bigint() - start));
+    }
+    durations.sort((left, right) => left - right);
+    rows.push(
+      summarize(`one update → ${count.toLocaleString("en-US")} watchers (${streams})`, durations, {
+        serverKiBPerWatcher: perWatcher / 1024,
+      }),
+    );
+    await consumer.close();
+    watcherClient.sessionManager.abort();
+    await client.cleanupSession({ sessionId });
+  }
+}
+
+sessionManager.abort();
+server.stop();
+report("watch", rows, {
+  note: "bridge-server in its own process; watchers in this process; one connection per consumer",
+});

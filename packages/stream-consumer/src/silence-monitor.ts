@@ -1,0 +1,70 @@
+/** One stream watched for silence. */
+export interface SilenceWatch {
+  /** The stream is now waiting for its next message: silence counts from now. */
+  waiting(): void;
+  /** A message arrived and the consumer is busy with it: silence does not count. */
+  heard(): void;
+  /** Stops watching this stream. Idempotent. */
+  stop(): void;
+}
+
+/** Watches many streams for silence with one timer. */
+export interface SilenceMonitor {
+  /** Starts watching a stream (waiting from now); `onSilent` is called once if it goes silent. */
+  watch(onSilent: () => void): SilenceWatch;
+}
+
+interface Entry {
+  since: number | undefined;
+  readonly onSilent: () => void;
+}
+
+/**
+ * Creates a {@link SilenceMonitor} that calls a stream silent once it has waited `limitMs`
+ * without a message. One timer ticks every quarter of the limit while any stream is watched,
+ * so a silence is noticed between 1 and 1.25 limits after it began, and a message costs a
+ * clock read instead of a timer reset.
+ */
+export function createSilenceMonitor(limitMs: number): SilenceMonitor {
+  const entries = new Set<Entry>();
+  let ticker: NodeJS.Timeout | undefined;
+
+  function tick(): void {
+    const now = performance.now();
+    for (const entry of entries) {
+      if (entry.since === undefined || now - entry.since < limitMs) continue;
+      entries.delete(entry);
+      entry.onSilent();
+    }
+    if (entries.size === 0) stopTicker();
+  }
+
+  function stopTicker(): void {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
+
+  return {
+    watch(onSilent) {
+      const entry: Entry = { since: performance.now(), onSilent };
+      entries.add(entry);
+      if (ticker === undefined) {
+        ticker = setInterval(tick, Math.max(1, limitMs / 4));
+        // The streams keep the process alive while they are open; the ticker need not.
+        ticker.unref();
+      }
+      return {
+        waiting() {
+          entry.since = performance.now();
+        },
+        heard() {
+          entry.since = undefined;
+        },
+        stop() {
+          entries.delete(entry);
+          if (entries.size === 0) stopTicker();
+        },
+      };
+    },
+  };
+}
