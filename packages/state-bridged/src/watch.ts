@@ -11,8 +11,11 @@ export interface WatchContext {
   readonly client: Client<typeof BridgeService>;
   /** The provider's transport (one HTTP/2 connection, with keepalive pings). */
   readonly transport: Transport;
-  /** The provider's error seam: ConnectError → StateError. */
-  readonly translateError: (error: unknown) => StateError;
+  /**
+   * Not used: watch streams translate errors with `stateErrorFromConnectError` of
+   * `@statebridge/stream-consumer`, which reads the wire the same way as the provider's seam.
+   */
+  readonly translateError?: (error: unknown) => StateError;
   /** The server's address, named in `unavailable` errors. */
   readonly target?: string;
   /** How watch streams are kept alive and reopened. */
