@@ -50,7 +50,8 @@ export interface StreamConsumerOptions {
   readonly onWatcherError?: (error: unknown, event: WatchEvent | undefined) => void;
   /**
    * Where streams come from, replacing what `streams` chooses: for a transport of another
-   * kind, or to share one source among consumers.
+   * kind, or to share one source among consumers. The consumer does not close a source it was
+   * given.
    */
   readonly source?: WatchSource;
 }
@@ -148,7 +149,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
       const closing = [...live.values()].map((handle) => handle.close());
       live.clear();
       await Promise.all(closing);
-      source.close();
+      if (options.source === undefined) source.close();
     },
   };
 }
