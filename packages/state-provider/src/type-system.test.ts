@@ -187,8 +187,9 @@ describe("normalizeValue", () => {
     ]) {
       expect(Object.is(normalize("float", value), value)).toBe(true);
     }
-    for (const value of ["1", true, null, undefined, 1n, [1], {}])
+    for (const value of ["1", true, null, undefined, 2n ** 53n, [1], {}])
       thrownBy(() => normalize("float", value), "invalid_value");
+    expect(normalize("float", 12n)).toBe(12);
   });
 
   it("float: min and max are inclusive and special values skip them", () => {

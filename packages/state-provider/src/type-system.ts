@@ -278,7 +278,8 @@ export function compilePattern(pattern: string): RegExp {
  * Normalizes and validates a value for a type and its constraints. This is the one place
  * every backend and the server decide what a variable accepts.
  *
- * - float: any number; NaN and ±Infinity are allowed and skip min/max. bigint is refused.
+ * - float: any number; NaN and ±Infinity are allowed and skip min/max. A bigint within
+ *   ±(2^53−1) becomes a number; a larger one is refused rather than rounded.
  * - integer: a safe integer, or a whole-number float; a bigint within ±(2^53−1).
  * - boolean: only `true` and `false` (no `"true"`, `1`).
  * - embedding: an array, Float32Array or Float64Array of finite numbers → frozen `number[]`.
@@ -297,6 +298,15 @@ export function normalizeValue(
 ): VariableValue {
   switch (type) {
     case "float": {
+      if (typeof value === "bigint") {
+        // Integers become floats, bigints too, but only where a double holds them exactly.
+        if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+          throw outOfSafeRange(name, value);
+        }
+        const number = Number(value);
+        checkRange(name, number, constraints);
+        return number;
+      }
       if (typeof value !== "number") throw wrongKind(name, "float", value);
       if (Number.isFinite(value)) checkRange(name, value, constraints);
       return value;

@@ -87,7 +87,7 @@ describe("fromWireValue", () => {
 
   it("lets an integer arrive as a float, a float as an integer, and choice or module values as strings", () => {
     expect(fromWireValue("integer", { case: "floatValue", value: 3 }, "v")).toBe(3);
-    expect(fromWireValue("float", { case: "integerValue", value: 7n }, "v")).toBe(7);
+    expect(fromWireValue("float", { case: "integerValue", value: 7n }, "v")).toBe(7n);
     expect(fromWireValue("choice", { case: "stringValue", value: "a" }, "v")).toBe("a");
     expect(fromWireValue("module", { case: "stringValue", value: "m" }, "v")).toBe("m");
   });

@@ -45,9 +45,7 @@ export function toWireValue(type: VariableType, value: unknown): WireValueKind {
   switch (type) {
     case "float":
       if (typeof value === "number") return { case: "floatValue", value };
-      // A float takes no bigint (as locally), but the wire's integer field is a float's too:
-      // send nothing, which the receiver refuses with the same invalid_value.
-      if (typeof value === "bigint") return { case: undefined };
+      if (typeof value === "bigint") return { case: "integerValue", value };
       break;
     case "integer":
       if (typeof value === "number" && Number.isInteger(value)) {
@@ -146,8 +144,6 @@ export function fromWireValue(type: VariableType, kind: WireValueKind | undefine
       }
       return { shape: Array.from(kind.value.shape, Number), data };
     }
-    case "integerValue":
-      return floatAcceptsInteger ? Number(kind.value) : kind.value;
     default:
       return kind.value;
   }

@@ -49,11 +49,12 @@ export const TYPE_CASES: readonly TypeCases[] = [
       { label: "the largest double", input: () => Number.MAX_VALUE, stored: Number.MAX_VALUE },
       { label: "the smallest subnormal", input: () => Number.MIN_VALUE, stored: Number.MIN_VALUE },
       { label: "an integer beyond 2^53", input: () => 2 ** 60, stored: 2 ** 60 },
+      { label: "a bigint within the safe range", input: () => -7n, stored: -7 },
     ],
     refused: [
       { label: "a numeric string", input: () => "1.5", code: "invalid_value" },
       { label: "a boolean", input: () => true, code: "invalid_value" },
-      { label: "a bigint", input: () => 1n, code: "invalid_value" },
+      { label: "a bigint beyond the safe range", input: () => 2n ** 53n, code: "invalid_value" },
       { label: "null", input: () => null, code: "invalid_value" },
       { label: "undefined", input: () => undefined, code: "invalid_value" },
       { label: "an array", input: () => [1], code: "invalid_value" },
