@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   type BridgeService,
   ExportSessionResponseSchema,
@@ -41,8 +41,18 @@ export interface UnaryServiceDependencies {
   readonly serverVersion: string;
 }
 
-/** The unary methods of `statebridge.v1.BridgeService`. */
-export type UnaryMethods = Omit<ServiceImpl<typeof BridgeService>, "watchVariables" | "watchStream">;
+type ConnectUnaryMethods = Omit<ServiceImpl<typeof BridgeService>, "watchVariables" | "watchStream">;
+
+/**
+ * The unary methods of `statebridge.v1.BridgeService`. They take the request alone (no
+ * handler context), so that connect's router and the direct gRPC path (`grpc-fast-path.ts`)
+ * call the very same functions.
+ */
+export type UnaryMethods = {
+  readonly [Name in keyof ConnectUnaryMethods]: (
+    request: Parameters<ConnectUnaryMethods[Name]>[0],
+  ) => ReturnType<ConnectUnaryMethods[Name]>;
+};
 
 /** The source recorded for a write whose client named none. */
 const UNKNOWN_SOURCE = "unknown";
@@ -315,13 +325,10 @@ function setVariablesResponse(revision: number, versions: ReadonlyMap<string, nu
 /** Wraps each method so that what it throws reaches the client through the one seam. */
 function translateErrors(methods: UnaryMethods, logger: BridgeServerLogger): UnaryMethods {
   const wrapped: Record<string, unknown> = {};
-  for (const [name, method] of Object.entries(methods) as [
-    string,
-    (request: unknown, context: HandlerContext) => unknown,
-  ][]) {
-    wrapped[name] = (request: unknown, context: HandlerContext) => {
+  for (const [name, method] of Object.entries(methods) as [string, (request: unknown) => unknown][]) {
+    wrapped[name] = (request: unknown) => {
       try {
-        return method(request, context);
+        return method(request);
       } catch (error) {
         throw toConnectError(error, logger, { procedure: name });
       }

@@ -6,6 +6,11 @@ import type { NodeRequestHandler } from "./request-handler.js";
 /** Options of {@link createListener}. */
 export interface ListenerOptions {
   readonly handler: NodeRequestHandler;
+  /**
+   * Offered every HTTP/2 stream first: returns true when it took the stream and answers it,
+   * false to leave it to `handler` (through Node's compatibility request and response).
+   */
+  readonly serveStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   /** Passed to the HTTP/2 server: the most a session may buffer, in MB. */
   readonly maxSessionMemory: number;
   /** Told of an error of the listening socket after it started (it keeps listening). */
@@ -67,33 +72,75 @@ export function createListener(options: ListenerOptions): Listener {
   let shuttingDown = false;
   // Streams whose response is complete while the client has not finished its request.
   const halfOpenStreams = new Set<http2.ServerHttp2Stream>();
-  const http2Server = http2.createServer(
-    {
-      maxSessionMemory: options.maxSessionMemory,
-      // Large values arrive as large messages: with HTTP/2's default 64 KiB windows an 8 MB
-      // upload waits for a window update every 64 KiB.
-      settings: { initialWindowSize: STREAM_WINDOW_BYTES },
-    },
-    (request, response) => {
-      const stream = request.stream;
-      // The stream's writable side finishes when the response is out (END_STREAM sent); the
-      // response object only finishes once both sides have closed.
-      stream.once("finish", () => {
-        if (request.complete) return;
-        // A response sent before the whole request arrived (a refused oversize request) leaves
-        // a client blocked on flow control: read and drop the rest so that it can finish.
-        const drop = () => {
-          while (request.read() !== null) {}
-        };
-        request.on("readable", drop);
-        drop();
-        // A client that keeps its request side open after the call ended (a bidirectional
-        // stream) would hold the connection through a shutdown: there, it is reset.
-        halfOpenStreams.add(stream);
-        stream.once("close", () => halfOpenStreams.delete(stream));
-        if (shuttingDown) resetSoon(stream);
-      });
-      handler(request, response);
+  // No request listener: each stream is offered to `serveStream` first, and only the others
+  // get the compatibility request and response objects (see serveCompatible).
+  const http2Server = http2.createServer({
+    maxSessionMemory: options.maxSessionMemory,
+    // Large values arrive as large messages: with HTTP/2's default 64 KiB windows an 8 MB
+    // upload waits for a window update every 64 KiB.
+    settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+  });
+  /** A client that keeps its request side open after the call ended is reset at shutdown. */
+  const trackHalfOpen = (stream: http2.ServerHttp2Stream): void => {
+    halfOpenStreams.add(stream);
+    stream.once("close", () => halfOpenStreams.delete(stream));
+    if (shuttingDown) resetSoon(stream);
+  };
+  const serveCompatible = (
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    rawHeaders: string[],
+  ): void => {
+    // What Node's own compatibility layer does for a request listener (onServerStream).
+    const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+    const response = new http2.Http2ServerResponse(stream);
+    const method = headers[http2.constants.HTTP2_HEADER_METHOD];
+    if (method === "CONNECT") {
+      response.statusCode = http2.constants.HTTP_STATUS_METHOD_NOT_ALLOWED;
+      response.end();
+      return;
+    }
+    if (headers.expect !== undefined) {
+      if (headers.expect !== "100-continue") {
+        response.statusCode = http2.constants.HTTP_STATUS_EXPECTATION_FAILED;
+        response.end();
+        return;
+      }
+      response.writeContinue();
+    }
+    // The stream's writable side finishes when the response is out (END_STREAM sent); the
+    // response object only finishes once both sides have closed.
+    stream.once("finish", () => {
+      if (request.complete) return;
+      // A response sent before the whole request arrived (a refused oversize request) leaves
+      // a client blocked on flow control: read and drop the rest so that it can finish.
+      const drop = () => {
+        while (request.read() !== null) {}
+      };
+      request.on("readable", drop);
+      drop();
+      // A client that keeps its request side open after the call ended (a bidirectional
+      // stream) would hold the connection through a shutdown: there, it is reset.
+      trackHalfOpen(stream);
+    });
+    handler(request, response);
+  };
+  http2Server.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      _flags: number,
+      rawHeaders: string[],
+    ) => {
+      if (options.serveStream?.(stream, headers) === true) {
+        // The stream's owner reads and drops whatever arrives after its answer.
+        stream.once("finish", () => {
+          if (!stream.readableEnded) trackHalfOpen(stream);
+        });
+        return;
+      }
+      serveCompatible(stream, headers, rawHeaders);
     },
   );
   const http1Server = http.createServer((request, response) => {

@@ -17,6 +17,9 @@ import {
 import type { BridgeServerLogger } from "./logger.js";
 import { limitRequestBody } from "./request-size-limit.js";
 
+/** The request and response encodings the server accepts, in its order of preference. */
+export const ACCEPT_COMPRESSION = Object.freeze([compressionGzip, compressionBrotli]);
+
 /** Options of {@link createRequestHandler}. */
 export interface RequestHandlerOptions {
   /** Registers the services. */
@@ -47,7 +50,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
   const router = createConnectRouter({
     interceptors: options.interceptors,
     readMaxBytes: maxRequestBytes,
-    acceptCompression: [compressionGzip, compressionBrotli],
+    acceptCompression: [...ACCEPT_COMPRESSION],
     compressMinBytes: options.compressMinBytes,
   });
   options.routes(router);

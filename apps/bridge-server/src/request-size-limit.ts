@@ -1,3 +1,4 @@
+import type { ConnectError } from "@connectrpc/connect";
 import { StateError } from "@statebridge/state-provider";
 import { toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
@@ -31,16 +32,7 @@ export function limitRequestBody(
   return {
     [Symbol.asyncIterator]() {
       const source = body[Symbol.asyncIterator]();
-      // `size` is exact when declared (envelope header, content-length), a lower bound when counted.
-      const refuse = (size: number, exact: boolean) =>
-        toConnectError(
-          new StateError(
-            "resource_exhausted",
-            `request message of ${exact ? "" : "more than "}${exact ? size : maxBytes} bytes is larger than ` +
-              `the server's limit of ${maxBytes} bytes (--max-request-bytes)`,
-          ),
-          logger,
-        );
+      const refuse = (size: number, exact: boolean) => oversizeRequestError(size, exact, maxBytes, logger);
       if (!enveloped && contentLength !== undefined) {
         const declared = Number(contentLength);
         if (declared > maxBytes) {
@@ -96,4 +88,27 @@ export function limitRequestBody(
       };
     },
   };
+}
+
+/**
+ * The `resource_exhausted` error of a request message larger than `maxBytes`, as every path
+ * of the server words it.
+ * @param size - the message's size: exact when declared (envelope header, content-length), a
+ *   lower bound when counted.
+ * @param exact - whether `size` is exact; when not, the message says "more than" the limit.
+ */
+export function oversizeRequestError(
+  size: number,
+  exact: boolean,
+  maxBytes: number,
+  logger: BridgeServerLogger,
+): ConnectError {
+  return toConnectError(
+    new StateError(
+      "resource_exhausted",
+      `request message of ${exact ? "" : "more than "}${exact ? size : maxBytes} bytes is larger than ` +
+        `the server's limit of ${maxBytes} bytes (--max-request-bytes)`,
+    ),
+    logger,
+  );
 }
