@@ -44,6 +44,12 @@ interface Route {
 /** What connect answers with for a binary gRPC request. */
 const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 const SUCCESS_TRAILERS = Object.freeze({ "grpc-status": "0" });
+/**
+ * Trailers follow the message. gRPC has no use for a `date` header (connect's path sends
+ * Node's default one): `sendDate`, which Node's `respond()` honours like the compatibility
+ * response does, is missing from its type.
+ */
+const RESPOND_OPTIONS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
 const ENVELOPE_HEADER_BYTES = 5;
 const COMPRESSED_FLAG = 0b0000_0001;
 /** Distinct `grpc-accept-encoding` values remembered; a client cannot grow the map past it. */
@@ -60,7 +66,7 @@ const MAX_NEGOTIATIONS_KEPT = 64;
  * no request compression (or `identity`), no `grpc-timeout` or a valid one. Everything else —
  * Connect, gRPC-Web, JSON, streams, health, compressed requests, malformed headers — is left
  * to connect. What it answers matches connect's answer: the same headers (content type, the
- * negotiated `grpc-encoding`), and the same trailers, built by connect's own
+ * negotiated `grpc-encoding`; no `date`), the same message bytes, and the same trailers, built by connect's own
  * `setTrailerStatus` from the error of the one translation seam (`toConnectError`); malformed
  * envelopes, missing or extra messages, compressed flags and undecodable messages get
  * connect's codes and messages, in the order connect checks them; the bearer token and the
@@ -291,7 +297,7 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
                 "content-type": RESPONSE_CONTENT_TYPE,
                 "grpc-encoding": responseCompression.name,
               },
-          { waitForTrailers: true },
+          RESPOND_OPTIONS,
         );
         if (body === undefined) stream.end();
         else stream.end(body);
