@@ -38,6 +38,7 @@ import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-pol
 import { stateErrorOf } from "./error-translation.js";
 import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
+import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 import { type BridgedWatches, type BridgedWatchOptions, createBridgedWatches } from "./watch.js";
 import {
   metadataFromJson,
@@ -100,8 +101,10 @@ export async function createBridgedState(options: BridgedStateOptions): Promise<
   const settings = resolveOptions(options);
   const owned = options.transport === undefined ? createBridgeTransport(settings) : undefined;
   const transport = options.transport ?? (owned as NonNullable<typeof owned>).transport;
+  // A transport given by the user may speak any protocol: its calls go through connect.
+  const unary = owned?.unary ?? createConnectUnaryCaller(transport);
   try {
-    const provider = new BridgedState(settings, transport, () => owned?.close());
+    const provider = new BridgedState(settings, transport, unary, () => owned?.close());
     await provider.initialize();
     return provider;
   } catch (error) {
@@ -165,6 +168,7 @@ class BridgedState implements StateProvider {
   readonly capabilities: Capabilities;
   readonly requiresBridge = true;
   readonly #client: Client<typeof BridgeService>;
+  readonly #unary: UnaryCaller;
   readonly #policy: CallPolicy;
   readonly #types: TypeCache = createTypeCache();
   readonly #watches: BridgedWatches;
@@ -172,8 +176,9 @@ class BridgedState implements StateProvider {
   readonly #closeTransport: () => void;
   #closing: Promise<void> | undefined;
 
-  constructor(settings: Settings, transport: Transport, closeTransport: () => void) {
+  constructor(settings: Settings, transport: Transport, unary: UnaryCaller, closeTransport: () => void) {
     this.sessionId = settings.sessionId;
+    this.#unary = unary;
     this.#source = settings.source;
     this.#closeTransport = closeTransport;
     this.#client = createClient(BridgeService, transport);
@@ -204,7 +209,9 @@ class BridgedState implements StateProvider {
   /** Gets or creates the session; safe to repeat, so it is retried like a read. */
   async initialize(): Promise<void> {
     const sessionId = this.sessionId;
-    await this.#policy.idempotent((call) => this.#client.initializeSession({ sessionId }, call));
+    await this.#policy.idempotent((call) =>
+      this.#unary(BridgeService.method.initializeSession, { sessionId }, call),
+    );
   }
 
   async register(
@@ -227,7 +234,8 @@ class BridgedState implements StateProvider {
     const constraintsJson = encodeConstraints(type, options.constraints);
     const metadataJson = encodeMetadata(options.metadata);
     const response = await this.#policy.once((call) =>
-      this.#client.registerVariable(
+      this.#unary(
+        BridgeService.method.registerVariable,
         {
           sessionId: this.sessionId,
           name,
@@ -264,7 +272,7 @@ class BridgedState implements StateProvider {
   async #fetchVariable(identifier: string): Promise<WireVariable> {
     const sessionId = this.sessionId;
     const response = await this.#policy.idempotent((call) =>
-      this.#client.getVariable({ sessionId, identifier }, call),
+      this.#unary(BridgeService.method.getVariable, { sessionId, identifier }, call),
     );
     const variable = requireVariable(response.variable);
     this.#remember(variable);
@@ -280,7 +288,8 @@ class BridgedState implements StateProvider {
         : BigInt(assertExpectedVersion(options.expectedVersion));
     const send = (kind: WireValueKind) =>
       this.#policy.once((call) =>
-        this.#client.setVariable(
+        this.#unary(
+          BridgeService.method.setVariable,
           {
             sessionId: this.sessionId,
             identifier,
@@ -311,7 +320,7 @@ class BridgedState implements StateProvider {
     const requested = [...identifiers];
     const sessionId = this.sessionId;
     const response = await this.#policy.idempotent((call) =>
-      this.#client.getVariables({ sessionId, identifiers: requested }, call),
+      this.#unary(BridgeService.method.getVariables, { sessionId, identifiers: requested }, call),
     );
     const missing = new Set(response.missing);
     const values = new Map<string, VariableValue>();
@@ -342,7 +351,8 @@ class BridgedState implements StateProvider {
     const encodings = entries.map(([identifier, value]) => this.#encode(identifier, value));
     const send = (useFallback: boolean) =>
       this.#policy.once((call) =>
-        this.#client.setVariables(
+        this.#unary(
+          BridgeService.method.setVariables,
           {
             sessionId: this.sessionId,
             updates: entries.map(([identifier], index): UpdateInit => {
@@ -396,7 +406,11 @@ class BridgedState implements StateProvider {
     if (pattern !== undefined && typeof pattern !== "string") compileGlob(pattern);
     const sessionId = this.sessionId;
     const response = await this.#policy.idempotent((call) =>
-      this.#client.listVariables({ sessionId, ...(pattern === undefined ? {} : { pattern }) }, call),
+      this.#unary(
+        BridgeService.method.listVariables,
+        { sessionId, ...(pattern === undefined ? {} : { pattern }) },
+        call,
+      ),
     );
     return response.variables.map((wire) => {
       const variable = variableFromWire(wire);
@@ -407,14 +421,20 @@ class BridgedState implements StateProvider {
 
   async delete(identifier: string): Promise<void> {
     await this.#policy.once((call) =>
-      this.#client.deleteVariable({ sessionId: this.sessionId, identifier, source: this.#source }, call),
+      this.#unary(
+        BridgeService.method.deleteVariable,
+        { sessionId: this.sessionId, identifier, source: this.#source },
+        call,
+      ),
     );
     this.#types.forget(identifier);
   }
 
   async export(): Promise<ExportDocument> {
     const sessionId = this.sessionId;
-    const response = await this.#policy.idempotent((call) => this.#client.exportSession({ sessionId }, call));
+    const response = await this.#policy.idempotent((call) =>
+      this.#unary(BridgeService.method.exportSession, { sessionId }, call),
+    );
     const variables = response.variables.map(variableFromWire);
     for (const variable of variables) this.#types.remember(variable);
     const document = createExport({
@@ -433,7 +453,8 @@ class BridgedState implements StateProvider {
     const parsed = parseExport(document);
     const metadataJson = Object.keys(parsed.metadata).length === 0 ? "" : JSON.stringify(parsed.metadata);
     await this.#policy.once((call) =>
-      this.#client.importSession(
+      this.#unary(
+        BridgeService.method.importSession,
         {
           sessionId: this.sessionId,
           revision: BigInt(parsed.revision),

@@ -1,5 +1,6 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 
 /** Options of {@link createBridgeTransport}. */
 export interface BridgeTransportOptions {
@@ -15,14 +16,18 @@ export interface BridgeTransportOptions {
 
 /** A gRPC transport over one HTTP/2 connection, and the means to close that connection. */
 export interface BridgeTransport {
+  /** The connect transport, for streams (watches). */
   readonly transport: Transport;
+  /** Unary calls on the same connection, without connect's per-call pipeline. */
+  readonly unary: UnaryCaller;
   /** Closes the HTTP/2 connection and fails the calls still on it. Idempotent. */
   close(): void;
 }
 
 /**
  * Creates a gRPC transport (HTTP/2 cleartext or TLS, per the URL's scheme) on one connection
- * that this module owns, so that closing the provider leaves no socket behind. HTTP/2 PINGs
+ * that this module owns, so that closing the provider leaves no socket behind, and a unary
+ * caller on the same connection (see `createGrpcUnaryCaller`). HTTP/2 PINGs
  * run while streams are open: without them a server that vanished would leave a watch
  * hanging until the operating system notices, which can take hours.
  */
@@ -42,9 +47,14 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
     });
   }
   const transport = createGrpcTransport({ baseUrl: options.url, sessionManager, interceptors });
+  const unary = createGrpcUnaryCaller({
+    sessionManager,
+    ...(token === undefined ? {} : { token }),
+  });
   let closed = false;
   return {
     transport,
+    unary,
     close() {
       if (closed) return;
       closed = true;
