@@ -1,27 +1,45 @@
 // BridgedState benchmarks: each operation's latency through a bridge-server running as a
 // child process (a real socket, gRPC over HTTP/2 cleartext), throughput with 32 concurrent
 // callers on one connection, and the server's resident memory holding 1,000 sessions of 100
-// variables. Run from the root with `node bench/run.mjs state-bridged`, or
-// `pnpm --filter @statebridge/state-bridged bench` (both need the packages built).
+// variables. For comparison, the same get through a plain connect-node client (connect's
+// whole client pipeline) against the same server, and through BridgedState against a server
+// whose direct gRPC path is off (connect's whole server pipeline). Run from the root with
+// `node bench/run.mjs state-bridged`, or `pnpm --filter @statebridge/state-bridged bench`
+// (both need the packages built).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { BridgeService } from "@statebridge/proto";
 import { createBridgedState } from "@statebridge/state-bridged";
 import { createExport, createVariableId } from "@statebridge/state-provider";
 import { report, sample, summarize } from "../../../bench/lib.mjs";
 
-const cli = join(
-  dirname(createRequire(import.meta.url).resolve("@statebridge/bridge-server/package.json")),
-  "dist",
-  "cli.js",
+const serverDirectory = dirname(
+  createRequire(import.meta.url).resolve("@statebridge/bridge-server/package.json"),
 );
+const cli = join(serverDirectory, "dist", "cli.js");
 
-async function startServer() {
-  const child = spawn(process.execPath, [cli, "--port", "0", "--log-level", "warn"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+/**
+ * Starts a bridge-server in a child process: the CLI, or with `embedded` options a script
+ * that embeds createBridgeServer with them (for options the CLI does not offer).
+ */
+async function startServer(embedded) {
+  const argv =
+    embedded === undefined
+      ? [cli, "--port", "0", "--log-level", "warn"]
+      : [
+          "--input-type=module",
+          "-e",
+          `const { createBridgeServer } = await import(${JSON.stringify(pathToFileURL(join(serverDirectory, "dist", "index.js")).href)});
+           const server = await createBridgeServer({ port: 0, ...${JSON.stringify(embedded)} });
+           process.stdout.write(server.url + "\\n");
+           process.on("SIGTERM", () => server.close().then(() => process.exit(0)));`,
+        ];
+  const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise((resolve, reject) => {
     let output = "";
     child.once("exit", (code) => reject(new Error(`bridge-server exited with ${code}: ${output}`)));
@@ -34,6 +52,12 @@ async function startServer() {
   });
   child.stdout.resume();
   return { child, url };
+}
+
+async function stopServer({ child }) {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
 }
 
 function residentBytes(pid) {
@@ -56,6 +80,10 @@ async function throughput(operation, { callers = 32, durationMs = 3000 } = {}) {
     }),
   );
   return operations / ((performance.now() - start) / 1000);
+}
+
+function throughputRow(name, rate) {
+  return { name, p50Ns: Number.NaN, p99Ns: Number.NaN, meanNs: 1e9 / rate, opsPerSecond: rate };
 }
 
 const rows = [];
@@ -101,22 +129,42 @@ try {
     ),
   );
 
-  const getRate = await throughput((caller) => provider.get(names[caller % names.length]));
-  rows.push({
-    name: "get, 32 concurrent callers",
-    p50Ns: Number.NaN,
-    p99Ns: Number.NaN,
-    meanNs: 1e9 / getRate,
-    opsPerSecond: getRate,
-  });
-  const setRate = await throughput((caller, index) => provider.set(names[caller % names.length], index));
-  rows.push({
-    name: "set, 32 concurrent callers",
-    p50Ns: Number.NaN,
-    p99Ns: Number.NaN,
-    meanNs: 1e9 / setRate,
-    opsPerSecond: setRate,
-  });
+  rows.push(
+    throughputRow(
+      "get, 32 concurrent callers",
+      await throughput((caller) => provider.get(names[caller % names.length])),
+    ),
+  );
+  rows.push(
+    throughputRow(
+      "set, 32 concurrent callers",
+      await throughput((caller, index) => provider.set(names[caller % names.length], index)),
+    ),
+  );
+
+  // The same get through a plain connect-node gRPC client: connect's client pipeline.
+  const connectSessions = new Http2SessionManager(url);
+  const connectClient = createClient(
+    BridgeService,
+    createGrpcTransport({ baseUrl: url, sessionManager: connectSessions }),
+  );
+  const request = { sessionId: provider.sessionId, identifier: "param_50" };
+  rows.push(
+    summarize(
+      "get, plain connect-node client",
+      await sample(() => connectClient.getVariable(request, { timeoutMs: 5_000 }), {
+        samples: 2000,
+        warmup: 300,
+      }),
+    ),
+  );
+  rows.push(
+    throughputRow(
+      "get, plain connect-node client, 32 concurrent callers",
+      await throughput(() => connectClient.getVariable(request, { timeoutMs: 5_000 }), { durationMs: 2000 }),
+    ),
+  );
+  connectSessions.abort();
   await provider.close();
 
   // Memory: 1,000 sessions of 100 float variables each, loaded by import (one call per
@@ -170,7 +218,29 @@ try {
     loadSeconds,
   });
 } finally {
-  child.kill("SIGTERM");
+  await stopServer({ child });
+}
+
+// BridgedState against a server whose direct gRPC path is off: connect's server pipeline.
+const viaConnect = await startServer({ grpcFastPath: false });
+try {
+  const provider = await createBridgedState({ url: viaConnect.url });
+  await provider.register("param_50", "float", 0);
+  rows.push(
+    summarize(
+      "get, server through connect (grpcFastPath: false)",
+      await sample(() => provider.get("param_50"), { samples: 2000, warmup: 300 }),
+    ),
+  );
+  rows.push(
+    throughputRow(
+      "get, server through connect (grpcFastPath: false), 32 concurrent callers",
+      await throughput(() => provider.get("param_50"), { durationMs: 2000 }),
+    ),
+  );
+  await provider.close();
+} finally {
+  await stopServer(viaConnect);
 }
 
 report("state-bridged", rows, notes);
