@@ -130,6 +130,8 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? BRIDGE_SERVER_DEFAULTS.heartbeatIntervalMs,
     queueLimit: options.watchQueueLimit ?? BRIDGE_SERVER_DEFAULTS.watchQueueLimit,
   };
+  // The direct gRPC path runs no connect interceptors: whatever one enforces must be applied
+  // there too, as the token check is.
   const interceptors: Interceptor[] = [];
   const checkToken =
     options.token !== undefined && options.token !== "" ? createTokenCheck(options.token, logger) : undefined;

@@ -66,11 +66,13 @@ const MAX_NEGOTIATIONS_KEPT = 64;
  * no request compression (or `identity`), no `grpc-timeout` or a valid one. Everything else —
  * Connect, gRPC-Web, JSON, streams, health, compressed requests, malformed headers — is left
  * to connect. What it answers matches connect's answer: the same headers (content type, the
- * negotiated `grpc-encoding`; no `date`), the same message bytes, and the same trailers, built by connect's own
- * `setTrailerStatus` from the error of the one translation seam (`toConnectError`); malformed
- * envelopes, missing or extra messages, compressed flags and undecodable messages get
- * connect's codes and messages, in the order connect checks them; the bearer token and the
- * request size limit are checked by the functions the connect path uses.
+ * negotiated `grpc-encoding`; no `date`), the same message bytes, and the same trailers, built
+ * by connect's own `setTrailerStatus` from the error of the one translation seam
+ * (`toConnectError`). Malformed envelopes, missing or extra messages, compressed flags and
+ * undecodable messages get connect's codes and messages, in the order connect checks them;
+ * the bearer token and the request size limit are checked by the functions the connect path
+ * uses. Unlike connect, it answers DEADLINE_EXCEEDED when a request is still arriving at its
+ * `grpc-timeout` (connect keeps waiting for the body).
  */
 export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
   const { methods, maxRequestBytes, checkToken, acceptCompression, compressMinBytes, watchdog, logger } =
