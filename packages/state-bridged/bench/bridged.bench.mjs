@@ -2,8 +2,9 @@
 // child process (a real socket, gRPC over HTTP/2 cleartext), throughput with 32 concurrent
 // callers on one connection, and the server's resident memory holding 1,000 sessions of 100
 // variables. For comparison, the same get through a plain connect-node client (connect's
-// whole client pipeline) against the same server, and through BridgedState against a server
-// whose direct gRPC path is off (connect's whole server pipeline). Run from the root with
+// whole client pipeline) against the same server, and against a server whose direct gRPC path
+// is off (connect's whole server pipeline) through BridgedState and through that plain client
+// (connect on both sides). The get rows show each side's CPU per call. Run from the root with
 // `node bench/run.mjs state-bridged`, or `pnpm --filter @statebridge/state-bridged bench`
 // (both need the packages built).
 import { spawn } from "node:child_process";
@@ -82,6 +83,32 @@ async function throughput(operation, { callers = 32, durationMs = 3000 } = {}) {
   return operations / ((performance.now() - start) / 1000);
 }
 
+/** CPU time a process has used so far, in microseconds (from /proc: clock ticks of 10 ms). */
+function processCpuMicroseconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * Samples `operation` like `sample`, and also reports the CPU each call cost this process (the
+ * client) and the server's process, so that the table shows which side a call's time goes to.
+ * The warmup is long: until both sides' code is optimized, the CPU per call is much higher.
+ */
+async function sampleWithCpu(serverPid, operation, { samples, warmup }) {
+  await sample(operation, { samples: warmup, warmup: 0 });
+  const clientBefore = process.cpuUsage();
+  const serverBefore = processCpuMicroseconds(serverPid);
+  const sorted = await sample(operation, { samples, warmup: 0 });
+  const client = process.cpuUsage(clientBefore);
+  return {
+    sorted,
+    cpu: {
+      clientCpuUsPerCall: (client.user + client.system) / samples,
+      serverCpuUsPerCall: (processCpuMicroseconds(serverPid) - serverBefore) / samples,
+    },
+  };
+}
+
 function throughputRow(name, rate) {
   return { name, p50Ns: Number.NaN, p99Ns: Number.NaN, meanNs: 1e9 / rate, opsPerSecond: rate };
 }
@@ -94,7 +121,13 @@ try {
   const names = Array.from({ length: 100 }, (_, index) => `param_${index}`);
   for (const name of names) await provider.register(name, "float", 0);
 
-  rows.push(summarize("get", await sample(() => provider.get("param_50"), { samples: 3000, warmup: 500 })));
+  {
+    const { sorted, cpu } = await sampleWithCpu(child.pid, () => provider.get("param_50"), {
+      samples: 3000,
+      warmup: 2000,
+    });
+    rows.push(summarize("get", sorted, cpu));
+  }
   rows.push(
     summarize(
       "set",
@@ -149,15 +182,14 @@ try {
     createGrpcTransport({ baseUrl: url, sessionManager: connectSessions }),
   );
   const request = { sessionId: provider.sessionId, identifier: "param_50" };
-  rows.push(
-    summarize(
-      "get, plain connect-node client",
-      await sample(() => connectClient.getVariable(request, { timeoutMs: 5_000 }), {
-        samples: 2000,
-        warmup: 300,
-      }),
-    ),
-  );
+  {
+    const { sorted, cpu } = await sampleWithCpu(
+      child.pid,
+      () => connectClient.getVariable(request, { timeoutMs: 5_000 }),
+      { samples: 2000, warmup: 2000 },
+    );
+    rows.push(summarize("get, plain connect-node client", sorted, cpu));
+  }
   rows.push(
     throughputRow(
       "get, plain connect-node client, 32 concurrent callers",
@@ -221,23 +253,46 @@ try {
   await stopServer({ child });
 }
 
-// BridgedState against a server whose direct gRPC path is off: connect's server pipeline.
+// Against a server whose direct gRPC path is off (connect's server pipeline): BridgedState,
+// and a plain connect-node client, which is connect on both sides.
 const viaConnect = await startServer({ grpcFastPath: false });
 try {
   const provider = await createBridgedState({ url: viaConnect.url });
   await provider.register("param_50", "float", 0);
-  rows.push(
-    summarize(
-      "get, server through connect (grpcFastPath: false)",
-      await sample(() => provider.get("param_50"), { samples: 2000, warmup: 300 }),
-    ),
-  );
+  {
+    const { sorted, cpu } = await sampleWithCpu(viaConnect.child.pid, () => provider.get("param_50"), {
+      samples: 2000,
+      warmup: 2000,
+    });
+    rows.push(summarize("get, server through connect (grpcFastPath: false)", sorted, cpu));
+  }
   rows.push(
     throughputRow(
       "get, server through connect (grpcFastPath: false), 32 concurrent callers",
       await throughput(() => provider.get("param_50"), { durationMs: 2000 }),
     ),
   );
+  const connectSessions = new Http2SessionManager(viaConnect.url);
+  const connectClient = createClient(
+    BridgeService,
+    createGrpcTransport({ baseUrl: viaConnect.url, sessionManager: connectSessions }),
+  );
+  const request = { sessionId: provider.sessionId, identifier: "param_50" };
+  {
+    const { sorted, cpu } = await sampleWithCpu(
+      viaConnect.child.pid,
+      () => connectClient.getVariable(request, { timeoutMs: 5_000 }),
+      { samples: 2000, warmup: 2000 },
+    );
+    rows.push(summarize("get, connect on both sides (plain client, grpcFastPath: false)", sorted, cpu));
+  }
+  rows.push(
+    throughputRow(
+      "get, connect on both sides, 32 concurrent callers",
+      await throughput(() => connectClient.getVariable(request, { timeoutMs: 5_000 }), { durationMs: 2000 }),
+    ),
+  );
+  connectSessions.abort();
   await provider.close();
 } finally {
   await stopServer(viaConnect);
