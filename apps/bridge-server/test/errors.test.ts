@@ -275,7 +275,9 @@ describe("an unexpected error inside the server", () => {
       expect(failure.trailerCode).toBeNull();
       expect(logged).toHaveLength(1);
       expect(logged[0]?.object).toMatchObject({ procedure: "getSession" });
-      expect(String((logged[0]?.object as { err: unknown }).err)).toContain("reading 'revision'");
+      expect(String((logged[0]?.object as { err?: unknown } | undefined)?.err)).toContain(
+        "reading 'revision'",
+      );
       expect((await client.ping({ message: "still serving" })).message).toBe("still serving");
     } finally {
       await test.close();
