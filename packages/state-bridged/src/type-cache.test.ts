@@ -45,4 +45,30 @@ describe("createTypeCache", () => {
     expect(cache.get("one")).toBeUndefined();
     expect(cache.get("three")).toBe("float");
   });
+
+  it("evicts in insertion order across many evictions, re-remembered and cleared entries included", () => {
+    // Guards the eviction iterator kept across calls: it must still find the oldest key after
+    // keys were moved to the end, forgotten, or the cache cleared.
+    const cache = createTypeCache(4);
+    const hex = (index: number) => `var_${index.toString(16).padStart(24, "0")}`;
+    for (let index = 0; index < 50; index++) cache.remember({ id: hex(index), name: `v${index}`, type: "float" });
+    expect(cache.size).toBe(4);
+    expect(cache.get("v48")).toBe("float");
+    expect(cache.get("v47")).toBeUndefined();
+    cache.remember({ id: hex(48), name: "v48", type: "string" });
+    cache.remember({ id: hex(60), name: "v60", type: "integer" });
+    expect(cache.get("v49")).toBeUndefined();
+    expect(cache.get("v48")).toBe("string");
+    expect(cache.get("v60")).toBe("integer");
+    cache.forget("v48");
+    cache.remember({ id: hex(61), name: "v61", type: "float" });
+    expect(cache.get("v60")).toBe("integer");
+    expect(cache.get("v61")).toBe("float");
+    cache.clear();
+    for (let index = 70; index < 73; index++) cache.remember({ id: hex(index), name: `v${index}`, type: "boolean" });
+    expect(cache.size).toBe(4);
+    expect(cache.get("v70")).toBeUndefined();
+    expect(cache.get("v71")).toBe("boolean");
+    expect(cache.get(hex(72))).toBe("boolean");
+  });
 });

@@ -31,13 +31,21 @@ interface Entry {
 /** Creates a {@link TypeCache} holding at most `capacity` identifiers. */
 export function createTypeCache(capacity = 10_000): TypeCache {
   const entries = new Map<string, Entry>();
+  // One iterator kept across evictions: every key it has passed was evicted, so its next key
+  // is the oldest. A fresh `keys()` per eviction would skip every deleted slot from the start
+  // of the map's table each time, which made filling the cache quadratic.
+  let oldestKeys: Iterator<string> | undefined;
 
   function put(key: string, entry: Entry): void {
     entries.delete(key);
     entries.set(key, entry);
     while (entries.size > capacity) {
-      const oldest = entries.keys().next();
-      if (oldest.done === true) break;
+      oldestKeys ??= entries.keys();
+      const oldest = oldestKeys.next();
+      if (oldest.done === true) {
+        oldestKeys = undefined;
+        continue;
+      }
       entries.delete(oldest.value);
     }
   }
@@ -66,6 +74,7 @@ export function createTypeCache(capacity = 10_000): TypeCache {
     },
     clear() {
       entries.clear();
+      oldestKeys = undefined;
     },
     get size() {
       return entries.size;
