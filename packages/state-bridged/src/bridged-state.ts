@@ -36,6 +36,7 @@ import {
 } from "@statebridge/state-provider";
 import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
+import { createPreEncodedImportRequest } from "./import-encoding.js";
 import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
@@ -104,7 +105,7 @@ export async function createBridgedState(options: BridgedStateOptions): Promise<
   // A transport given by the user may speak any protocol: its calls go through connect.
   const unary = owned?.unary ?? createConnectUnaryCaller(transport);
   try {
-    const provider = new BridgedState(settings, transport, unary, () => owned?.close());
+    const provider = new BridgedState(settings, transport, unary, () => owned?.close(), owned !== undefined);
     await provider.initialize();
     return provider;
   } catch (error) {
@@ -174,10 +175,19 @@ class BridgedState implements StateProvider {
   readonly #watches: BridgedWatches;
   readonly #source: string;
   readonly #closeTransport: () => void;
+  /** Whether every unary call is encoded in binary (the provider's own gRPC connection). */
+  readonly #binaryWire: boolean;
   #closing: Promise<void> | undefined;
 
-  constructor(settings: Settings, transport: Transport, unary: UnaryCaller, closeTransport: () => void) {
+  constructor(
+    settings: Settings,
+    transport: Transport,
+    unary: UnaryCaller,
+    closeTransport: () => void,
+    binaryWire: boolean,
+  ) {
     this.sessionId = settings.sessionId;
+    this.#binaryWire = binaryWire;
     this.#unary = unary;
     this.#source = settings.source;
     this.#closeTransport = closeTransport;
@@ -452,18 +462,11 @@ class BridgedState implements StateProvider {
     this.#assertOpen();
     const parsed = parseExport(document);
     const metadataJson = Object.keys(parsed.metadata).length === 0 ? "" : JSON.stringify(parsed.metadata);
-    await this.#policy.once((call) =>
-      this.#unary(
-        BridgeService.method.importSession,
-        {
-          sessionId: this.sessionId,
-          revision: BigInt(parsed.revision),
-          metadataJson,
-          variables: parsed.variables.map(variableToWire),
-        },
-        call,
-      ),
-    );
+    const request = { sessionId: this.sessionId, revision: parsed.revision, metadataJson };
+    const message = this.#binaryWire
+      ? createPreEncodedImportRequest({ ...request, variables: parsed.variables })
+      : { ...request, revision: BigInt(parsed.revision), variables: parsed.variables.map(variableToWire) };
+    await this.#policy.once((call) => this.#unary(BridgeService.method.importSession, message, call));
     for (const variable of parsed.variables) this.#types.remember(variable);
   }
 

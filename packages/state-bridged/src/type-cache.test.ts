@@ -51,7 +51,8 @@ describe("createTypeCache", () => {
     // keys were moved to the end, forgotten, or the cache cleared.
     const cache = createTypeCache(4);
     const hex = (index: number) => `var_${index.toString(16).padStart(24, "0")}`;
-    for (let index = 0; index < 50; index++) cache.remember({ id: hex(index), name: `v${index}`, type: "float" });
+    for (let index = 0; index < 50; index++)
+      cache.remember({ id: hex(index), name: `v${index}`, type: "float" });
     expect(cache.size).toBe(4);
     expect(cache.get("v48")).toBe("float");
     expect(cache.get("v47")).toBeUndefined();
@@ -65,7 +66,8 @@ describe("createTypeCache", () => {
     expect(cache.get("v60")).toBe("integer");
     expect(cache.get("v61")).toBe("float");
     cache.clear();
-    for (let index = 70; index < 73; index++) cache.remember({ id: hex(index), name: `v${index}`, type: "boolean" });
+    for (let index = 70; index < 73; index++)
+      cache.remember({ id: hex(index), name: `v${index}`, type: "boolean" });
     expect(cache.size).toBe(4);
     expect(cache.get("v70")).toBeUndefined();
     expect(cache.get("v71")).toBe("boolean");
