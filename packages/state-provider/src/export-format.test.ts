@@ -8,6 +8,7 @@ import {
   EXPORT_VERSION,
   encodeValue,
   parseExport,
+  parseExportedVariables,
 } from "./export-format.js";
 import { createVariableId } from "./ids.js";
 import { normalizeMetadata, normalizeValue, validateConstraints, valuesEqual } from "./type-system.js";
@@ -344,5 +345,62 @@ describe("parseExport", () => {
       expect(isStateError(error, "invalid_export")).toBe(true);
       expect(isStateError((error as Error).cause, "invalid_value")).toBe(true);
     }
+  });
+});
+
+describe("parseExportedVariables", () => {
+  const variables = [
+    variable("nan", "float", Number.NaN, { min: 0 }),
+    variable("count", "integer", 42, { max: 100 }),
+    variable("text", "string", "température 🚀", { maxLength: 20 }),
+    variable("flag", "boolean", false),
+    variable("vector", "embedding", [0.1, -0], { dimensions: 2 }),
+    variable("matrix", "tensor", { shape: [2, 1], data: [1, Number.NEGATIVE_INFINITY] }),
+  ];
+
+  it("gives exactly what parseExport gives for the same variables, values already decoded", () => {
+    const document = throughJson(createExport({ sessionId: "s", revision: 2, variables }));
+    const decoded = (document.variables as Record<string, unknown>[]).map((entry) => ({
+      ...entry,
+      value: decodeValue(entry.type as VariableType, entry.value, "value"),
+    }));
+    const parsed = parseExportedVariables(decoded);
+    expect(parsed).toEqual(parseExport(document).variables);
+    expect(Object.is((parsed[4]!.value as number[])[1], -0)).toBe(true);
+    expect(Number.isNaN(parsed[0]!.value)).toBe(true);
+    expect(Object.isFrozen(parsed[1])).toBe(true);
+  });
+
+  it("refuses with invalid_export naming the first problem, as parseExport does", () => {
+    const entries = variables.map((entry) => ({ ...entry }));
+    const messageOf = (edit: (list: Record<string, unknown>[]) => void): string => {
+      const copy = entries.map((entry) => ({ ...entry })) as Record<string, unknown>[];
+      edit(copy);
+      try {
+        parseExportedVariables(copy as never);
+      } catch (error) {
+        if (isStateError(error, "invalid_export")) return error.message;
+        throw error;
+      }
+      throw new Error("parseExportedVariables accepted the variables");
+    };
+    expect(
+      messageOf((list) => {
+        list[1]!.value = 101;
+        list[2]!.value = 3;
+      }),
+    ).toMatch(/^invalid_export: variables\[1\]\.value: .*above max 100/);
+    expect(messageOf((list) => (list[3]!.value = "yes"))).toMatch(/^invalid_export: variables\[3\]\.value: /);
+    expect(messageOf((list) => (list[4]!.name = "nan"))).toMatch(/variables\[4\]\.name "nan" appears twice/);
+    expect(messageOf((list) => (list[5]!.id = list[0]!.id))).toMatch(
+      /variables\[5\]\.id var_\w+ appears twice/,
+    );
+    expect(messageOf((list) => (list[0]!.version = -1))).toMatch(
+      /variables\[0\]\.version must be a non-negative integer/,
+    );
+    expect(messageOf((list) => (list[2]!.metadata = 5))).toMatch(/^invalid_export: variables\[2\]\.metadata: /);
+    expect(messageOf((list) => (list[2]!.constraints = { maxLength: -1 }))).toMatch(
+      /^invalid_export: variables\[2\]\.constraints: /,
+    );
   });
 });

@@ -182,71 +182,163 @@ export function parseExport(document: unknown): ParsedExport {
   if (typeof record.sessionId !== "string") {
     throw invalid(`sessionId must be a string, got ${describe(record.sessionId)}`);
   }
-  const revision = checkCount(record.revision, "revision");
+  const revision = checkCount(record.revision, undefined, "revision");
   const metadata = wrap("metadata", () => normalizeMetadata(record.metadata, "metadata"));
   if (!Array.isArray(record.variables)) {
     throw invalid(`variables must be an array, got ${describe(record.variables)}`);
   }
+  return {
+    sessionId: record.sessionId,
+    revision,
+    metadata,
+    variables: parseVariables(record.variables, true),
+  };
+}
+
+/**
+ * A variable of an export whose value is already decoded: the raw value `normalizeValue`
+ * takes (a number, a bigint for an integer, a string, a boolean, an array of numbers or a
+ * `{ shape, data }` tensor), as a wire format carries it, rather than its export encoding.
+ * Every field is checked as {@link parseExport} checks it.
+ */
+export interface DecodedExportedVariable {
+  readonly id: unknown;
+  readonly name: unknown;
+  readonly type: unknown;
+  readonly value: unknown;
+  readonly constraints: unknown;
+  readonly metadata: unknown;
+  readonly version: unknown;
+  readonly createdAt: unknown;
+  readonly updatedAt: unknown;
+  readonly source: unknown;
+}
+
+/**
+ * Validates the variables of an export whose values are already decoded (see
+ * {@link DecodedExportedVariable}), with the same checks and the same messages as
+ * {@link parseExport}: a server that received an import in its own wire format runs every
+ * value through the type system once, without encoding it for an export document first.
+ * @throws `invalid_export` naming the first problem by its path (`variables[3].value: …`).
+ */
+export function parseExportedVariables(variables: readonly DecodedExportedVariable[]): Variable[] {
+  return parseVariables(variables, false);
+}
+
+function parseVariables(items: readonly unknown[], encoded: boolean): Variable[] {
   const ids = new Set<string>();
   const names = new Set<string>();
   const variables: Variable[] = [];
-  record.variables.forEach((item: unknown, index: number) => {
-    const path = `variables[${index}]`;
-    if (typeof item !== "object" || item === null || Array.isArray(item)) {
-      throw invalid(`${path} must be an object, got ${describe(item)}`);
-    }
-    const entry = item as Record<string, unknown>;
-    if (typeof entry.id !== "string" || !isIdShaped(entry.id)) {
-      throw invalid(`${path}.id must be a variable id (var_ and 24 hex digits), got ${describe(entry.id)}`);
-    }
-    if (ids.has(entry.id)) throw invalid(`${path}.id ${entry.id} appears twice`);
-    const name = wrap(`${path}.name`, () => assertVariableName(entry.name));
-    if (names.has(name)) throw invalid(`${path}.name ${JSON.stringify(name)} appears twice`);
-    const type = wrap(`${path}.type`, () => assertVariableType(entry.type));
-    const constraints = wrap(`${path}.constraints`, () => validateConstraints(type, entry.constraints));
-    const raw = decodeValue(type, entry.value, `${path}.value`);
-    const value = wrap(`${path}.value`, () => normalizeValue(type, raw, constraints, name));
-    const variableMetadata = wrap(`${path}.metadata`, () =>
-      normalizeMetadata(entry.metadata, `${path}.metadata`),
-    );
-    const version = checkCount(entry.version, `${path}.version`);
-    const createdAt = checkTimestamp(entry.createdAt, `${path}.createdAt`);
-    const updatedAt = checkTimestamp(entry.updatedAt, `${path}.updatedAt`);
-    if (typeof entry.source !== "string") {
-      throw invalid(`${path}.source must be a string, got ${describe(entry.source)}`);
-    }
-    ids.add(entry.id);
-    names.add(name);
-    variables.push(
-      Object.freeze({
-        id: entry.id,
-        name,
-        type,
-        value,
-        constraints,
-        metadata: variableMetadata,
-        version,
-        createdAt,
-        updatedAt,
-        source: entry.source,
-      }),
-    );
+  for (let index = 0; index < items.length; index++) {
+    variables.push(parseVariable(items[index], index, encoded, ids, names));
+  }
+  return variables;
+}
+
+/** Checks one variable; the wrapped checks are plain try/catch so that the loop allocates no closure. */
+function parseVariable(
+  item: unknown,
+  index: number,
+  encoded: boolean,
+  ids: Set<string>,
+  names: Set<string>,
+): Variable {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) {
+    throw invalid(`${pathOf(index)} must be an object, got ${describe(item)}`);
+  }
+  const entry = item as Record<string, unknown>;
+  const id = entry.id;
+  if (typeof id !== "string" || !isIdShaped(id)) {
+    throw invalid(`${pathOf(index)}.id must be a variable id (var_ and 24 hex digits), got ${describe(id)}`);
+  }
+  if (ids.has(id)) throw invalid(`${pathOf(index)}.id ${id} appears twice`);
+  let name: string;
+  try {
+    name = assertVariableName(entry.name);
+  } catch (error) {
+    throw at(`${pathOf(index)}.name`, error);
+  }
+  if (names.has(name)) throw invalid(`${pathOf(index)}.name ${JSON.stringify(name)} appears twice`);
+  let type: VariableType;
+  try {
+    type = assertVariableType(entry.type);
+  } catch (error) {
+    throw at(`${pathOf(index)}.type`, error);
+  }
+  let constraints: Constraints;
+  try {
+    constraints = validateConstraints(type, entry.constraints);
+  } catch (error) {
+    throw at(`${pathOf(index)}.constraints`, error);
+  }
+  const raw = encoded ? decodeValue(type, entry.value, `${pathOf(index)}.value`) : entry.value;
+  let value: VariableValue;
+  try {
+    value = normalizeValue(type, raw, constraints, name);
+  } catch (error) {
+    throw at(`${pathOf(index)}.value`, error);
+  }
+  let metadata: Metadata;
+  try {
+    metadata =
+      entry.metadata === undefined || entry.metadata === null
+        ? normalizeMetadata(entry.metadata)
+        : normalizeMetadata(entry.metadata, `${pathOf(index)}.metadata`);
+  } catch (error) {
+    throw at(`${pathOf(index)}.metadata`, error);
+  }
+  const version = checkCount(entry.version, index, "version");
+  const createdAt = checkTimestamp(entry.createdAt, index, "createdAt");
+  const updatedAt = checkTimestamp(entry.updatedAt, index, "updatedAt");
+  const source = entry.source;
+  if (typeof source !== "string") {
+    throw invalid(`${pathOf(index)}.source must be a string, got ${describe(source)}`);
+  }
+  ids.add(id);
+  names.add(name);
+  return Object.freeze({
+    id,
+    name,
+    type,
+    value,
+    constraints,
+    metadata,
+    version,
+    createdAt,
+    updatedAt,
+    source,
   });
-  return { sessionId: record.sessionId, revision, metadata, variables };
 }
 
-function checkCount(value: unknown, path: string): number {
+function pathOf(index: number): string {
+  return `variables[${index}]`;
+}
+
+/** Checks a count; `field` is a document field, or a variable's field when `index` is given. */
+function checkCount(value: unknown, index: number | undefined, field: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw invalid(`${path} must be a non-negative integer, got ${describe(value)}`);
+    throw invalid(`${fieldPath(index, field)} must be a non-negative integer, got ${describe(value)}`);
   }
   return value;
 }
 
-function checkTimestamp(value: unknown, path: string): number {
+function checkTimestamp(value: unknown, index: number, field: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw invalid(`${path} must be epoch milliseconds, got ${describe(value)}`);
+    throw invalid(`${fieldPath(index, field)} must be epoch milliseconds, got ${describe(value)}`);
   }
   return value;
+}
+
+function fieldPath(index: number | undefined, field: string): string {
+  return index === undefined ? field : `${pathOf(index)}.${field}`;
+}
+
+/** A type-system error as an `invalid_export` naming `path`; anything else as it is. */
+function at(path: string, error: unknown): unknown {
+  if (error instanceof StateError) {
+    return new StateError("invalid_export", `${path}: ${error.rawMessage}`, { cause: error });
+  }
+  return error;
 }
 
 function wrap<T>(path: string, action: () => T): T {

@@ -1,6 +1,7 @@
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
 export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
 export type {
+  DecodedExportedVariable,
   ExportDocument,
   ExportedValue,
   ExportedVariable,
@@ -13,6 +14,7 @@ export {
   EXPORT_VERSION,
   encodeValue,
   parseExport,
+  parseExportedVariables,
 } from "./export-format.js";
 export { compileGlob } from "./glob.js";
 export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
