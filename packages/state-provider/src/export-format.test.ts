@@ -398,7 +398,9 @@ describe("parseExportedVariables", () => {
     expect(messageOf((list) => (list[0]!.version = -1))).toMatch(
       /variables\[0\]\.version must be a non-negative integer/,
     );
-    expect(messageOf((list) => (list[2]!.metadata = 5))).toMatch(/^invalid_export: variables\[2\]\.metadata: /);
+    expect(messageOf((list) => (list[2]!.metadata = 5))).toMatch(
+      /^invalid_export: variables\[2\]\.metadata: /,
+    );
     expect(messageOf((list) => (list[2]!.constraints = { maxLength: -1 }))).toMatch(
       /^invalid_export: variables\[2\]\.constraints: /,
     );
