@@ -1,10 +1,14 @@
 import {
   createExport,
   describe,
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
   type Metadata,
   mergeMetadata,
   normalizeMetadata,
+  type ParsedExport,
   parseExport,
+  parseExportedVariables,
   StateError,
   type Variable,
   type WatchEvent,
@@ -261,6 +265,25 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return events;
   }
 
+  /** Imports validated variables into a session (created if absent or expired), all or nothing. */
+  function importParsed(id: string, parsed: ParsedExport): { revision: number; imported: number } {
+    const existing = sessions.get(id);
+    let session: Session;
+    let created = false;
+    if (existing !== undefined && !isExpired(existing, now())) {
+      session = access(id);
+    } else {
+      if (existing !== undefined) endSession(existing, "expired");
+      session = newSession(id, Object.freeze(Object.create(null)) as Metadata, ttlSeconds);
+      created = true;
+    }
+    const result = session.state.import(parsed);
+    if (result.adopted) session.history.reset(result.revision);
+    session.metadata = mergeMetadata(session.metadata, parsed.metadata);
+    if (created) adopt(session);
+    return { revision: result.revision, imported: result.imported };
+  }
+
   function sweep(): number {
     if (closed) return 0;
     const at = now();
@@ -389,22 +412,24 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     importSession(sessionId, document) {
       begin("import");
       const id = checkSessionId(sessionId);
-      const parsed = parseExport(document);
-      const existing = sessions.get(id);
-      let session: Session;
-      let created = false;
-      if (existing !== undefined && !isExpired(existing, now())) {
-        session = access(id);
-      } else {
-        if (existing !== undefined) endSession(existing, "expired");
-        session = newSession(id, Object.freeze(Object.create(null)) as Metadata, ttlSeconds);
-        created = true;
-      }
-      const result = session.state.import(parsed);
-      if (result.adopted) session.history.reset(result.revision);
-      session.metadata = mergeMetadata(session.metadata, parsed.metadata);
-      if (created) adopt(session);
-      return { revision: result.revision, imported: result.imported };
+      return importParsed(id, parseExport(document));
+    },
+
+    importVariables(sessionId, batch) {
+      begin("import");
+      const id = checkSessionId(sessionId);
+      // The document's own fields get parseExport's checks and messages; its variables are
+      // checked where they are, without being encoded for a document first.
+      const { revision, metadata } = parseExport({
+        format: EXPORT_FORMAT,
+        version: EXPORT_VERSION,
+        sessionId: id,
+        revision: batch.revision,
+        metadata: batch.metadata,
+        variables: [],
+      });
+      const variables = parseExportedVariables(batch.variables);
+      return importParsed(id, { sessionId: id, revision, metadata, variables });
     },
 
     watch(sessionId, identifiers, listener, watchOptions = {}) {

@@ -1,4 +1,5 @@
 import type {
+  DecodedExportedVariable,
   ExportDocument,
   Metadata,
   StateError,
@@ -150,6 +151,21 @@ export interface SessionStore {
   importSession(
     sessionId: string,
     document: unknown,
+  ): { readonly revision: number; readonly imported: number };
+  /**
+   * Imports variables whose values are already decoded (as a wire format carries them), with
+   * the same checks, messages and all-or-nothing outcome as {@link SessionStore.importSession}:
+   * every value goes through the type system once, and no export document is built for it.
+   * `revision` and `metadata` are the document's; a problem is an `invalid_export` naming
+   * `variables[i].field` (or `revision`, `metadata`).
+   */
+  importVariables(
+    sessionId: string,
+    batch: {
+      readonly revision: unknown;
+      readonly metadata: unknown;
+      readonly variables: readonly DecodedExportedVariable[];
+    },
   ): { readonly revision: number; readonly imported: number };
 
   /**

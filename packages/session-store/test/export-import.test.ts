@@ -112,3 +112,52 @@ describe("export and import", () => {
     expect(listener.batches[0]?.events[0]).toMatchObject({ type: "resync", newValue: 3, revision: 6 });
   });
 });
+
+describe("importVariables", () => {
+  /** The source session's variables with decoded values, as the bridge-server receives them. */
+  function decodedVariables() {
+    return store.list("source").map((variable) => ({ ...variable }));
+  }
+
+  it("stores exactly what importSession stores for the same variables and revision", () => {
+    const document = JSON.parse(JSON.stringify(store.exportSession("source")));
+    expect(store.importSession("by_document", document)).toEqual({ revision: 6, imported: 4 });
+    expect(
+      store.importVariables("by_variables", {
+        revision: 6,
+        metadata: { project: "demo" },
+        variables: decodedVariables(),
+      }),
+    ).toEqual({ revision: 6, imported: 4 });
+    expect(store.list("by_variables")).toEqual(store.list("by_document"));
+    expect(store.getSession("by_variables")?.metadata).toEqual({ project: "demo" });
+    expect(Object.is((store.getVariable("by_variables", "vector").value as number[])[1], -0)).toBe(true);
+    expect(Number.isNaN(store.getVariable("by_variables", "temperature").value)).toBe(true);
+  });
+
+  it("refuses a value its type refuses as invalid_export naming it, and creates nothing", () => {
+    const variables = decodedVariables();
+    variables[3] = { ...variables[3]!, value: 1.5 };
+    const error = errorOf(() => store.importVariables("target", { revision: 6, metadata: {}, variables }));
+    expect(error.code).toBe("invalid_export");
+    expect(error.message).toContain("variables[3].value");
+    expect(errorOf(() => store.getSession("target")).code).toBe("session_expired");
+    const badRevision = errorOf(() =>
+      store.importVariables("target", { revision: -1, metadata: {}, variables: decodedVariables() }),
+    );
+    expect(badRevision.code).toBe("invalid_export");
+    expect(badRevision.message).toContain("revision must be a non-negative integer");
+  });
+
+  it("a conflicting id is already_exists and imports nothing", () => {
+    store.initializeSession("target");
+    store.register("target", "kept", "integer", 1);
+    const variables = [...decodedVariables(), store.getVariable("target", "kept")].map((variable, index) =>
+      index < 4 ? { ...variable, name: `fresh_${index}`, id: `var_${String(index).repeat(24)}` } : variable,
+    );
+    expect(
+      errorOf(() => store.importVariables("target", { revision: 1, metadata: {}, variables })).code,
+    ).toBe("already_exists");
+    expect(store.list("target").map((variable) => variable.name)).toEqual(["kept"]);
+  });
+});
