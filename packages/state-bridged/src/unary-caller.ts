@@ -160,6 +160,9 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
       sessionManager.request("POST", pathOf(method), headers, {}).then(
         (opened) => {
           if (settled) {
+            // Closing the connection destroys this stream with the closing error: nobody is
+            // waiting for it any more, so the error must not escape as an uncaught one.
+            opened.on("error", () => {});
             opened.close(http2.constants.NGHTTP2_CANCEL);
             return;
           }
