@@ -27,4 +27,22 @@ for (const file of files) {
     console.error(`benchmark ${file} failed with status ${result.status}`);
   }
 }
+// The Python client's benchmark, when Debian's grpcio is installed (scripts/python-setup.sh).
+const pythonBench = join(root, "clients", "python", "bench.py");
+const wantsPython = only.length === 0 || only.some((filter) => pythonBench.includes(filter));
+if (wantsPython && existsSync(pythonBench)) {
+  const probe = spawnSync("/usr/bin/python3", ["-c", "import grpc"], { stdio: "ignore" });
+  if (probe.status === 0) {
+    console.log(`\n# ${pythonBench.slice(root.length)}`);
+    const result = spawnSync("/usr/bin/python3", [pythonBench], { stdio: "inherit", cwd: root });
+    if (result.status !== 0) {
+      failed++;
+      console.error(`benchmark ${pythonBench} failed with status ${result.status}`);
+    }
+  } else {
+    console.log(
+      "\n# clients/python/bench.py skipped: /usr/bin/python3 cannot import grpc (run scripts/python-setup.sh)",
+    );
+  }
+}
 process.exit(failed === 0 ? 0 : 1);
