@@ -11,8 +11,7 @@ import type { SessionStore } from "@statebridge/session-store";
 import {
   assertVariableName,
   assertVariableType,
-  EXPORT_FORMAT,
-  EXPORT_VERSION,
+  type DecodedExportedVariable,
   fromWireValue,
   isStateError,
   isVariableType,
@@ -21,7 +20,7 @@ import {
   type StateErrorFailure,
 } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
-import { exportedValueToProto, protoValueToExported } from "./export-conversion.js";
+import { exportedValueToProto, protoValueToRaw } from "./export-conversion.js";
 import type { BridgeServerLogger } from "./logger.js";
 import {
   createMapObject,
@@ -270,34 +269,41 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
     importSession(request) {
       const sessionId = requireSessionId(request.sessionId);
       // Every problem of an import is an invalid export, named by its path in the request.
-      const variables = request.variables.map((variable, index) => {
-        const path = `variables[${index}]`;
-        return {
+      // Values are decoded from the wire and validated by the store once, in importVariables.
+      const variables: DecodedExportedVariable[] = [];
+      const received = request.variables;
+      for (let index = 0; index < received.length; index++) {
+        const variable = received[index] as ProtoVariable;
+        variables.push({
           id: variable.id,
           name: variable.name,
           type: variable.type,
           value: isVariableType(variable.type)
-            ? protoValueToExported(variable.type, variable.value, `${path}.value`)
+            ? protoValueToRaw(variable.type, variable.value, `variables[${index}].value`)
             : null,
           constraints:
-            parseJsonField(variable.constraintsJson, `${path}.constraints_json`, "invalid_export") ?? {},
-          metadata: parseJsonField(variable.metadataJson, `${path}.metadata_json`, "invalid_export") ?? {},
+            variable.constraintsJson === ""
+              ? {}
+              : parseJsonField(
+                  variable.constraintsJson,
+                  `variables[${index}].constraints_json`,
+                  "invalid_export",
+                ),
+          metadata:
+            variable.metadataJson === ""
+              ? undefined
+              : parseJsonField(variable.metadataJson, `variables[${index}].metadata_json`, "invalid_export"),
           version: Number(variable.version),
           createdAt: Number(variable.createdAtMs),
           updatedAt: Number(variable.updatedAtMs),
           source: variable.source,
-        };
-      });
-      const document = {
-        format: EXPORT_FORMAT,
-        version: EXPORT_VERSION,
-        sessionId,
+        });
+      }
+      const { revision, imported } = store.importVariables(sessionId, {
         revision: Number(request.revision),
-        exportedAt: Date.now(),
         metadata: parseJsonField(request.metadataJson, "metadata_json", "invalid_export") ?? {},
         variables,
-      };
-      const { revision, imported } = store.importSession(sessionId, document);
+      });
       return { revision: int64(revision), imported: int64(imported) };
     },
   };

@@ -2,7 +2,6 @@ import type { Value } from "@statebridge/proto";
 import {
   decodeValue,
   type ExportedValue,
-  encodeValue,
   fromWireValue,
   isStateError,
   StateError,
@@ -28,33 +27,16 @@ export function exportedValueToProto(type: VariableType, value: ExportedValue): 
 }
 
 /**
- * Converts a received wire value into the export document's encoding, for
- * `SessionStore.importSession`, which validates it again with the variable's constraints.
+ * Decodes a received wire value into the raw value the type system takes, for
+ * `SessionStore.importVariables`, which then normalizes it with the variable's constraints:
+ * each value is checked once, and never encoded for an export document on the way.
  * @throws `invalid_export` naming `path` when the wire value does not fit the type.
  */
-export function protoValueToExported(
-  type: VariableType,
-  value: Value | undefined,
-  path: string,
-): ExportedValue {
+export function protoValueToRaw(type: VariableType, value: Value | undefined, path: string): unknown {
   try {
     const raw = fromWireValue(type, fromProtoValue(value), path);
-    if (type === "embedding" || type === "tensor") {
-      // The packed bytes are what the document holds: base64 them as they are.
-      const kind = value?.kind;
-      if (kind?.case === "embeddingValue") return { $f64: Buffer.from(kind.value).toString("base64") };
-      if (kind?.case === "tensorValue") {
-        return {
-          shape: (raw as { shape: number[] }).shape,
-          $f64: Buffer.from(kind.value.data).toString("base64"),
-        };
-      }
-    }
-    if (typeof raw === "bigint") {
-      // Out-of-range integers stay unsafe numbers here, for the import to refuse by name.
-      return Number(raw);
-    }
-    return encodeValue(type, raw as never);
+    // Out-of-range integers stay unsafe numbers here, for the import to refuse by name.
+    return typeof raw === "bigint" ? Number(raw) : raw;
   } catch (error) {
     if (isStateError(error)) {
       throw new StateError("invalid_export", `${path}: ${error.rawMessage}`, { cause: error });
