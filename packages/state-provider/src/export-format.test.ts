@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isStateError } from "./errors.js";
 import {
   createExport,
+  type DecodedExportedVariable,
   decodeValue,
   EXPORT_FORMAT,
   EXPORT_VERSION,
@@ -364,7 +365,7 @@ describe("parseExportedVariables", () => {
       ...entry,
       value: decodeValue(entry.type as VariableType, entry.value, "value"),
     }));
-    const parsed = parseExportedVariables(decoded);
+    const parsed = parseExportedVariables(decoded as unknown as readonly DecodedExportedVariable[]);
     expect(parsed).toEqual(parseExport(document).variables);
     expect(Object.is((parsed[4]!.value as number[])[1], -0)).toBe(true);
     expect(Number.isNaN(parsed[0]!.value)).toBe(true);
