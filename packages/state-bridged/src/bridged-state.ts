@@ -34,6 +34,7 @@ import {
   type WatchInfo,
   type WatchOptions,
 } from "@statebridge/state-provider";
+import type { GrpcConnection } from "@statebridge/stream-consumer";
 import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
@@ -105,7 +106,14 @@ export async function createBridgedState(options: BridgedStateOptions): Promise<
   // A transport given by the user may speak any protocol: its calls go through connect.
   const unary = owned?.unary ?? createConnectUnaryCaller(transport);
   try {
-    const provider = new BridgedState(settings, transport, unary, () => owned?.close(), owned !== undefined);
+    const provider = new BridgedState(
+      settings,
+      transport,
+      unary,
+      () => owned?.close(),
+      owned !== undefined,
+      owned?.connection,
+    );
     await provider.initialize();
     return provider;
   } catch (error) {
@@ -185,6 +193,7 @@ class BridgedState implements StateProvider {
     unary: UnaryCaller,
     closeTransport: () => void,
     binaryWire: boolean,
+    connection: GrpcConnection | undefined,
   ) {
     this.sessionId = settings.sessionId;
     this.#binaryWire = binaryWire;
@@ -203,6 +212,7 @@ class BridgedState implements StateProvider {
       sessionId: settings.sessionId,
       client: this.#client,
       transport,
+      ...(connection === undefined ? {} : { connection }),
       translateError: (error) => stateErrorOf(error, { closed: policy.closed, target: settings.url }),
       target: settings.url,
       ...(settings.watch === undefined ? {} : { options: settings.watch }),

@@ -1,5 +1,6 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { GrpcConnection } from "@statebridge/stream-consumer";
 import { createGrpcUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 
 /** Options of {@link createBridgeTransport}. */
@@ -20,6 +21,8 @@ export interface BridgeTransport {
   readonly transport: Transport;
   /** Unary calls on the same connection, without connect's per-call pipeline. */
   readonly unary: UnaryCaller;
+  /** The same connection, on which watch streams are opened without connect's pipeline. */
+  readonly connection: GrpcConnection;
   /** Closes the HTTP/2 connection and fails the calls still on it. Idempotent. */
   close(): void;
 }
@@ -55,6 +58,7 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
   return {
     transport,
     unary,
+    connection: { sessionManager, ...(token === undefined ? {} : { token }) },
     close() {
       if (closed) return;
       closed = true;

@@ -1,7 +1,11 @@
 import type { Client, Transport } from "@connectrpc/connect";
 import type { BridgeService } from "@statebridge/proto";
 import type { StateError, Watcher, WatchHandle, WatchInfo, WatchOptions } from "@statebridge/state-provider";
-import { createStreamConsumer, type ReconnectOptions } from "@statebridge/stream-consumer";
+import {
+  createStreamConsumer,
+  type GrpcConnection,
+  type ReconnectOptions,
+} from "@statebridge/stream-consumer";
 
 /** What the watch side of a BridgedState gets from the provider. */
 export interface WatchContext {
@@ -11,6 +15,12 @@ export interface WatchContext {
   readonly client: Client<typeof BridgeService>;
   /** The provider's transport (one HTTP/2 connection, with keepalive pings). */
   readonly transport: Transport;
+  /**
+   * The provider's own HTTP/2 connection, when it speaks binary gRPC: watch streams are then
+   * opened on it directly. Absent with a transport the user gave, whose streams go through
+   * connect.
+   */
+  readonly connection?: GrpcConnection;
   /**
    * Not used: watch streams translate errors with `stateErrorFromConnectError` of
    * `@statebridge/stream-consumer`, which reads the wire the same way as the provider's seam.
@@ -60,6 +70,7 @@ export function createBridgedWatches(context: WatchContext): BridgedWatches {
     client: context.client,
     sessionId: context.sessionId,
     ...(context.target === undefined ? {} : { target: context.target }),
+    ...(context.connection === undefined ? {} : { connection: context.connection }),
     ...context.options,
   });
   return {

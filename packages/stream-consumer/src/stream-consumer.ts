@@ -3,6 +3,8 @@ import type { BridgeService } from "@statebridge/proto";
 import { StateError, type WatchEvent, type Watcher, type WatchOptions } from "@statebridge/state-provider";
 import { type ReconnectOptions, resolveReconnectOptions } from "./backoff.js";
 import { createFallbackWatchSource } from "./fallback-watch-source.js";
+import type { GrpcConnection } from "./grpc-stream.js";
+import { createGrpcWatchStreamOpener, createGrpcWatchVariablesSource } from "./grpc-watch-sources.js";
 import { type StreamWatchHandle, type StreamWatchInfo, startStreamWatch } from "./stream-watch.js";
 import type { WatchSource } from "./watch-source.js";
 import { createWatchStreamSource } from "./watch-stream-source.js";
@@ -48,6 +50,13 @@ export interface StreamConsumerOptions {
    * counted in `failed` and never stop delivery. Default: ignored.
    */
   readonly onWatcherError?: (error: unknown, event: WatchEvent | undefined) => void;
+  /**
+   * The HTTP/2 connection under `client`'s transport, when that transport speaks binary gRPC
+   * on it: streams are then opened directly on the connection, without connect's per-message
+   * pipeline, and report failures as the same `ConnectError`s. `client` still serves as the
+   * connection's description for everything else.
+   */
+  readonly connection?: GrpcConnection;
   /**
    * Where streams come from, replacing what `streams` chooses: for a transport of another
    * kind, or to share one source among consumers. The consumer does not close a source it was
@@ -160,17 +169,23 @@ function createSource(
   missedHeartbeats: number,
 ): WatchSource {
   const mode = options.streams ?? "auto";
+  const { connection } = options;
   const perWatch = () =>
-    createWatchVariablesSource(options.client, { heartbeatIntervalMs, missedHeartbeats });
+    connection === undefined
+      ? createWatchVariablesSource(options.client, { heartbeatIntervalMs, missedHeartbeats })
+      : createGrpcWatchVariablesSource(connection, { heartbeatIntervalMs, missedHeartbeats });
   if (mode === "per-watch") return perWatch();
   const maxQueuedMessages = options.maxQueuedMessages ?? 10_000;
   if (!Number.isInteger(maxQueuedMessages) || maxQueuedMessages < 1) {
     throw new RangeError(`maxQueuedMessages must be a positive integer, got ${maxQueuedMessages}`);
   }
-  const multiplexed = createWatchStreamSource(options.client, {
-    silenceLimitMs: heartbeatIntervalMs * missedHeartbeats,
-    maxQueuedMessages,
-  });
+  const multiplexed = createWatchStreamSource(
+    connection === undefined ? options.client : createGrpcWatchStreamOpener(connection),
+    {
+      silenceLimitMs: heartbeatIntervalMs * missedHeartbeats,
+      maxQueuedMessages,
+    },
+  );
   if (mode === "multiplexed") return multiplexed;
   return createFallbackWatchSource(multiplexed, perWatch());
 }

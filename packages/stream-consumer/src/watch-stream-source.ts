@@ -4,7 +4,7 @@ import type { BridgeService, WatchStreamRequestSchema, WatchStreamResponse } fro
 import { StateError } from "@statebridge/state-provider";
 import { stateErrorFromErrorDetail } from "./connect-errors.js";
 import { createMessageChannel, type MessageChannel } from "./message-channel.js";
-import { createSilenceMonitor } from "./silence-monitor.js";
+import { createSilenceMonitor, type SilenceWatch } from "./silence-monitor.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchStreamSource}. */
@@ -32,10 +32,27 @@ export interface WatchStreamSourceOptions {
 
 type Request = MessageInitShape<typeof WatchStreamRequestSchema>;
 
+/** One open `WatchStream` call, as the multiplexed source drives it. */
+export interface WatchStreamCall {
+  /** Sends a request (a watch's `create` or `cancel`). */
+  send(request: Request): void;
+  /** Ends the call on both ends; `onEnd` need not be called after it. */
+  cancel(): void;
+}
+
+/**
+ * Opens a `WatchStream` call: each response goes to `onResponse` in order; `onEnd` is told
+ * once how the call ended (`undefined` when the server ended it cleanly).
+ */
+export type WatchStreamOpener = (
+  onResponse: (response: WatchStreamResponse) => void,
+  onEnd: (error: unknown) => void,
+) => WatchStreamCall;
+
 interface SharedStream {
-  readonly requests: MessageChannel<Request>;
   readonly channels: Map<string, MessageChannel<WatchMessage>>;
-  readonly call: AbortController;
+  call: WatchStreamCall | undefined;
+  silence: SilenceWatch | undefined;
   broken: boolean;
   linger: NodeJS.Timeout | undefined;
 }
@@ -48,9 +65,12 @@ interface SharedStream {
  * A watch's attempt ends when the server ends that watch (`ended`, with its error) or when
  * the whole stream breaks (every attempt then fails with the stream's error, and each watch
  * reconnects by itself: the first to come back opens a new stream, the others join it).
+ *
+ * `client` is a connect client, or a {@link WatchStreamOpener} that speaks to the server some
+ * other way (see `createGrpcWatchStreamOpener`).
  */
 export function createWatchStreamSource(
-  client: Client<typeof BridgeService>,
+  client: Client<typeof BridgeService> | WatchStreamOpener,
   options: WatchStreamSourceOptions,
 ): WatchSource {
   let shared: SharedStream | undefined;
@@ -58,6 +78,7 @@ export function createWatchStreamSource(
   let closed = false;
   const lingerMs = options.lingerMs ?? 1_000;
   const monitor = createSilenceMonitor(options.silenceLimitMs);
+  const openCall = typeof client === "function" ? client : connectWatchStreamOpener(client);
 
   function currentStream(): SharedStream {
     if (shared !== undefined && !shared.broken) {
@@ -66,45 +87,37 @@ export function createWatchStreamSource(
       return shared;
     }
     const stream: SharedStream = {
-      requests: createMessageChannel<Request>(),
       channels: new Map(),
-      call: new AbortController(),
+      call: undefined,
+      silence: undefined,
       broken: false,
       linger: undefined,
     };
     shared = stream;
-    void pump(stream);
-    return stream;
-  }
-
-  async function pump(stream: SharedStream): Promise<void> {
-    let silent = false;
     const silence = monitor.watch(() => {
-      silent = true;
-      stream.call.abort();
+      breakStream(
+        stream,
+        new StateError(
+          "unavailable",
+          `the multiplexed watch stream heard nothing for ${options.silenceLimitMs} ms`,
+        ),
+      );
     });
-    let failure: unknown;
-    try {
-      const responses = client.watchStream(generate(stream.requests), { signal: stream.call.signal });
-      for await (const response of responses) {
+    stream.silence = silence;
+    stream.call = openCall(
+      (response) => {
         silence.waiting();
         route(stream, response);
-      }
-      failure = new StateError("unavailable", "the server ended the multiplexed watch stream");
-    } catch (error) {
-      failure = silent
-        ? new StateError(
-            "unavailable",
-            `the multiplexed watch stream heard nothing for ${options.silenceLimitMs} ms`,
-            {
-              cause: error,
-            },
-          )
-        : error;
-    } finally {
-      silence.stop();
-      breakStream(stream, failure);
-    }
+      },
+      (error) => {
+        silence.stop();
+        breakStream(
+          stream,
+          error ?? new StateError("unavailable", "the server ended the multiplexed watch stream"),
+        );
+      },
+    );
+    return stream;
   }
 
   function breakStream(stream: SharedStream, error: unknown): void {
@@ -112,8 +125,8 @@ export function createWatchStreamSource(
     stream.broken = true;
     clearTimeout(stream.linger);
     if (shared === stream) shared = undefined;
-    stream.call.abort();
-    stream.requests.end();
+    stream.silence?.stop();
+    stream.call?.cancel();
     for (const channel of stream.channels.values()) channel.fail(error);
     stream.channels.clear();
   }
@@ -161,7 +174,7 @@ export function createWatchStreamSource(
     if (stream.channels.get(watchId) !== channel) return;
     stream.channels.delete(watchId);
     if (stream.broken) return;
-    stream.requests.push({ kind: { case: "cancel", value: { watchId } } });
+    stream.call?.send({ kind: { case: "cancel", value: { watchId } } });
     if (stream.channels.size > 0) return;
     clearTimeout(stream.linger);
     stream.linger = setTimeout(() => {
@@ -186,7 +199,7 @@ export function createWatchStreamSource(
           channel.fail(new StateError("closed", "the watch was closed"));
         };
         signal.addEventListener("abort", onAbort, { once: true });
-        stream.requests.push({
+        stream.call?.send({
           kind: {
             case: "create",
             value: {
@@ -219,6 +232,30 @@ export function createWatchStreamSource(
       closed = true;
       if (shared !== undefined) breakStream(shared, new StateError("closed", "the watch source is closed"));
     },
+  };
+}
+
+/** A {@link WatchStreamOpener} on a connect client. */
+function connectWatchStreamOpener(client: Client<typeof BridgeService>): WatchStreamOpener {
+  return (onResponse, onEnd) => {
+    const requests = createMessageChannel<Request>();
+    const call = new AbortController();
+    void (async () => {
+      try {
+        const responses = client.watchStream(generate(requests), { signal: call.signal });
+        for await (const response of responses) onResponse(response);
+        onEnd(undefined);
+      } catch (error) {
+        onEnd(error);
+      }
+    })();
+    return {
+      send: (request) => requests.push(request),
+      cancel() {
+        call.abort();
+        requests.end();
+      },
+    };
   };
 }
 
