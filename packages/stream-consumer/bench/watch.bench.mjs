@@ -2,6 +2,7 @@
 // - a set in one process → the watcher's callback in another (p50/p99), for each stream mode;
 // - one update reaching 1,000 and 10,000 watchers (time until the last one has it);
 // - the server's memory per open watcher, at 10,000 watchers.
+// Streams are opened directly on the client's HTTP/2 connection, as a BridgedState does.
 import { fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -60,7 +61,7 @@ for (const streams of ["multiplexed", "per-watch"]) {
     type: "string",
     initialValue: { kind: { case: "stringValue", value: "0" } },
   });
-  const consumer = createStreamConsumer({ client, sessionId, streams });
+  const consumer = createStreamConsumer({ client, connection: { sessionManager }, sessionId, streams });
   let arrived;
   await consumer.watch(["clock"], (event) => {
     arrived?.(process.hrtime.bigint() - BigInt(event.newValue));
@@ -109,7 +110,12 @@ for (const streams of ["multiplexed", "per-watch"]) {
     const sessionId = `fan-out-${streams}-${count}`;
     await sessionWithX(client, sessionId);
     const watcherClient = clientOf(server.url);
-    const consumer = createStreamConsumer({ client: watcherClient.client, sessionId, streams });
+    const consumer = createStreamConsumer({
+      client: watcherClient.client,
+      connection: { sessionManager: watcherClient.sessionManager },
+      sessionId,
+      streams,
+    });
     let received = 0;
     let allReceived;
     await openWatchers(consumer, count, () => {
@@ -147,7 +153,12 @@ for (const streams of ["multiplexed", "per-watch"]) {
   const fresh = await startServer();
   const freshClient = clientOf(fresh.url);
   await sessionWithX(freshClient.client, "memory");
-  const consumer = createStreamConsumer({ client: freshClient.client, sessionId: "memory", streams });
+  const consumer = createStreamConsumer({
+    client: freshClient.client,
+    connection: { sessionManager: freshClient.sessionManager },
+    sessionId: "memory",
+    streams,
+  });
   // Warm the server up with a few watches, so that the figure is of watchers, not of code.
   const warmUp = await Promise.all(Array.from({ length: 100 }, () => consumer.watch(["x"], () => {})));
   await Promise.all(warmUp.map((handle) => handle.close()));

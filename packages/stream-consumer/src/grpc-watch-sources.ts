@@ -1,7 +1,10 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   BridgeService,
+  type WatchEvents,
+  WatchEventsSchema,
   WatchStreamRequestSchema,
+  type WatchStreamResponse,
   WatchStreamResponseSchema,
   WatchVariablesRequestSchema,
   WatchVariablesResponseSchema,
@@ -10,6 +13,7 @@ import { StateError } from "@statebridge/state-provider";
 import { type GrpcConnection, openGrpcStream } from "./grpc-stream.js";
 import { createMessageChannel } from "./message-channel.js";
 import { createSilenceMonitor } from "./silence-monitor.js";
+import { markSharedWatchEvents } from "./watch-events.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 import type { WatchStreamOpener } from "./watch-stream-source.js";
 import type { WatchVariablesSourceOptions } from "./watch-variables-source.js";
@@ -27,6 +31,7 @@ const PAUSE_AT_MESSAGES = 64;
 export function createGrpcWatchStreamOpener(connection: GrpcConnection): WatchStreamOpener {
   return (onResponse, onEnd) => {
     const call = openGrpcStream(connection, WATCH_STREAM_PATH, WatchStreamResponseSchema, {
+      decode: createWatchStreamResponseDecoder(),
       onMessage: onResponse,
       onEnd,
     });
@@ -36,6 +41,93 @@ export function createGrpcWatchStreamOpener(connection: GrpcConnection): WatchSt
       cancel: () => call.cancel(),
     };
   };
+}
+
+/**
+ * A decoder of `WatchStreamResponse` that decodes the events of one revision once for all the
+ * watches of a stream. A change fans out as one message per watch, each the watch id (field 1)
+ * followed by the same encoded `WatchEvents` (field 2): when a message has exactly that shape
+ * and its events bytes equal the previous message's, the previous decoded `WatchEvents` is
+ * reused (the consumer only reads it). Every other message is decoded in full.
+ */
+export function createWatchStreamResponseDecoder(): (bytes: Uint8Array) => WatchStreamResponse {
+  let previousBytes: Buffer | undefined;
+  let previousEvents: WatchEvents | undefined;
+  return (bytes) => {
+    const shape = eventsShape(bytes);
+    if (shape !== undefined) {
+      const eventsBytes = Buffer.from(
+        bytes.buffer,
+        bytes.byteOffset + shape.eventsStart,
+        bytes.byteLength - shape.eventsStart,
+      );
+      if (previousEvents === undefined || previousBytes === undefined || !previousBytes.equals(eventsBytes)) {
+        // A Uint8Array view, not a Buffer: bytes fields then decode as Uint8Array views, whose
+        // slice() copies, as the packed-number decoder expects.
+        previousEvents = fromBinary(
+          WatchEventsSchema,
+          new Uint8Array(eventsBytes.buffer, eventsBytes.byteOffset, eventsBytes.byteLength),
+        );
+        // A copy: the chunk's memory may be reused once this message is handled.
+        previousBytes = Buffer.from(eventsBytes);
+      } else {
+        markSharedWatchEvents(previousEvents);
+      }
+      return {
+        $typeName: "statebridge.v1.WatchStreamResponse",
+        watchId: shape.watchId,
+        kind: { case: "events", value: previousEvents },
+      };
+    }
+    return fromBinary(WatchStreamResponseSchema, bytes);
+  };
+}
+
+const WATCH_ID_TAG = (1 << 3) | 2;
+const EVENTS_TAG = (2 << 3) | 2;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Where the events of a `watch_id` + `events` message start, and its watch id; `undefined`
+ * for any other layout (which the full decoder then reads).
+ */
+function eventsShape(
+  bytes: Uint8Array,
+): { readonly watchId: string; readonly eventsStart: number } | undefined {
+  let offset = 0;
+  let watchId = "";
+  if (bytes[offset] === WATCH_ID_TAG) {
+    const length = readVarint(bytes, offset + 1);
+    if (length === undefined) return undefined;
+    const start = length.end;
+    const end = start + length.value;
+    if (end > bytes.byteLength) return undefined;
+    try {
+      watchId = utf8.decode(bytes.subarray(start, end));
+    } catch {
+      return undefined;
+    }
+    offset = end;
+  }
+  if (bytes[offset] !== EVENTS_TAG) return undefined;
+  const length = readVarint(bytes, offset + 1);
+  if (length === undefined || length.end + length.value !== bytes.byteLength) return undefined;
+  return { watchId, eventsStart: length.end };
+}
+
+/** A varint of at most 4 bytes (a length below 256 MiB) at `offset`. */
+function readVarint(
+  bytes: Uint8Array,
+  offset: number,
+): { readonly value: number; readonly end: number } | undefined {
+  let value = 0;
+  for (let index = 0; index < 4; index++) {
+    const byte = bytes[offset + index];
+    if (byte === undefined) return undefined;
+    value |= (byte & 0x7f) << (7 * index);
+    if ((byte & 0x80) === 0) return { value, end: offset + index + 1 };
+  }
+  return undefined;
 }
 
 /**

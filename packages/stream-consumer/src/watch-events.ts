@@ -39,10 +39,31 @@ const EMPTY_METADATA: Metadata = Object.freeze({});
  *   metadata: a peer speaking another version of the protocol, which retrying cannot fix.
  */
 export function decodeWatchEvents(message: WireWatchEvents): DecodedWatchEvents {
+  const decoded = decodedOnce.get(message);
+  // A message shared by many watches (see `markSharedWatchEvents`) is decoded once; each
+  // watch gets copies of the events, never the kept originals. Values are primitives or
+  // frozen and metadata is frozen, so a shallow copy is as good as a decode of its own.
+  if (decoded !== undefined) {
+    return { revision: decoded.revision, events: decoded.events.map((event) => ({ ...event })) };
+  }
   const revision = Number(message.revision);
   const events = message.events.map((event) => decodeWatchEvent(event, revision));
+  if (sharedMessages.has(message)) {
+    decodedOnce.set(message, { revision, events: events.map((event) => ({ ...event })) });
+  }
   return { revision, events };
 }
+
+/**
+ * Says that `message` is handed to several watches, so that {@link decodeWatchEvents} decodes
+ * it once for all of them.
+ */
+export function markSharedWatchEvents(message: WireWatchEvents): void {
+  sharedMessages.add(message);
+}
+
+const sharedMessages = new WeakSet<WireWatchEvents>();
+const decodedOnce = new WeakMap<WireWatchEvents, DecodedWatchEvents>();
 
 /**
  * Decodes one wire event. `revision` is the enclosing message's revision, used when the event
