@@ -94,6 +94,13 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
     };
     for (const streams of ["per-watch", "multiplexed"] as const) {
       consumers.push(createStreamConsumer({ ...consumerOptions, client: clientOf(proxy.url), streams }));
+      // The same mode with its streams opened directly on the HTTP/2 connection, as a
+      // BridgedState opens them on its own connection.
+      const client = clientOf(proxy.url);
+      const sessionManager = sessionManagers[sessionManagers.length - 1] as Http2SessionManager;
+      consumers.push(
+        createStreamConsumer({ ...consumerOptions, client, connection: { sessionManager }, streams }),
+      );
     }
 
     const watching: {
