@@ -7,6 +7,7 @@ import {
   type WatchStreamResponse,
   WatchStreamResponseSchema,
   WatchVariablesRequestSchema,
+  type WatchVariablesResponse,
   WatchVariablesResponseSchema,
 } from "@statebridge/proto";
 import { StateError } from "@statebridge/state-provider";
@@ -51,38 +52,66 @@ export function createGrpcWatchStreamOpener(connection: GrpcConnection): WatchSt
  * reused (the consumer only reads it). Every other message is decoded in full.
  */
 export function createWatchStreamResponseDecoder(): (bytes: Uint8Array) => WatchStreamResponse {
-  let previousBytes: Buffer | undefined;
-  let previousEvents: WatchEvents | undefined;
+  const decodeEvents = createSharedEventsDecoder();
   return (bytes) => {
     const shape = eventsShape(bytes);
-    if (shape !== undefined) {
-      const eventsBytes = Buffer.from(
-        bytes.buffer,
-        bytes.byteOffset + shape.eventsStart,
-        bytes.byteLength - shape.eventsStart,
-      );
-      if (previousEvents === undefined || previousBytes === undefined || !previousBytes.equals(eventsBytes)) {
-        // A Uint8Array view, not a Buffer: bytes fields then decode as Uint8Array views, whose
-        // slice() copies, as the packed-number decoder expects.
-        previousEvents = fromBinary(
-          WatchEventsSchema,
-          new Uint8Array(eventsBytes.buffer, eventsBytes.byteOffset, eventsBytes.byteLength),
-        );
-        // A copy: the chunk's memory may be reused once this message is handled.
-        previousBytes = Buffer.from(eventsBytes);
-      } else {
-        markSharedWatchEvents(previousEvents);
-      }
-      return {
-        $typeName: "statebridge.v1.WatchStreamResponse",
-        watchId: shape.watchId,
-        kind: { case: "events", value: previousEvents },
-      };
-    }
-    return fromBinary(WatchStreamResponseSchema, bytes);
+    if (shape === undefined) return fromBinary(WatchStreamResponseSchema, bytes);
+    return {
+      $typeName: "statebridge.v1.WatchStreamResponse",
+      watchId: shape.watchId,
+      kind: { case: "events", value: decodeEvents(bytes, shape.eventsStart) },
+    };
   };
 }
 
+/**
+ * A decoder of `WatchVariablesResponse` shared by every per-watch stream of a source: a change
+ * reaches each watch on a stream of its own, with the same encoded events, decoded once (see
+ * {@link createWatchStreamResponseDecoder}).
+ */
+export function createWatchVariablesResponseDecoder(): (bytes: Uint8Array) => WatchVariablesResponse {
+  const decodeEvents = createSharedEventsDecoder();
+  return (bytes) => {
+    if (bytes[0] === VARIABLES_EVENTS_TAG) {
+      const length = readVarint(bytes, 1);
+      if (length !== undefined && length.end + length.value === bytes.byteLength) {
+        return {
+          $typeName: "statebridge.v1.WatchVariablesResponse",
+          kind: { case: "events", value: decodeEvents(bytes, length.end) },
+        };
+      }
+    }
+    return fromBinary(WatchVariablesResponseSchema, bytes);
+  };
+}
+
+/**
+ * Decodes the `WatchEvents` from `start` to the end of `bytes`, reusing the last decoded one
+ * when the bytes are equal (and marking it shared, see `markSharedWatchEvents`).
+ */
+function createSharedEventsDecoder(): (bytes: Uint8Array, start: number) => WatchEvents {
+  let previousBytes: Buffer | undefined;
+  let previousEvents: WatchEvents | undefined;
+  return (bytes, start) => {
+    const eventsBytes = Buffer.from(bytes.buffer, bytes.byteOffset + start, bytes.byteLength - start);
+    if (previousEvents !== undefined && previousBytes?.equals(eventsBytes)) {
+      markSharedWatchEvents(previousEvents);
+      return previousEvents;
+    }
+    // A Uint8Array view, not a Buffer: bytes fields then decode as Uint8Array views, whose
+    // slice() copies, as the packed-number decoder expects.
+    const events = fromBinary(
+      WatchEventsSchema,
+      new Uint8Array(eventsBytes.buffer, eventsBytes.byteOffset, eventsBytes.byteLength),
+    );
+    // A copy: the chunk's memory may be reused once this message is handled.
+    previousBytes = Buffer.from(eventsBytes);
+    previousEvents = events;
+    return events;
+  };
+}
+
+const VARIABLES_EVENTS_TAG = (1 << 3) | 2;
 const WATCH_ID_TAG = (1 << 3) | 2;
 const EVENTS_TAG = (2 << 3) | 2;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -143,6 +172,7 @@ export function createGrpcWatchVariablesSource(
 ): WatchSource {
   const silenceLimitMs = options.heartbeatIntervalMs * options.missedHeartbeats;
   const monitor = createSilenceMonitor(silenceLimitMs);
+  const decode = createWatchVariablesResponseDecoder();
 
   function open(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
     return {
@@ -164,6 +194,7 @@ export function createGrpcWatchVariablesSource(
           );
         });
         const call = openGrpcStream(connection, WATCH_VARIABLES_PATH, WatchVariablesResponseSchema, {
+          decode,
           onMessage({ kind }) {
             if (kind.case === "events") channel.push({ kind: "events", events: kind.value });
             else if (kind.case === "heartbeat")

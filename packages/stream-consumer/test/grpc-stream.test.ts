@@ -13,7 +13,10 @@ import {
 } from "@statebridge/proto";
 import { ERROR_CODE_TRAILER, type WatchEvent } from "@statebridge/state-provider";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWatchStreamResponseDecoder } from "../src/grpc-watch-sources.js";
+import {
+  createWatchStreamResponseDecoder,
+  createWatchVariablesResponseDecoder,
+} from "../src/grpc-watch-sources.js";
 import {
   createStreamConsumer,
   openGrpcStream,
@@ -388,5 +391,22 @@ describe("direct gRPC watch sources", () => {
     expect(decoded[1]?.kind.value).toBe(decoded[0]?.kind.value);
     expect(decoded[2]?.kind.value).toBe(decoded[0]?.kind.value);
     expect(decoded[5]?.kind.value).not.toBe(decoded[0]?.kind.value);
+  });
+
+  it("the decoder of per-watch streams shares equal events across streams and reads heartbeats in full", () => {
+    const decode = createWatchVariablesResponseDecoder();
+    const schema = BridgeService.method.watchVariables.output;
+    const messages: MessageInitShape<typeof schema>[] = [
+      changes(4, ["a", 1.5]),
+      changes(4, ["a", 1.5]),
+      { kind: { case: "heartbeat", value: { revision: 4n } } },
+      changes(5, ["a", 2]),
+    ];
+    const decoded = messages.map((init) => decode(toBinary(schema, create(schema, init))));
+    for (const [index, init] of messages.entries()) {
+      expect(equals(schema, decoded[index] as never, create(schema, init))).toBe(true);
+    }
+    expect(decoded[1]?.kind.value).toBe(decoded[0]?.kind.value);
+    expect(decoded[3]?.kind.value).not.toBe(decoded[0]?.kind.value);
   });
 });
