@@ -14,9 +14,10 @@ import { createWatchVariablesSource } from "./watch-variables-source.js";
 export interface StreamConsumerOptions {
   /**
    * A Connect client of `statebridge.v1.BridgeService`. Its transport should send HTTP/2
-   * keepalive PINGs (`pingIntervalMs`), which connect-node leaves off by default.
+   * keepalive PINGs (`pingIntervalMs`), which connect-node leaves off by default. Not needed
+   * with `connection` or `source`.
    */
-  readonly client: Client<typeof BridgeService>;
+  readonly client?: Client<typeof BridgeService>;
   /** The session every watch of this consumer watches. */
   readonly sessionId: string;
   /** The server's address, named in `unavailable` errors. */
@@ -169,10 +170,16 @@ function createSource(
   missedHeartbeats: number,
 ): WatchSource {
   const mode = options.streams ?? "auto";
-  const { connection } = options;
+  const { connection, client } = options;
+  if (connection === undefined && client === undefined) {
+    throw new TypeError("createStreamConsumer needs a client, a connection or a source");
+  }
   const perWatch = () =>
     connection === undefined
-      ? createWatchVariablesSource(options.client, { heartbeatIntervalMs, missedHeartbeats })
+      ? createWatchVariablesSource(client as Client<typeof BridgeService>, {
+          heartbeatIntervalMs,
+          missedHeartbeats,
+        })
       : createGrpcWatchVariablesSource(connection, { heartbeatIntervalMs, missedHeartbeats });
   if (mode === "per-watch") return perWatch();
   const maxQueuedMessages = options.maxQueuedMessages ?? 10_000;
@@ -180,7 +187,9 @@ function createSource(
     throw new RangeError(`maxQueuedMessages must be a positive integer, got ${maxQueuedMessages}`);
   }
   const multiplexed = createWatchStreamSource(
-    connection === undefined ? options.client : createGrpcWatchStreamOpener(connection),
+    connection === undefined
+      ? (client as Client<typeof BridgeService>)
+      : createGrpcWatchStreamOpener(connection),
     {
       silenceLimitMs: heartbeatIntervalMs * missedHeartbeats,
       maxQueuedMessages,

@@ -272,6 +272,10 @@ describe("openGrpcStream", () => {
 });
 
 describe("direct gRPC watch sources", () => {
+  it("a consumer needs a client, a connection or a source", () => {
+    expect(() => createStreamConsumer({ sessionId: "s1" })).toThrow(TypeError);
+  });
+
   it("a per-watch stream reset by the server is reopened from the last revision, nothing lost or repeated", async () => {
     const requests: { fromRevision: bigint | undefined; includeInitial: boolean }[] = [];
     raw = await startRawServer((stream, call) => {
@@ -298,7 +302,6 @@ describe("direct gRPC watch sources", () => {
     });
     const { sessionManager } = raw;
     consumer = createStreamConsumer({
-      client: undefined as never,
       connection: { sessionManager },
       sessionId: "s1",
       streams: "per-watch",
@@ -341,7 +344,6 @@ describe("direct gRPC watch sources", () => {
     });
     const { sessionManager } = raw;
     consumer = createStreamConsumer({
-      client: undefined as never,
       connection: { sessionManager },
       sessionId: "s1",
       streams: "multiplexed",
