@@ -4,9 +4,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { BridgeService } from "@statebridge/proto";
+import type { DeadlineWatchdog, WatchedDeadline } from "@statebridge/state-provider";
 import type { TokenCheck } from "./auth.js";
 import type { UnaryMethods } from "./bridge-service.js";
-import type { DeadlineWatchdog, WatchedDeadline } from "./deadline-watchdog.js";
 import type { BridgeServerLogger } from "./logger.js";
 import { oversizeRequestError } from "./request-size-limit.js";
 

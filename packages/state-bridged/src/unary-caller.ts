@@ -11,8 +11,8 @@ import {
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { createDeadlineWatchdog, type DeadlineWatchdog } from "@statebridge/state-provider";
 import type { CallOptions } from "./call-policy.js";
-import { createDeadlineWatchdog, type DeadlineWatchdog } from "./deadline-watchdog.js";
 
 /**
  * Makes one unary call and resolves with the response message. It fails with a

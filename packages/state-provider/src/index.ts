@@ -1,3 +1,5 @@
+export type { DeadlineWatchdog, WatchedDeadline } from "./deadline-watchdog.js";
+export { createDeadlineWatchdog } from "./deadline-watchdog.js";
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
 export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
 export type {
