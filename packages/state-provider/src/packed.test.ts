@@ -82,4 +82,36 @@ describe("packFloat64 and unpackFloat64", () => {
     expect(unpacked.length).toBe(values.length);
     expect(unpacked.every((value, index) => value === values[index])).toBe(true);
   });
+
+  // Regression: unpackFloat64 copied a misaligned view with `slice().buffer`; on a Node Buffer
+  // `slice()` is a view, so `.buffer` was the whole pooled allocation and the "copy" held
+  // whatever else lived in that pool (other requests' bytes), or NaN.
+  it("any packed array at any offset inside a pooled Buffer round-trips exactly and reads nothing outside its bytes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double(), { maxLength: 64 }),
+        fc.nat({ max: 512 }),
+        fc.nat({ max: 64 }),
+        fc.integer({ min: 0, max: 255 }),
+        (values, before, after, fill) => {
+          const packed = packFloat64(values);
+          // Buffer.allocUnsafe hands out slices of a shared pool for small sizes; fill every
+          // byte around the packed array with a marker that must not leak into the result.
+          const pooled = Buffer.allocUnsafe(before + packed.byteLength + after);
+          pooled.fill(fill);
+          pooled.set(packed, before);
+          const view = pooled.subarray(before, before + packed.byteLength);
+          const unpacked = unpackFloat64(view) as number[];
+          expect(unpacked).toHaveLength(values.length);
+          for (const [index, value] of values.entries()) {
+            expect(Object.is(unpacked[index], value), `element ${index} of ${values.length}`).toBe(true);
+          }
+          // Packing from a Buffer-backed Float64Array view copies only its own bytes too.
+          const repacked = packFloat64(new Float64Array(unpacked));
+          expect(Buffer.from(repacked).equals(Buffer.from(packed))).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });

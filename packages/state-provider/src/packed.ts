@@ -9,7 +9,16 @@ const littleEndian = endianness() === "LE";
 export function packFloat64(values: ArrayLike<number>): Uint8Array {
   const array = values instanceof Float64Array ? values : Float64Array.from(values);
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-  return littleEndian ? (array === values ? bytes.slice() : bytes) : swap(bytes.slice());
+  return littleEndian ? (array === values ? copyOf(bytes) : bytes) : swap(copyOf(bytes));
+}
+
+/**
+ * Copies exactly the bytes of `view` into a new buffer of their own. Not `view.slice()`: on a
+ * Node `Buffer` that is another view of the same memory, and `.buffer` of it is the whole,
+ * possibly pooled, allocation — other requests' bytes included.
+ */
+function copyOf(view: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(view);
 }
 
 /**
@@ -19,12 +28,12 @@ export function packFloat64(values: ArrayLike<number>): Uint8Array {
 export function unpackFloat64(bytes: Uint8Array): number[] | undefined {
   if (bytes.byteLength % 8 !== 0) return undefined;
   let source = bytes;
-  if (!littleEndian) source = swap(bytes.slice());
+  if (!littleEndian) source = swap(copyOf(bytes));
   // Copy to an aligned buffer: a view into a larger message may start at any offset.
   const aligned =
     source.byteOffset % 8 === 0
       ? new Float64Array(source.buffer, source.byteOffset, source.byteLength / 8)
-      : new Float64Array(source.slice().buffer);
+      : new Float64Array(copyOf(source).buffer);
   return Array.from(aligned);
 }
 
