@@ -1,3 +1,7 @@
+export type { BackoffOptions } from "./backoff.js";
+export { backoffDelay, sleep } from "./backoff.js";
+export type { DeadlineWatchdog, WatchedDeadline } from "./deadline-watchdog.js";
+export { createDeadlineWatchdog } from "./deadline-watchdog.js";
 export type { EnvelopeReader, EnvelopeReaderHandlers, EnvelopeReaderOptions } from "./envelope.js";
 export {
   COMPRESSED_FLAG,
@@ -6,3 +10,17 @@ export {
   encodeEnvelope,
   MAX_ENVELOPE_LENGTH,
 } from "./envelope.js";
+export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
+export { isReceiveLimitError, receiveLimitError } from "./receive-limit.js";
+export { RESET_CODES, resetError } from "./reset-codes.js";
+export type { ResponseHead } from "./status.js";
+export {
+  GRPC_CONTENT_TYPES,
+  readResponseHead,
+  SUCCESS_TRAILERS,
+  toWebHeaders,
+  trailerError,
+  trailersOf,
+} from "./status.js";
+export type { GrpcTimeout } from "./timeout.js";
+export { formatGrpcTimeout, MAX_TIMER_MS, parseGrpcTimeout } from "./timeout.js";
