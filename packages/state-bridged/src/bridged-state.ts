@@ -70,6 +70,13 @@ export interface BridgedStateOptions {
   /** How watch streams are carried, kept alive and reopened; see {@link BridgedWatchOptions}. */
   readonly watch?: BridgedWatchOptions;
   /**
+   * The largest message accepted from the server, in bytes (a response, or a watch event):
+   * a larger one fails its call, or ends its watch, with `resource_exhausted` naming the limit,
+   * before its bytes are buffered. Default 256 MiB: a watch event carries a value and the value
+   * it replaced, each up to the server's 64 MiB. Not applied to a `transport` you give.
+   */
+  readonly maxReceiveBytes?: number;
+  /**
    * An existing Connect transport to use instead of opening a connection to `url` (to embed
    * the provider, or in tests). The provider does not close a transport it did not create.
    */
@@ -81,6 +88,7 @@ export const BRIDGED_STATE_DEFAULTS = Object.freeze({
   source: "typescript",
   deadlineMs: 5_000,
   retry: Object.freeze({ attempts: 4, baseDelayMs: 50, maxDelayMs: 1_000 }),
+  maxReceiveBytes: 256 * 1024 * 1024,
 });
 
 type WireValueKind = NonNullable<WireValueInit>;
@@ -131,6 +139,7 @@ interface Settings {
   readonly token?: string;
   readonly pingIntervalMs?: number;
   readonly watch?: BridgedWatchOptions;
+  readonly maxReceiveBytes: number;
 }
 
 function resolveOptions(options: BridgedStateOptions): Settings {
@@ -152,12 +161,14 @@ function resolveOptions(options: BridgedStateOptions): Settings {
   checkPositive("retry.baseDelayMs", retry.baseDelayMs);
   checkPositive("retry.maxDelayMs", retry.maxDelayMs);
   checkPositive("pingIntervalMs", options.pingIntervalMs);
+  checkPositive("maxReceiveBytes", options.maxReceiveBytes);
   const settings: Settings = {
     url: normalizeServerUrl(options.url),
     sessionId: options.sessionId ?? createSessionId(),
     source: options.source ?? BRIDGED_STATE_DEFAULTS.source,
     deadlineMs: options.deadlineMs ?? BRIDGED_STATE_DEFAULTS.deadlineMs,
     retry,
+    maxReceiveBytes: Math.floor(options.maxReceiveBytes ?? BRIDGED_STATE_DEFAULTS.maxReceiveBytes),
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
     ...(options.watch === undefined ? {} : { watch: options.watch }),

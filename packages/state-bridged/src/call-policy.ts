@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { backoffDelay as backoff, sleep } from "@statebridge/grpc-wire";
 import { StateError } from "@statebridge/state-provider";
 import { stateErrorOf } from "./error-translation.js";
 
@@ -104,18 +105,5 @@ export function createCallPolicy(options: CallPolicyOptions): CallPolicy {
  * failed together do not retry together.
  */
 export function backoffDelay(attempt: number, retry: Required<RetryOptions>): number {
-  const step = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
-  return step / 2 + Math.random() * (step / 2);
-}
-
-function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, milliseconds);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return backoff(attempt, { baseDelayMs: retry.baseDelayMs, maxDelayMs: retry.maxDelayMs, jitter: 0.5 });
 }

@@ -13,6 +13,8 @@ export interface BridgeTransportOptions {
   readonly pingIntervalMs?: number;
   /** How long a PING may go unanswered before the connection is dropped. Default 10,000 ms. */
   readonly pingTimeoutMs?: number;
+  /** The largest response message accepted, in bytes, on every path of the connection. Default: any. */
+  readonly maxReceiveBytes?: number;
 }
 
 /** A gRPC transport over one HTTP/2 connection, and the means to close that connection. */
@@ -49,16 +51,28 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
       return await next(request);
     });
   }
-  const transport = createGrpcTransport({ baseUrl: options.url, sessionManager, interceptors });
-  const unary = createGrpcUnaryCaller({
+  const { maxReceiveBytes } = options;
+  const transport = createGrpcTransport({
+    baseUrl: options.url,
+    sessionManager,
+    interceptors,
+    ...(maxReceiveBytes === undefined ? {} : { readMaxBytes: maxReceiveBytes }),
+  });
+  // The direct paths keep the URL's path, as connect's transport does: a server behind a
+  // path-routing proxy (`http://host/statebridge`) is reached there.
+  const pathPrefix = pathPrefixOf(options.url);
+  const connection: GrpcConnection = {
     sessionManager,
     ...(token === undefined ? {} : { token }),
-  });
+    ...(pathPrefix === "" ? {} : { pathPrefix }),
+    ...(maxReceiveBytes === undefined ? {} : { maxReceiveBytes }),
+  };
+  const unary = createGrpcUnaryCaller(connection);
   let closed = false;
   return {
     transport,
     unary,
-    connection: { sessionManager, ...(token === undefined ? {} : { token }) },
+    connection,
     close() {
       if (closed) return;
       closed = true;
@@ -75,4 +89,9 @@ export function normalizeServerUrl(url: string): string {
   const trimmed = url.trim();
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
   return withScheme.replace(/\/+$/, "");
+}
+
+/** The path of a server URL without its trailing slashes: `""` for `http://host:port`. */
+export function pathPrefixOf(url: string): string {
+  return new URL(url).pathname.replace(/\/+$/, "");
 }

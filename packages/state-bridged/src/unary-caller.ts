@@ -9,9 +9,19 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
-import { validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
-import { createDeadlineWatchdog, type DeadlineWatchdog } from "@statebridge/state-provider";
+import {
+  createDeadlineWatchdog,
+  createEnvelopeReader,
+  type DeadlineWatchdog,
+  type EnvelopeReader,
+  encodeEnvelope,
+  formatGrpcTimeout,
+  readResponseHead,
+  receiveLimitError,
+  resetError,
+  trailerError,
+} from "@statebridge/grpc-wire";
 import type { CallOptions } from "./call-policy.js";
 
 /**
@@ -41,13 +51,26 @@ export interface GrpcUnaryCallerOptions {
   readonly token?: string;
   /** Shared deadline timer; by default one of its own. */
   readonly watchdog?: DeadlineWatchdog;
+  /**
+   * The path of the server's URL (`/prefix` of `http://host/prefix`), put before every
+   * method's path as connect's transport does. Default: none.
+   */
+  readonly pathPrefix?: string;
+  /**
+   * The largest response message accepted, in bytes; a larger one fails the call with
+   * RESOURCE_EXHAUSTED from its envelope header, before its body is buffered. Default: any.
+   */
+  readonly maxReceiveBytes?: number;
 }
 
-const ENVELOPE_HEADER_BYTES = 5;
-const COMPRESSED_FLAG = 0b0000_0001;
-const GRPC_CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
-/** The longest `grpc-timeout` value in milliseconds: the header takes at most 8 digits. */
-const MAX_TIMEOUT_DIGITS_MS = 99_999_999;
+/** What the response envelopes of a unary call held, as far as connect's checks need. */
+interface ReceivedEnvelopes {
+  first: Uint8Array | undefined;
+  firstCompressed: boolean;
+  /** Whether a second envelope came, and whether it was compressed. */
+  extra: boolean;
+  extraCompressed: boolean;
+}
 
 /** A call in flight, as the provider's abort signal sees it. */
 interface PendingCall {
@@ -70,7 +93,8 @@ interface PendingCall {
  * compressed nor expected to be: the caller offers no `grpc-accept-encoding`.
  */
 export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCaller {
-  const { sessionManager } = options;
+  const { sessionManager, maxReceiveBytes } = options;
+  const pathPrefix = options.pathPrefix ?? "";
   const watchdog = options.watchdog ?? createDeadlineWatchdog();
   const authorization = options.token === undefined ? undefined : `Bearer ${options.token}`;
   const pending = new Set<PendingCall>();
@@ -80,7 +104,7 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
   function pathOf(method: DescMethodUnary): string {
     let path = paths.get(method);
     if (path === undefined) {
-      path = `/${method.parent.typeName}/${method.name}`;
+      path = `${pathPrefix}/${method.parent.typeName}/${method.name}`;
       paths.set(method, path);
     }
     return path;
@@ -105,14 +129,14 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
     watchSignal(signal);
     let body: Buffer;
     try {
-      body = envelope(toBinary(method.input, create(method.input, request)));
+      body = encodeEnvelope(toBinary(method.input, create(method.input, request)));
     } catch (error) {
       return Promise.reject(new ConnectError(`serialize binary: ${messageOf(error)}`, Code.Internal));
     }
     const headers: http2.OutgoingHttpHeaders = {
       "content-type": "application/grpc+proto",
       te: "trailers",
-      "grpc-timeout": grpcTimeout(timeoutMs),
+      "grpc-timeout": formatGrpcTimeout(timeoutMs),
     };
     if (authorization !== undefined) headers.authorization = authorization;
 
@@ -121,8 +145,31 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
       let settled = false;
       let responseHeaders: http2.IncomingHttpHeaders | undefined;
       let trailers: http2.IncomingHttpHeaders | undefined;
-      const chunks: Buffer[] = [];
-      let receivedBytes = 0;
+      const received: ReceivedEnvelopes = {
+        first: undefined,
+        firstCompressed: false,
+        extra: false,
+        extraCompressed: false,
+      };
+      const envelopes = createEnvelopeReader(
+        {
+          onEnvelope(message, compressed) {
+            if (envelopes.messages === 1) {
+              received.first = message;
+              received.firstCompressed = compressed;
+              return;
+            }
+            // A second message settles what connect reports; the rest need not be read.
+            received.extra = true;
+            received.extraCompressed = compressed;
+            envelopes.stop();
+          },
+          onOversize(length, limit) {
+            call.fail(receiveLimitError(length, limit));
+          },
+        },
+        maxReceiveBytes === undefined ? {} : { maxMessageBytes: maxReceiveBytes },
+      );
 
       const call: PendingCall = {
         fail(error) {
@@ -149,8 +196,8 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
           method.output,
           responseHeaders,
           trailers,
-          chunks,
-          receivedBytes,
+          envelopes,
+          received,
           (stream as http2.ClientHttp2Stream).rstCode,
         );
         if (outcome instanceof ConnectError) reject(outcome);
@@ -171,9 +218,8 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
             responseHeaders = received;
           });
           opened.on("data", (chunk: Buffer) => {
-            chunks.push(chunk);
-            receivedBytes += chunk.byteLength;
             sessionManager.notifyResponseByteRead(opened);
+            envelopes.push(chunk);
           });
           opened.on("trailers", (received) => {
             trailers = received;
@@ -202,8 +248,8 @@ function readResponse(
   schema: DescMessage,
   headers: http2.IncomingHttpHeaders | undefined,
   trailers: http2.IncomingHttpHeaders | undefined,
-  chunks: readonly Buffer[],
-  receivedBytes: number,
+  envelopes: EnvelopeReader,
+  received: ReceivedEnvelopes,
   rstCode: number,
 ): ConnectError | { readonly message: unknown } {
   if (headers === undefined) {
@@ -212,89 +258,43 @@ function readResponse(
       new ConnectError("the stream closed before the server answered", Code.Unavailable)
     );
   }
-  // Node gives the status as a number, whatever the header type says.
-  const status = Number(headers[":status"] ?? 0);
-  const contentType = headers["content-type"];
-  const encoding = headers["grpc-encoding"];
-  const plain =
-    status === 200 &&
-    typeof contentType === "string" &&
-    GRPC_CONTENT_TYPES.has(contentType) &&
-    headers["grpc-status"] === undefined &&
-    (encoding === undefined || encoding === "identity");
-  let headerError: ConnectError | undefined;
-  let webHeaders: Headers | undefined;
-  if (!plain) {
-    webHeaders = toWebHeaders(headers);
-    try {
-      headerError = validateResponse(status, webHeaders).headerError;
-    } catch (error) {
-      return ConnectError.from(error);
-    }
-    if (encoding !== undefined && encoding !== "identity") {
-      return new ConnectError(
-        `unsupported response encoding "${String(encoding)}"`,
-        Code.Internal,
-        webHeaders,
-      );
-    }
-  }
-  if (trailers === undefined && headers["grpc-status"] === undefined) {
+  const head = readResponseHead(headers);
+  if (head instanceof ConnectError) return head;
+  if (trailers === undefined && !head.statusInHeaders) {
     const reset = resetError(rstCode);
     if (reset !== undefined) return reset;
   }
-  const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, receivedBytes);
   let message: unknown;
-  let offset = 0;
-  while (offset < bytes.byteLength) {
-    if (bytes.byteLength - offset < ENVELOPE_HEADER_BYTES) {
-      return new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-    }
-    const flags = bytes[offset] as number;
-    const length = bytes.readUInt32BE(offset + 1);
-    const start = offset + ENVELOPE_HEADER_BYTES;
-    if (bytes.byteLength - start < length) {
-      return new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-    }
-    if ((flags & COMPRESSED_FLAG) === COMPRESSED_FLAG) {
-      return new ConnectError(
-        "received compressed envelope, but do not know how to decompress",
-        Code.Internal,
-      );
-    }
-    if (message !== undefined) {
-      return new ConnectError(
-        "protocol error: received extra output message for unary method",
-        Code.Unimplemented,
-      );
-    }
+  if (received.first !== undefined) {
+    if (received.firstCompressed) return compressedError();
     try {
-      // A Uint8Array view, not a Buffer: bytes fields then decode as Uint8Array views, whose
-      // slice() copies (a Buffer's slice() does not), as the packed-number decoder expects.
-      message = fromBinary(schema, new Uint8Array(bytes.buffer, bytes.byteOffset + start, length));
+      message = fromBinary(schema, received.first);
     } catch (error) {
       return new ConnectError(`parse binary: ${messageOf(error)}`, Code.Internal);
     }
-    offset = start + length;
   }
-  if (trailers?.["grpc-status"] !== "0" || headerError !== undefined) {
-    const webTrailers = toWebHeaders(trailers ?? {});
-    try {
-      validateTrailer(webTrailers, webHeaders ?? toWebHeaders(headers));
-    } catch (error) {
-      return ConnectError.from(error);
-    }
+  if (received.extra) {
+    if (received.extraCompressed) return compressedError();
+    return new ConnectError(
+      "protocol error: received extra output message for unary method",
+      Code.Unimplemented,
+    );
   }
+  if (envelopes.incomplete) {
+    return new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  }
+  const statusError = trailerError(trailers, headers, head);
+  if (statusError !== undefined) return statusError;
   if (message === undefined) {
     return (
-      headerError ??
+      head.headerError ??
       new ConnectError(
         "protocol error: missing output message for unary method",
         trailers?.["grpc-status"] === undefined ? Code.Unknown : Code.Unimplemented,
       )
     );
   }
-  if (headerError !== undefined) {
+  if (head.headerError !== undefined) {
     return new ConnectError(
       "protocol error: received output message for unary method with error status",
       Code.Unknown,
@@ -303,28 +303,8 @@ function readResponse(
   return { message };
 }
 
-/** HTTP/2 error codes a reset maps to a gRPC status, as connect-node maps them. */
-const RESET_CODES: ReadonlyMap<number, readonly [name: string, code: Code]> = new Map([
-  [0x1, ["PROTOCOL_ERROR", Code.Internal]],
-  [0x2, ["INTERNAL_ERROR", Code.Internal]],
-  [0x3, ["FLOW_CONTROL_ERROR", Code.Internal]],
-  [0x4, ["SETTINGS_TIMEOUT", Code.Internal]],
-  [0x6, ["FRAME_SIZE_ERROR", Code.Internal]],
-  [0x7, ["REFUSED_STREAM", Code.Unavailable]],
-  [0x8, ["CANCEL", Code.Canceled]],
-  [0x9, ["COMPRESSION_ERROR", Code.Internal]],
-  [0xa, ["CONNECT_ERROR", Code.Internal]],
-  [0xb, ["ENHANCE_YOUR_CALM", Code.ResourceExhausted]],
-  [0xc, ["INADEQUATE_SECURITY", Code.PermissionDenied]],
-  [0xd, ["HTTP_1_1_REQUIRED", Code.PermissionDenied]],
-]);
-
-/** The error of a stream reset by the peer, worded as connect-node words it; none for NO_ERROR. */
-function resetError(rstCode: number): ConnectError | undefined {
-  const known = RESET_CODES.get(rstCode);
-  if (known === undefined) return undefined;
-  const [name, code] = known;
-  return new ConnectError(`http/2 stream closed with error code ${name} (0x${rstCode.toString(16)})`, code);
+function compressedError(): ConnectError {
+  return new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
 }
 
 /**
@@ -334,29 +314,6 @@ function resetError(rstCode: number): ConnectError | undefined {
  */
 function transportError(error: unknown): ConnectError {
   return ConnectError.from(error, Code.Unavailable);
-}
-
-function toWebHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const web = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) web.append(name, item);
-    else web.append(name, String(value));
-  }
-  return web;
-}
-
-function grpcTimeout(timeoutMs: number): string {
-  const milliseconds = Math.max(1, Math.ceil(timeoutMs));
-  return milliseconds <= MAX_TIMEOUT_DIGITS_MS ? `${milliseconds}m` : `${Math.ceil(milliseconds / 1000)}S`;
-}
-
-function envelope(message: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + message.byteLength);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.byteLength, 1);
-  framed.set(message, ENVELOPE_HEADER_BYTES);
-  return framed;
 }
 
 function messageOf(error: unknown): string {

@@ -1,3 +1,5 @@
+import { backoffDelay } from "@statebridge/grpc-wire";
+
 /** How a broken watch stream is reopened. */
 export interface ReconnectOptions {
   /** Delay before the first retry, in milliseconds. Default 1,000. */
@@ -53,8 +55,5 @@ export function resolveReconnectOptions(options: ReconnectOptions = {}): Resolve
  * itself at random, so that it never exceeds the cap.
  */
 export function reconnectDelay(failures: number, options: ResolvedReconnectOptions): number {
-  const exponent = Math.max(0, failures - 1);
-  // 2 ** exponent overflows to Infinity long after the cap is reached; Math.min handles both.
-  const exponential = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** exponent);
-  return exponential * (1 - options.jitter * options.random());
+  return backoffDelay(failures, options);
 }

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { isReceiveLimitError } from "@statebridge/grpc-wire";
 import { type ErrorDetail, ErrorDetailSchema } from "@statebridge/proto";
 import {
   ERROR_CODE_TRAILER,
@@ -97,9 +98,12 @@ function stateErrorOf(
  * pass are retried: the server going away or shutting down (`unavailable`), a slow consumer
  * cut off or a quota (`resource_exhausted`), a stream cancelled by someone other than the
  * watcher (`closed`). Everything else, such as `session_expired`, `not_found`,
- * `unauthenticated` or `invalid_value`, would fail the same way again.
+ * `unauthenticated` or `invalid_value`, would fail the same way again — and so would an event
+ * larger than the client's maximum receive size (`resource_exhausted` too, but not retried).
  */
 export function isRetryableWatchError(error: StateError): boolean {
+  // A message over this client's own receive limit would come again on every reconnect.
+  if (isReceiveLimitError(error)) return false;
   return error.code === "unavailable" || error.code === "resource_exhausted" || error.code === "closed";
 }
 

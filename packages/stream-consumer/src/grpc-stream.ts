@@ -1,8 +1,16 @@
 import * as http2 from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  createEnvelopeReader,
+  encodeEnvelope,
+  type ResponseHead,
+  readResponseHead,
+  receiveLimitError,
+  resetError,
+  trailerError,
+} from "@statebridge/grpc-wire";
 
 /** An HTTP/2 connection on which gRPC streams are opened directly, without connect's pipeline. */
 export interface GrpcConnection {
@@ -10,6 +18,18 @@ export interface GrpcConnection {
   readonly sessionManager: Http2SessionManager;
   /** Sent as `authorization: Bearer <token>`. */
   readonly token?: string;
+  /**
+   * The path of the server's URL (`/prefix` of `http://host/prefix`), put before every
+   * method's path as connect's transport does, for a server behind a path-routing proxy.
+   * Default: none.
+   */
+  readonly pathPrefix?: string;
+  /**
+   * The largest response message accepted, in bytes: a larger one fails the call with
+   * `resource_exhausted` (see `receiveLimitError`) from its envelope header, before its body
+   * is buffered. Default: any.
+   */
+  readonly maxReceiveBytes?: number;
 }
 
 /** What a {@link GrpcStream} reports. */
@@ -21,6 +41,11 @@ export interface GrpcStreamHandlers<Output extends DescMessage> {
   decode?(bytes: Uint8Array): MessageShape<Output>;
   /** Called once per response message, in order, synchronously as its bytes arrive. */
   onMessage(message: MessageShape<Output>): void;
+  /**
+   * Called for every chunk of response bytes, before the messages it completes: proof that
+   * the stream is alive while a large message is still arriving.
+   */
+  onReceive?(bytes: number): void;
   /**
    * Called once when the stream is over: with `undefined` for a clean end (status OK), or with
    * the `ConnectError` a connect client would have thrown. Not called after `cancel()`.
@@ -42,15 +67,12 @@ export interface GrpcStream {
   resume(): void;
 }
 
-const ENVELOPE_HEADER_BYTES = 5;
-const COMPRESSED_FLAG = 0b0000_0001;
-const GRPC_CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
-
 /**
  * Opens a gRPC call with streamed responses on an HTTP/2 stream of `connection`: request
  * messages are written as length-prefixed envelopes as they are sent; response envelopes are
  * cut from the DATA chunks as they arrive (an envelope may span chunks, a chunk may hold
- * several) and each is decoded and handed to `onMessage` at once. The end of the call is read
+ * several; each byte is copied at most once) and each is decoded and handed to `onMessage` at
+ * once. A message larger than `connection.maxReceiveBytes` fails the call from its header. The end of the call is read
  * with connect's own `validateResponse` and `validateTrailer`, so that a failure carries the
  * same code, message, metadata and details a connect client would report, and a reset stream
  * is worded as connect-node words it.
@@ -75,99 +97,70 @@ export function openGrpcStream<Output extends DescMessage>(
   let paused = false;
   const waiting: Buffer[] = [];
   let responseHeaders: http2.IncomingHttpHeaders | undefined;
-  let webHeaders: Headers | undefined;
-  /** The call's status came in the headers (a trailers-only response). */
-  let statusInHeaders = false;
+  let head: ResponseHead | undefined;
   let trailers: http2.IncomingHttpHeaders | undefined;
-  // Bytes of an envelope not yet complete.
-  let pending: Buffer | undefined;
+  const envelopes = createEnvelopeReader(
+    {
+      onEnvelope(bytes, compressed) {
+        if (compressed) {
+          finish(
+            new ConnectError(
+              "received compressed envelope, but do not know how to decompress",
+              Code.Internal,
+            ),
+          );
+          return;
+        }
+        let message: MessageShape<Output>;
+        try {
+          message = decode(bytes);
+        } catch (error) {
+          finish(new ConnectError(`parse binary: ${messageOf(error)}`, Code.Internal));
+          return;
+        }
+        handlers.onMessage(message);
+      },
+      onOversize(length, limit) {
+        finish(receiveLimitError(length, limit));
+      },
+    },
+    connection.maxReceiveBytes === undefined ? {} : { maxMessageBytes: connection.maxReceiveBytes },
+  );
 
   function finish(error: ConnectError | undefined): void {
     if (finished) return;
     finished = true;
+    envelopes.stop();
     if (stream !== undefined && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     handlers.onEnd(error);
   }
 
   function onHeaders(received: http2.IncomingHttpHeaders): void {
     responseHeaders = received;
-    const status = Number(received[":status"] ?? 0);
-    const contentType = received["content-type"];
-    const encoding = received["grpc-encoding"];
-    statusInHeaders = received["grpc-status"] !== undefined;
-    const plain =
-      status === 200 &&
-      typeof contentType === "string" &&
-      GRPC_CONTENT_TYPES.has(contentType) &&
-      !statusInHeaders &&
-      (encoding === undefined || encoding === "identity");
-    if (plain) return;
-    webHeaders = toWebHeaders(received);
-    try {
-      const { headerError } = validateResponse(status, webHeaders);
-      if (headerError !== undefined) {
-        finish(headerError);
-        return;
-      }
-    } catch (error) {
-      finish(ConnectError.from(error));
-      return;
-    }
-    if (encoding !== undefined && encoding !== "identity") {
-      finish(
-        new ConnectError(`unsupported response encoding "${String(encoding)}"`, Code.Internal, webHeaders),
-      );
-    }
+    const read = readResponseHead(received);
+    if (read instanceof ConnectError) finish(read);
+    else if (read.headerError !== undefined) finish(read.headerError);
+    else head = read;
   }
 
   function onData(chunk: Buffer): void {
     if (stream !== undefined) sessionManager.notifyResponseByteRead(stream);
     if (finished) return;
-    let bytes = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-    pending = undefined;
-    let offset = 0;
-    while (bytes.byteLength - offset >= ENVELOPE_HEADER_BYTES) {
-      const flags = bytes[offset] as number;
-      const length = bytes.readUInt32BE(offset + 1);
-      const start = offset + ENVELOPE_HEADER_BYTES;
-      if (bytes.byteLength - start < length) break;
-      if ((flags & COMPRESSED_FLAG) === COMPRESSED_FLAG) {
-        finish(
-          new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal),
-        );
-        return;
-      }
-      let message: MessageShape<Output>;
-      try {
-        // A Uint8Array view, not a Buffer: bytes fields then decode as Uint8Array views.
-        message = decode(new Uint8Array(bytes.buffer, bytes.byteOffset + start, length));
-      } catch (error) {
-        finish(new ConnectError(`parse binary: ${messageOf(error)}`, Code.Internal));
-        return;
-      }
-      offset = start + length;
-      handlers.onMessage(message);
-      if (finished) return;
-    }
-    if (offset < bytes.byteLength) {
-      // The rest of an envelope comes with a later chunk; keep a copy, as Node may reuse
-      // the chunk's memory.
-      bytes = bytes.subarray(offset);
-      pending = Buffer.from(bytes);
-    }
+    handlers.onReceive?.(chunk.byteLength);
+    envelopes.push(chunk);
   }
 
   function onClose(): void {
     if (finished) return;
     const rstCode = (stream as http2.ClientHttp2Stream).rstCode;
-    if (responseHeaders === undefined) {
+    if (responseHeaders === undefined || head === undefined) {
       finish(
         resetError(rstCode) ??
           new ConnectError("the stream closed before the server answered", Code.Unavailable),
       );
       return;
     }
-    if (statusInHeaders) {
+    if (head.statusInHeaders) {
       finish(undefined);
       return;
     }
@@ -178,24 +171,14 @@ export function openGrpcStream<Output extends DescMessage>(
         return;
       }
     }
-    if (pending !== undefined) {
+    if (envelopes.incomplete) {
       finish(new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument));
       return;
     }
-    if (trailers?.["grpc-status"] === "0") {
-      finish(undefined);
-      return;
-    }
-    try {
-      validateTrailer(toWebHeaders(trailers ?? {}), webHeaders ?? toWebHeaders(responseHeaders));
-    } catch (error) {
-      finish(ConnectError.from(error));
-      return;
-    }
-    finish(undefined);
+    finish(trailerError(trailers, responseHeaders, head));
   }
 
-  sessionManager.request("POST", path, headers, {}).then(
+  sessionManager.request("POST", `${connection.pathPrefix ?? ""}${path}`, headers, {}).then(
     (opened) => {
       if (finished) {
         // Nobody waits for this stream any more: a closing connection's error must not
@@ -235,7 +218,7 @@ export function openGrpcStream<Output extends DescMessage>(
   return {
     send(message) {
       if (finished || endRequested) return;
-      const framed = envelope(message);
+      const framed = encodeEnvelope(message);
       if (stream === undefined) waiting.push(framed);
       else stream.write(framed);
     },
@@ -255,55 +238,13 @@ export function openGrpcStream<Output extends DescMessage>(
     cancel() {
       if (finished) return;
       finished = true;
+      envelopes.stop();
       if (stream !== undefined && !stream.closed) {
         stream.on("error", () => {});
         stream.close(http2.constants.NGHTTP2_CANCEL);
       }
     },
   };
-}
-
-/** HTTP/2 error codes a reset maps to a gRPC status, as connect-node maps them. */
-const RESET_CODES: ReadonlyMap<number, readonly [name: string, code: Code]> = new Map([
-  [0x1, ["PROTOCOL_ERROR", Code.Internal]],
-  [0x2, ["INTERNAL_ERROR", Code.Internal]],
-  [0x3, ["FLOW_CONTROL_ERROR", Code.Internal]],
-  [0x4, ["SETTINGS_TIMEOUT", Code.Internal]],
-  [0x6, ["FRAME_SIZE_ERROR", Code.Internal]],
-  [0x7, ["REFUSED_STREAM", Code.Unavailable]],
-  [0x8, ["CANCEL", Code.Canceled]],
-  [0x9, ["COMPRESSION_ERROR", Code.Internal]],
-  [0xa, ["CONNECT_ERROR", Code.Internal]],
-  [0xb, ["ENHANCE_YOUR_CALM", Code.ResourceExhausted]],
-  [0xc, ["INADEQUATE_SECURITY", Code.PermissionDenied]],
-  [0xd, ["HTTP_1_1_REQUIRED", Code.PermissionDenied]],
-]);
-
-/** The error of a stream reset by the peer, worded as connect-node words it; none for NO_ERROR. */
-function resetError(rstCode: number | undefined): ConnectError | undefined {
-  if (rstCode === undefined) return undefined;
-  const known = RESET_CODES.get(rstCode);
-  if (known === undefined) return undefined;
-  const [name, code] = known;
-  return new ConnectError(`http/2 stream closed with error code ${name} (0x${rstCode.toString(16)})`, code);
-}
-
-function toWebHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const web = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) web.append(name, item);
-    else web.append(name, String(value));
-  }
-  return web;
-}
-
-function envelope(message: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + message.byteLength);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.byteLength, 1);
-  framed.set(message, ENVELOPE_HEADER_BYTES);
-  return framed;
 }
 
 function messageOf(error: unknown): string {

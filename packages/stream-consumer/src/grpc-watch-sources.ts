@@ -30,10 +30,11 @@ const PAUSE_AT_MESSAGES = 64;
  * its bytes arrive and routed at once, without connect's per-message async pipeline.
  */
 export function createGrpcWatchStreamOpener(connection: GrpcConnection): WatchStreamOpener {
-  return (onResponse, onEnd) => {
+  return (onResponse, onEnd, onBytes) => {
     const call = openGrpcStream(connection, WATCH_STREAM_PATH, WatchStreamResponseSchema, {
       decode: createWatchStreamResponseDecoder(),
       onMessage: onResponse,
+      onReceive: onBytes,
       onEnd,
     });
     return {
@@ -195,6 +196,9 @@ export function createGrpcWatchVariablesSource(
         });
         const call = openGrpcStream(connection, WATCH_VARIABLES_PATH, WatchVariablesResponseSchema, {
           decode,
+          onReceive() {
+            silence.receiving();
+          },
           onMessage({ kind }) {
             if (kind.case === "events") channel.push({ kind: "events", events: kind.value });
             else if (kind.case === "heartbeat")

@@ -4,6 +4,11 @@ export interface SilenceWatch {
   waiting(): void;
   /** A message arrived and the consumer is busy with it: silence does not count. */
   heard(): void;
+  /**
+   * Bytes arrived (part of a message, maybe): while waiting, silence counts from now. A large
+   * message takes a while to arrive; the stream is not silent meanwhile.
+   */
+  receiving(): void;
   /** Stops watching this stream. Idempotent. */
   stop(): void;
 }
@@ -59,6 +64,9 @@ export function createSilenceMonitor(limitMs: number): SilenceMonitor {
         },
         heard() {
           entry.since = undefined;
+        },
+        receiving() {
+          if (entry.since !== undefined) entry.since = performance.now();
         },
         stop() {
           entries.delete(entry);

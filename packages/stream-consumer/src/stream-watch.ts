@@ -1,3 +1,4 @@
+import { sleep } from "@statebridge/grpc-wire";
 import {
   StateError,
   type WatchEvent,
@@ -276,19 +277,4 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 function describeIdentifiers(identifiers: readonly string[]): string {
   const shown = identifiers.slice(0, 3).map((identifier) => JSON.stringify(identifier));
   return identifiers.length > 3 ? `${shown.join(", ")} and ${identifiers.length - 3} more` : shown.join(", ");
-}
-
-function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", wake);
-      resolve();
-    }, milliseconds);
-    const wake = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    signal.addEventListener("abort", wake, { once: true });
-  });
 }

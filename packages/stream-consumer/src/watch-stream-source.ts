@@ -42,11 +42,14 @@ export interface WatchStreamCall {
 
 /**
  * Opens a `WatchStream` call: each response goes to `onResponse` in order; `onEnd` is told
- * once how the call ended (`undefined` when the server ended it cleanly).
+ * once how the call ended (`undefined` when the server ended it cleanly). An opener that sees
+ * the bytes arrive tells `onBytes` of each chunk, so that a large message still arriving keeps
+ * the stream alive.
  */
 export type WatchStreamOpener = (
   onResponse: (response: WatchStreamResponse) => void,
   onEnd: (error: unknown) => void,
+  onBytes: () => void,
 ) => WatchStreamCall;
 
 interface SharedStream {
@@ -116,6 +119,7 @@ export function createWatchStreamSource(
           error ?? new StateError("unavailable", "the server ended the multiplexed watch stream"),
         );
       },
+      () => silence.waiting(),
     );
     return stream;
   }
