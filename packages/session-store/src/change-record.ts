@@ -22,6 +22,11 @@ export interface VariableChange {
   readonly metadata: Metadata;
   /** Wall-clock epoch milliseconds of the change. */
   readonly timestamp: number;
+  /**
+   * What the change holds and its event carries, in bytes: the old and new values (as
+   * `valueByteLength` measures them), the metadata's JSON and a fixed overhead.
+   */
+  readonly bytes: number;
 }
 
 /**
@@ -31,4 +36,6 @@ export interface VariableChange {
 export interface ChangeRecord {
   readonly revision: number;
   readonly changes: readonly VariableChange[];
+  /** The sum of the changes' `bytes`: what the history counts against its byte bounds. */
+  readonly bytes: number;
 }

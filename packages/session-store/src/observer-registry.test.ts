@@ -16,7 +16,13 @@ function change(id: string, newValue: number, kind: VariableChange["kind"] = "va
     source: "test",
     metadata: {},
     timestamp: 1,
+    bytes: 100,
   };
+}
+
+/** A record of the changes of one revision, with their bytes summed. */
+function record(revision: number, changes: VariableChange[]): ChangeRecord {
+  return { revision, changes, bytes: changes.reduce((total, each) => total + each.bytes, 0) };
 }
 
 function listener(): WatchListener & { batches: WatchEventBatch[]; ended: StateError[] } {
@@ -41,11 +47,12 @@ describe("createObserverRegistry", () => {
     );
     registry.add(new Map([["a", "a"]]), onlyA, 0);
     registry.add(new Map([["c", "c"]]), onlyC, 0);
-    const record: ChangeRecord = { revision: 1, changes: [change("a", 1), change("b", 1)] };
-    registry.dispatch(record);
+    registry.dispatch(record(1, [change("a", 1), change("b", 1)]));
     expect(both.batches).toHaveLength(1);
     expect(both.batches[0]?.events.map((event) => event.identifier)).toEqual(["alpha", "beta"]);
     expect(onlyA.batches[0]?.events.map((event) => event.identifier)).toEqual(["a"]);
+    // Each observer's batch counts the bytes of the changes it carries, no more.
+    expect([both.batches[0]?.bytes, onlyA.batches[0]?.bytes]).toEqual([200, 100]);
     expect(onlyC.batches).toEqual([]);
   });
 
@@ -53,8 +60,8 @@ describe("createObserverRegistry", () => {
     const registry = createObserverRegistry(() => {});
     const late = listener();
     registry.add(new Map([["a", "a"]]), late, 5);
-    registry.dispatch({ revision: 5, changes: [change("a", 5)] });
-    registry.dispatch({ revision: 6, changes: [change("a", 6)] });
+    registry.dispatch(record(5, [change("a", 5)]));
+    registry.dispatch(record(6, [change("a", 6)]));
     expect(late.batches.map((batch) => batch.revision)).toEqual([6]);
   });
 
@@ -69,9 +76,9 @@ describe("createObserverRegistry", () => {
       watcher,
       0,
     );
-    registry.dispatch({ revision: 1, changes: [change("a", 1, "deleted")] });
+    registry.dispatch(record(1, [change("a", 1, "deleted")]));
     expect([...observer.targets.keys()]).toEqual(["b"]);
-    registry.dispatch({ revision: 2, changes: [change("a", 2)] });
+    registry.dispatch(record(2, [change("a", 2)]));
     expect(watcher.batches.map((batch) => batch.events[0]?.type)).toEqual(["deleted"]);
   });
 
@@ -96,17 +103,18 @@ describe("createObserverRegistry", () => {
       ["closed"],
     ]);
     expect(registry.size).toBe(0);
-    registry.dispatch({ revision: 1, changes: [change("a", 1)] });
+    registry.dispatch(record(1, [change("a", 1)]));
     expect(watchers[0]?.batches).toEqual([]);
   });
 
   it("eventsFor() picks the watched variables of a past record, named as the observer named them", () => {
     const registry = createObserverRegistry(() => {});
     const observer = registry.add(new Map([["b", "the-b"]]), listener(), 9);
-    const events = registry.eventsFor(observer.targets, {
-      revision: 3,
-      changes: [change("a", 1), change("b", 2)],
-    });
+    const { events, bytes } = registry.eventsFor(
+      observer.targets,
+      record(3, [change("a", 1), change("b", 2)]),
+    );
+    expect(bytes).toBe(100);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       identifier: "the-b",
@@ -134,7 +142,7 @@ describe("createObserverRegistry", () => {
     );
     const healthy = listener();
     registry.add(new Map([["a", "a"]]), healthy, 0);
-    registry.dispatch({ revision: 1, changes: [change("a", 1), change("b", 1)] });
+    registry.dispatch(record(1, [change("a", 1), change("b", 1)]));
     registry.endAll(new StateError("closed", "closing"));
     expect(errors.map((error) => (error as Error).message)).toEqual(["boom", "boom at end"]);
     expect(healthy.batches).toHaveLength(1);

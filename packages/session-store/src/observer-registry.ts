@@ -36,10 +36,10 @@ export interface ObserverRegistry {
    */
   dispatch(record: ChangeRecord): void;
   /**
-   * The events of a past record for the given targets (for replay); empty if none.
+   * The events of a past record for the given targets (for replay); no events if none.
    * @param targets - variable id → identifier as the watcher named it.
    */
-  eventsFor(targets: ReadonlyMap<string, string>, record: ChangeRecord): WatchEvent[];
+  eventsFor(targets: ReadonlyMap<string, string>, record: ChangeRecord): WatchEventBatch;
   /** Hands a batch (initial, replayed or resync events) to one observer, unless it is closed. */
   deliver(observer: Observer, batch: WatchEventBatch): void;
   /** Ends every observer with `error` (through `onEnd`) and empties the registry. */
@@ -126,12 +126,16 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
           // An observer added while this record was pending has it in its snapshot already.
           if (observer.closed || revision <= observer.deliveredThrough) continue;
           const identifier = observer.targets.get(change.id) as string;
-          deliver(observer, { revision, events: [eventOf(change, identifier, revision)] });
+          deliver(observer, {
+            revision,
+            events: [eventOf(change, identifier, revision)],
+            bytes: change.bytes,
+          });
         }
         if (change.kind === "deleted") forgetDeleted(change);
         return;
       }
-      const batches = new Map<MutableObserver, WatchEvent[]>();
+      const batches = new Map<MutableObserver, { events: WatchEvent[]; bytes: number }>();
       for (const change of changes) {
         const watchers = byVariable.get(change.id);
         if (watchers === undefined) continue;
@@ -139,22 +143,28 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
           if (observer.closed || revision <= observer.deliveredThrough) continue;
           const identifier = observer.targets.get(change.id) as string;
           const event = eventOf(change, identifier, revision);
-          const events = batches.get(observer);
-          if (events === undefined) batches.set(observer, [event]);
-          else events.push(event);
+          const batch = batches.get(observer);
+          if (batch === undefined) batches.set(observer, { events: [event], bytes: change.bytes });
+          else {
+            batch.events.push(event);
+            batch.bytes += change.bytes;
+          }
         }
       }
-      for (const [observer, events] of batches) deliver(observer, { revision, events });
+      for (const [observer, { events, bytes }] of batches) deliver(observer, { revision, events, bytes });
       for (const change of changes) if (change.kind === "deleted") forgetDeleted(change);
     },
 
     eventsFor(targets, record) {
       const events: WatchEvent[] = [];
+      let bytes = 0;
       for (const change of record.changes) {
         const identifier = targets.get(change.id);
-        if (identifier !== undefined) events.push(eventOf(change, identifier, record.revision));
+        if (identifier === undefined) continue;
+        events.push(eventOf(change, identifier, record.revision));
+        bytes += change.bytes;
       }
-      return events;
+      return { revision: record.revision, events, bytes };
     },
 
     deliver(observer, batch) {

@@ -18,7 +18,8 @@ import {
   validateConstraints,
 } from "@statebridge/state-provider";
 import type { ChangeRecord, VariableChange } from "./change-record.js";
-import { valueByteLength } from "./value-size.js";
+import type { MemoryBudget } from "./memory-budget.js";
+import { jsonByteLength, RECORD_OVERHEAD_BYTES, valueByteLength } from "./value-size.js";
 
 /** Options of {@link createSessionState}. */
 export interface SessionStateOptions {
@@ -30,8 +31,29 @@ export interface SessionStateOptions {
   readonly maxVariables: number;
   /** Largest value in bytes ({@link valueByteLength}); larger is `resource_exhausted`. */
   readonly maxValueBytes: number;
+  /** The store-wide budget every value is taken from and given back to. */
+  readonly budget: MemoryBudget;
   /** Told of every committed change to a value, after it is applied, in revision order. */
   readonly onCommit: (record: ChangeRecord) => void;
+}
+
+/** What one variable holds, in bytes: its record, its value, its metadata. */
+interface VariableSize {
+  /** The fixed part: overhead, name and constraints. */
+  readonly fixed: number;
+  value: number;
+  metadata: number;
+}
+
+/** A validated write of one variable, not applied yet. */
+interface PlannedWrite {
+  readonly variable: Variable;
+  readonly value: VariableValue;
+  readonly valueBytes: number;
+  readonly metadata: Metadata;
+  readonly metadataBytes: number;
+  /** What the write adds to the bytes held (negative when it frees some). */
+  readonly delta: number;
 }
 
 /** What a batch writes: each identifier as given with its raw value. */
@@ -48,6 +70,10 @@ export interface SessionState {
   readonly revision: number;
   /** Variables held. */
   readonly size: number;
+  /** Bytes held for the variables, all taken from the budget. */
+  readonly bytes: number;
+  /** A variable's value and metadata bytes (what an event carrying it holds), or 0 if absent. */
+  bytesOf(id: string): number;
   /** A variable by name or id, or `undefined`. */
   find(identifier: string): Variable | undefined;
   /** A variable by name or id. @throws `not_found`. */
@@ -87,15 +113,17 @@ export interface SessionState {
     readonly imported: number;
     readonly adopted: boolean;
   };
-  /** Drops every variable (the session ended). */
+  /** Drops every variable (the session ended), giving their bytes back to the budget. */
   clear(): void;
 }
 
 /** Creates the empty variable storage of one session at revision 0. */
 export function createSessionState(options: SessionStateOptions): SessionState {
-  const { sessionId, now, maxVariables, maxValueBytes, onCommit } = options;
+  const { sessionId, now, maxVariables, maxValueBytes, budget, onCommit } = options;
   const byId = new Map<string, Variable>();
   const idByName = new Map<string, string>();
+  const sizes = new Map<string, VariableSize>();
+  let bytes = 0;
   let revision = 0;
 
   function find(identifier: string): Variable | undefined {
@@ -118,34 +146,49 @@ export function createSessionState(options: SessionStateOptions): SessionState {
     return variable;
   }
 
-  function checkSize(name: string, type: VariableType, value: VariableValue): void {
-    const bytes = valueByteLength(type, value);
-    if (bytes > maxValueBytes) {
+  /** @returns the value's size. @throws `resource_exhausted` above `maxValueBytes`. */
+  function checkSize(name: string, type: VariableType, value: VariableValue): number {
+    const valueBytes = valueByteLength(type, value);
+    if (valueBytes > maxValueBytes) {
       throw new StateError(
         "resource_exhausted",
-        `${JSON.stringify(name)} is ${bytes} bytes, above the limit of ${maxValueBytes} bytes per value`,
+        `${JSON.stringify(name)} is ${valueBytes} bytes, above the limit of ${maxValueBytes} bytes per value`,
       );
     }
+    return valueBytes;
   }
 
-  /** Validates a new value for a variable and returns it normalized. */
-  function prepare(variable: Variable, raw: unknown): VariableValue {
+  function fixedBytesOf(variable: Variable): number {
+    return RECORD_OVERHEAD_BYTES + variable.name.length + jsonByteLength(variable.constraints);
+  }
+
+  /** Validates a new value and metadata for a variable; nothing is applied yet. */
+  function plan(variable: Variable, raw: unknown, metadataUpdate: Metadata | undefined): PlannedWrite {
     const value = normalizeValue(variable.type, raw, variable.constraints, variable.name);
-    checkSize(variable.name, variable.type, value);
-    return value;
+    const valueBytes = checkSize(variable.name, variable.type, value);
+    const size = sizes.get(variable.id) as VariableSize;
+    const metadata = mergeMetadata(variable.metadata, metadataUpdate);
+    const metadataBytes = metadata === variable.metadata ? size.metadata : jsonByteLength(metadata);
+    const delta = valueBytes + metadataBytes - size.value - size.metadata;
+    return { variable, value, valueBytes, metadata, metadataBytes, delta };
   }
 
+  /** Applies a planned write whose bytes the budget has already given. */
   function write(
-    variable: Variable,
-    value: VariableValue,
-    metadata: Metadata | undefined,
+    planned: PlannedWrite,
     source: string,
     timestamp: number,
   ): { readonly updated: Variable; readonly change: VariableChange } {
+    const { variable, value, metadata } = planned;
+    const size = sizes.get(variable.id) as VariableSize;
+    const oldValueBytes = size.value;
+    size.value = planned.valueBytes;
+    size.metadata = planned.metadataBytes;
+    bytes += planned.delta;
     const updated: Variable = Object.freeze({
       ...variable,
       value,
-      metadata: mergeMetadata(variable.metadata, metadata),
+      metadata,
       version: variable.version + 1,
       updatedAt: timestamp,
       source,
@@ -164,6 +207,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
         source,
         metadata: updated.metadata,
         timestamp,
+        bytes: oldValueBytes + planned.valueBytes + planned.metadataBytes + RECORD_OVERHEAD_BYTES,
       },
     };
   }
@@ -174,6 +218,13 @@ export function createSessionState(options: SessionStateOptions): SessionState {
     },
     get size() {
       return byId.size;
+    },
+    get bytes() {
+      return bytes;
+    },
+    bytesOf(id) {
+      const size = sizes.get(id);
+      return size === undefined ? 0 : size.value + size.metadata;
     },
     find,
     require,
@@ -200,7 +251,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
         metadata = mergeMetadata(metadata, normalizeMetadata({ description }));
       }
       const value = normalizeValue(checkedType, initial, constraints, checkedName);
-      checkSize(checkedName, checkedType, value);
+      const valueBytes = checkSize(checkedName, checkedType, value);
       if (byId.size >= maxVariables) {
         throw new StateError(
           "resource_exhausted",
@@ -208,6 +259,13 @@ export function createSessionState(options: SessionStateOptions): SessionState {
             `cannot register ${JSON.stringify(checkedName)}`,
         );
       }
+      const size: VariableSize = {
+        fixed: RECORD_OVERHEAD_BYTES + checkedName.length + jsonByteLength(constraints),
+        value: valueBytes,
+        metadata: jsonByteLength(metadata),
+      };
+      const held = size.fixed + size.value + size.metadata;
+      budget.take(held, () => `registering ${JSON.stringify(checkedName)}`);
       let id = createVariableId();
       while (byId.has(id)) id = createVariableId();
       const timestamp = now();
@@ -225,6 +283,8 @@ export function createSessionState(options: SessionStateOptions): SessionState {
       });
       byId.set(id, variable);
       idByName.set(checkedName, id);
+      sizes.set(id, size);
+      bytes += held;
       revision++;
       return { variable, revision };
     },
@@ -242,17 +302,19 @@ export function createSessionState(options: SessionStateOptions): SessionState {
           `${JSON.stringify(variable.name)} is at version ${variable.version}, expected ${expectedVersion}`,
         );
       }
-      const value = prepare(variable, raw);
-      const { updated, change } = write(variable, value, metadata, setOptions.source, now());
+      const planned = plan(variable, raw, metadata);
+      budget.take(planned.delta, () => `writing ${JSON.stringify(variable.name)}`);
+      const { updated, change } = write(planned, setOptions.source, now());
       revision++;
-      onCommit({ revision, changes: [change] });
+      onCommit({ revision, changes: [change], bytes: change.bytes });
       return { version: updated.version, revision };
     },
 
     updateMany(updates, batchOptions) {
       const metadata =
         batchOptions.metadata === undefined ? undefined : normalizeMetadata(batchOptions.metadata);
-      const accepted: { identifier: string; variable: Variable; value: VariableValue }[] = [];
+      const accepted: { identifier: string; planned: PlannedWrite }[] = [];
+      let delta = 0;
       const targeted = new Map<string, string>();
       const failures = new Map<string, StateErrorFailure>();
       let firstError: StateError | undefined;
@@ -267,7 +329,12 @@ export function createSessionState(options: SessionStateOptions): SessionState {
             );
           }
           targeted.set(variable.id, identifier);
-          accepted.push({ identifier, variable, value: prepare(variable, raw) });
+          const planned = plan(variable, raw, metadata);
+          if (!budget.fits(delta + planned.delta)) {
+            throw budget.exhausted(delta + planned.delta, `the batch, at ${JSON.stringify(variable.name)},`);
+          }
+          delta += planned.delta;
+          accepted.push({ identifier, planned });
         } catch (error) {
           if (!(error instanceof StateError)) throw error;
           if (batchOptions.atomic) throw error;
@@ -277,15 +344,18 @@ export function createSessionState(options: SessionStateOptions): SessionState {
       }
       const versions = new Map<string, number>();
       if (accepted.length > 0) {
+        budget.take(delta, () => "the batch");
         const timestamp = now();
         const changes: VariableChange[] = [];
-        for (const { identifier, variable, value } of accepted) {
-          const { updated, change } = write(variable, value, metadata, batchOptions.source, timestamp);
+        let recordBytes = 0;
+        for (const { identifier, planned } of accepted) {
+          const { updated, change } = write(planned, batchOptions.source, timestamp);
           versions.set(identifier, updated.version);
           changes.push(change);
+          recordBytes += change.bytes;
         }
         revision++;
-        onCommit({ revision, changes });
+        onCommit({ revision, changes, bytes: recordBytes });
       }
       if (failures.size > 0) {
         const shown = [...failures]
@@ -319,11 +389,18 @@ export function createSessionState(options: SessionStateOptions): SessionState {
 
     delete(identifier, deleteOptions) {
       const variable = require(identifier);
+      const size = sizes.get(variable.id) as VariableSize;
+      const held = size.fixed + size.value + size.metadata;
+      const changeBytes = size.value + size.metadata + RECORD_OVERHEAD_BYTES;
       byId.delete(variable.id);
       idByName.delete(variable.name);
+      sizes.delete(variable.id);
+      bytes -= held;
+      budget.give(held);
       revision++;
       onCommit({
         revision,
+        bytes: changeBytes,
         changes: [
           {
             kind: "deleted",
@@ -336,6 +413,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
             source: deleteOptions.source,
             metadata: variable.metadata,
             timestamp: now(),
+            bytes: changeBytes,
           },
         ],
       });
@@ -343,6 +421,8 @@ export function createSessionState(options: SessionStateOptions): SessionState {
     },
 
     import(parsed) {
+      const imported: VariableSize[] = [];
+      let held = 0;
       for (const variable of parsed.variables) {
         if (byId.has(variable.id)) {
           throw new StateError(
@@ -356,7 +436,13 @@ export function createSessionState(options: SessionStateOptions): SessionState {
             `variable ${JSON.stringify(variable.name)} already exists in session ${JSON.stringify(sessionId)}`,
           );
         }
-        checkSize(variable.name, variable.type, variable.value);
+        const size: VariableSize = {
+          fixed: fixedBytesOf(variable),
+          value: checkSize(variable.name, variable.type, variable.value),
+          metadata: jsonByteLength(variable.metadata),
+        };
+        imported.push(size);
+        held += size.fixed + size.value + size.metadata;
       }
       if (byId.size + parsed.variables.length > maxVariables) {
         throw new StateError(
@@ -365,11 +451,17 @@ export function createSessionState(options: SessionStateOptions): SessionState {
             `which holds ${byId.size}, would exceed the limit of ${maxVariables}`,
         );
       }
+      budget.take(
+        held,
+        () => `importing ${parsed.variables.length} variables into session ${JSON.stringify(sessionId)}`,
+      );
+      bytes += held;
       const adopted = byId.size === 0;
-      for (const variable of parsed.variables) {
+      parsed.variables.forEach((variable, index) => {
         byId.set(variable.id, variable);
         idByName.set(variable.name, variable.id);
-      }
+        sizes.set(variable.id, imported[index] as VariableSize);
+      });
       revision = adopted ? Math.max(revision, parsed.revision) : Math.max(revision, parsed.revision) + 1;
       return { revision, imported: parsed.variables.length, adopted };
     },
@@ -377,6 +469,9 @@ export function createSessionState(options: SessionStateOptions): SessionState {
     clear() {
       byId.clear();
       idByName.clear();
+      sizes.clear();
+      budget.give(bytes);
+      bytes = 0;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from "node:v8";
 import {
   createExport,
   describe,
@@ -16,6 +17,7 @@ import {
 } from "@statebridge/state-provider";
 import { type ChangeHistory, createChangeHistory } from "./change-history.js";
 import type { ChangeRecord } from "./change-record.js";
+import { createMemoryBudget } from "./memory-budget.js";
 import { createObserverRegistry, type Observer, type ObserverRegistry } from "./observer-registry.js";
 import { createSessionState, type SessionState } from "./session-state.js";
 import type {
@@ -23,8 +25,10 @@ import type {
   SessionStore,
   SessionStoreOptions,
   SessionStoreStats,
+  WatchEventBatch,
   WatchSubscription,
 } from "./types.js";
+import { RECORD_OVERHEAD_BYTES } from "./value-size.js";
 
 /** Longest accepted session id, in UTF-16 code units. */
 const MAX_SESSION_ID_LENGTH = 1024;
@@ -65,6 +69,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const maxValueBytes = positiveInteger(options.maxValueBytes, 64 * 1024 * 1024, "maxValueBytes");
   const maxWatchers = positiveInteger(options.maxWatchersPerSession, 100_000, "maxWatchersPerSession");
   const historySize = nonNegativeInteger(options.historySize, 1000, "historySize");
+  const historyBytes = positiveInteger(options.historyBytes, 64 * 1024 * 1024, "historyBytes");
+  const budget = createMemoryBudget(
+    positiveInteger(
+      options.maxMemoryBytes,
+      Math.floor(getHeapStatistics().heap_size_limit / 2),
+      "maxMemoryBytes",
+    ),
+  );
   const endedRemembered = nonNegativeInteger(
     options.endedSessionsRemembered,
     10_000,
@@ -76,6 +88,9 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   const sessions = new Map<string, Session>();
   const ended = new Map<string, Ending>();
   const operations = new Map<string, number>();
+  /** Sessions whose history holds records, least recently written first. */
+  const historyOrder = new Set<Session>();
+  let historyHeld = 0;
   let sessionsCreated = 0;
   let sessionsExpired = 0;
   let sessionsDeleted = 0;
@@ -137,7 +152,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     if (ending === "expired") sessionsExpired++;
     else sessionsDeleted++;
     session.state.clear();
-    session.history.reset(session.state.revision);
+    resetHistory(session, session.state.revision);
     session.pending.length = 0;
     session.observers.endAll(goneError(session.id));
   }
@@ -177,9 +192,10 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         now,
         maxVariables,
         maxValueBytes,
+        budget,
         onCommit: (record) => commit(session, record),
       }),
-      history: createChangeHistory(historySize, 0),
+      history: createChangeHistory(historySize, historyBytes, 0),
       observers: createObserverRegistry(onListenerError),
       delivering: false,
       pending: [],
@@ -193,9 +209,33 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     sessionsCreated++;
   }
 
+  function resetHistory(session: Session, base: number): void {
+    historyHeld -= session.history.bytes;
+    session.history.reset(base);
+    historyOrder.delete(session);
+  }
+
+  /**
+   * Keeps a record in its session's history, then drops history — least recently written
+   * sessions first, oldest records first — until values and history fit the memory budget.
+   */
+  function remember(session: Session, record: ChangeRecord): void {
+    historyHeld -= session.history.bytes;
+    session.history.push(record);
+    historyHeld += session.history.bytes;
+    historyOrder.delete(session);
+    if (session.history.size > 0) historyOrder.add(session);
+    while (budget.values + historyHeld > budget.limit) {
+      const oldest = historyOrder.values().next();
+      if (oldest.done === true) break;
+      historyHeld -= oldest.value.history.dropOldest();
+      if (oldest.value.history.size === 0) historyOrder.delete(oldest.value);
+    }
+  }
+
   /** Records a committed change and hands it to observers, strictly in revision order. */
   function commit(session: Session, record: ChangeRecord): void {
-    session.history.push(record);
+    remember(session, record);
     if (session.observers.size === 0 && !session.delivering) return;
     if (session.delivering) {
       session.pending.push(record);
@@ -238,15 +278,18 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     };
   }
 
-  function snapshotEvents(
+  /** The current values of an observer's targets, as one batch of `type` events. */
+  function snapshot(
     session: Session,
     observer: Observer,
     type: WatchEventType,
     revision: number,
-  ): WatchEvent[] {
+  ): WatchEventBatch {
+    let bytes = 0;
     const events: WatchEvent[] = [];
     for (const [id, identifier] of observer.targets) {
       const variable = session.state.find(id) as Variable;
+      bytes += session.state.bytesOf(id) + RECORD_OVERHEAD_BYTES;
       events.push({
         type,
         identifier,
@@ -262,7 +305,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         timestamp: variable.updatedAt,
       });
     }
-    return events;
+    return { revision, events, bytes };
   }
 
   /** Imports validated variables into a session (created if absent or expired), all or nothing. */
@@ -278,7 +321,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       created = true;
     }
     const result = session.state.import(parsed);
-    if (result.adopted) session.history.reset(result.revision);
+    if (result.adopted) resetHistory(session, result.revision);
     session.metadata = mergeMetadata(session.metadata, parsed.metadata);
     if (created) adopt(session);
     return { revision: result.revision, imported: result.imported };
@@ -508,19 +551,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           startRevision = fromRevision as number;
           for (const record of records) {
             if (observer.closed) break;
-            const events = session.observers.eventsFor(replayTargets, record);
-            if (events.length > 0) session.observers.deliver(observer, { revision: record.revision, events });
+            const batch = session.observers.eventsFor(replayTargets, record);
+            if (batch.events.length > 0) session.observers.deliver(observer, batch);
           }
         } else if (fromRevision !== undefined) {
-          session.observers.deliver(observer, {
-            revision: current,
-            events: snapshotEvents(session, observer, "resync", current),
-          });
+          session.observers.deliver(observer, snapshot(session, observer, "resync", current));
         } else if (includeInitial === true) {
-          session.observers.deliver(observer, {
-            revision: current,
-            events: snapshotEvents(session, observer, "initial", current),
-          });
+          session.observers.deliver(observer, snapshot(session, observer, "initial", current));
         }
       });
       const subscription: WatchSubscription = {
@@ -547,6 +584,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         sessionsCurrent: sessions.size,
         variables,
         watchers,
+        valueBytes: budget.values,
+        historyBytes: historyHeld,
         operations: new Map(operations),
       };
     },
@@ -564,6 +603,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         session.pending.length = 0;
         session.observers.endAll(error);
         session.state.clear();
+        resetHistory(session, session.state.revision);
       }
       sessions.clear();
       ended.clear();

@@ -24,6 +24,21 @@ export interface SessionStoreOptions {
   readonly maxWatchersPerSession?: number;
   /** Changes kept per session for resuming watches. Default 1,000. */
   readonly historySize?: number;
+  /**
+   * Bytes of changes kept per session for resuming watches (each change counts its old and new
+   * values, its metadata and 256 bytes); the oldest are dropped first, and a watcher resuming
+   * behind them resyncs. Default 64 MiB.
+   */
+  readonly historyBytes?: number;
+  /**
+   * Bytes of values (with their metadata and 256 bytes per variable) all sessions may hold
+   * together. A write that would exceed it fails with `resource_exhausted` and changes nothing;
+   * deleted variables and ended sessions give their bytes back. Change history lives in what
+   * values leave free: it is dropped, least recently written sessions first, to stay within it.
+   * Default: half of V8's heap limit (`v8.getHeapStatistics().heap_size_limit`), where the
+   * values live, leaving the other half to requests, responses and watch queues.
+   */
+  readonly maxMemoryBytes?: number;
   /** The clock, in epoch milliseconds; tests replace it. Default `Date.now`. */
   readonly now?: () => number;
   /**
@@ -62,6 +77,12 @@ export interface WriteOptions {
 export interface WatchEventBatch {
   readonly revision: number;
   readonly events: readonly WatchEvent[];
+  /**
+   * What the events hold, in bytes: their old and new values (8 per number, UTF-8 for text),
+   * metadata JSON and 256 per event. Close to their protobuf size; watch streams count it
+   * against their byte limit.
+   */
+  readonly bytes: number;
 }
 
 /**
@@ -93,6 +114,10 @@ export interface SessionStoreStats {
   readonly sessionsCurrent: number;
   readonly variables: number;
   readonly watchers: number;
+  /** Bytes of values held, as counted against `maxMemoryBytes`. */
+  readonly valueBytes: number;
+  /** Bytes of change history held, in all sessions. */
+  readonly historyBytes: number;
   /** Operations by kind: register, get, set, updateMany, list, delete, export, import, watch… */
   readonly operations: ReadonlyMap<string, number>;
 }

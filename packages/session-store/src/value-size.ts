@@ -13,3 +13,16 @@ export function valueByteLength(type: VariableType, value: VariableValue): numbe
     return (value as { data: readonly number[] }).data.length * 8;
   return (value as readonly number[]).length * 8;
 }
+
+/**
+ * What a variable or a change holds beyond its value and metadata (its object, id, name, type,
+ * version, timestamps, source), counted as a fixed number of bytes. It keeps many tiny
+ * variables from slipping under a budget that counted values alone.
+ */
+export const RECORD_OVERHEAD_BYTES = 256;
+
+/** The length of an object (metadata, constraints) as JSON text; 0 for an empty one. */
+export function jsonByteLength(value: object): number {
+  for (const _key in value) return JSON.stringify(value).length;
+  return 0;
+}
