@@ -22,6 +22,7 @@ export const BRIDGE_SERVER_DEFAULTS = Object.freeze({
   maxRequestBytes: 64 * 1024 * 1024,
   heartbeatIntervalMs: 5_000,
   watchQueueLimit: 10_000,
+  watchQueueBytes: 8 * 1024 * 1024,
   shutdownGraceMs: 4_000,
 });
 
@@ -48,6 +49,13 @@ export interface BridgeServerOptions {
   readonly maxWatchersPerSession?: number;
   /** Changes kept per session for resuming watches. Default 1,000 (the store's). */
   readonly historySize?: number;
+  /** Bytes of changes kept per session for resuming watches. Default 64 MiB (the store's). */
+  readonly historyBytes?: number;
+  /**
+   * Bytes of values all sessions may hold together; past it writes fail with
+   * `resource_exhausted`. Default half of V8's heap limit (the store's).
+   */
+  readonly maxMemoryBytes?: number;
   /** Largest request message, in bytes; larger ones fail with `resource_exhausted`. Default 64 MiB. */
   readonly maxRequestBytes?: number;
   /** Heartbeat interval of watch streams whose client asks for none, in ms. Default 5,000. */
@@ -57,6 +65,11 @@ export interface BridgeServerOptions {
    * stream ends with `resource_exhausted`. Default 10,000.
    */
   readonly watchQueueLimit?: number;
+  /**
+   * Bytes (of the values and metadata its messages carry) one watch stream may hold for a
+   * consumer that does not keep up; past it the stream ends with `resource_exhausted`. Default 8 MiB.
+   */
+  readonly watchQueueBytes?: number;
   /**
    * Bearer token every call but the health service must present (`authorization: Bearer
    * <token>`). Default: none, and no call needs one.
@@ -130,6 +143,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     streams,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? BRIDGE_SERVER_DEFAULTS.heartbeatIntervalMs,
     queueLimit: options.watchQueueLimit ?? BRIDGE_SERVER_DEFAULTS.watchQueueLimit,
+    queueBytes: options.watchQueueBytes ?? BRIDGE_SERVER_DEFAULTS.watchQueueBytes,
   };
   // The direct gRPC path runs no connect interceptors: whatever one enforces must be applied
   // there too, as the token check is.
@@ -237,5 +251,7 @@ function storeOptionsOf(options: BridgeServerOptions): SessionStoreOptions {
       ? {}
       : { maxWatchersPerSession: options.maxWatchersPerSession }),
     ...(options.historySize === undefined ? {} : { historySize: options.historySize }),
+    ...(options.historyBytes === undefined ? {} : { historyBytes: options.historyBytes }),
+    ...(options.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: options.maxMemoryBytes }),
   };
 }

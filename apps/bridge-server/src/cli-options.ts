@@ -35,6 +35,18 @@ const FLAGS = [
   ["max-watchers", "N", undefined, "most watchers per session (default 100000)"],
   ["history-size", "N", undefined, "changes kept per session for resuming watches (default 1000)"],
   [
+    "history-bytes",
+    "BYTES",
+    undefined,
+    "bytes of changes kept per session for resuming watches (default 67108864)",
+  ],
+  [
+    "max-memory-bytes",
+    "BYTES",
+    undefined,
+    "bytes of values all sessions hold together; writes past it are refused (default: half the heap limit)",
+  ],
+  [
     "heartbeat-interval-ms",
     "MS",
     undefined,
@@ -45,6 +57,12 @@ const FLAGS = [
     "N",
     undefined,
     `messages a watch stream may hold for a slow consumer (default ${BRIDGE_SERVER_DEFAULTS.watchQueueLimit})`,
+  ],
+  [
+    "watch-queue-bytes",
+    "BYTES",
+    undefined,
+    `bytes a watch stream may hold for a slow consumer (default ${BRIDGE_SERVER_DEFAULTS.watchQueueBytes})`,
   ],
   [
     "shutdown-grace-ms",
@@ -134,8 +152,11 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     ["maxRequestBytes", integer("max-request-bytes", 1, 2 ** 32 - 1)],
     ["maxWatchersPerSession", integer("max-watchers", 1)],
     ["historySize", integer("history-size", 1)],
+    ["historyBytes", integer("history-bytes", 1)],
+    ["maxMemoryBytes", integer("max-memory-bytes", 1)],
     ["heartbeatIntervalMs", integer("heartbeat-interval-ms", 10)],
     ["watchQueueLimit", integer("watch-queue-limit", 1)],
+    ["watchQueueBytes", integer("watch-queue-bytes", 1)],
     ["shutdownGraceMs", integer("shutdown-grace-ms", 0)],
     ["token", text("token", "STATEBRIDGE_TOKEN")],
   ];

@@ -5,8 +5,8 @@ import type { WatchEventBatch, WatchSubscription } from "@statebridge/session-st
 import { isStateError, StateError } from "@statebridge/state-provider";
 import { errorDetailOf, toConnectError } from "./error-translation.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
-import { createWatchQueue, QUEUE_DONE } from "./watch-queue.js";
-import { slowConsumerError, type WatchDependencies } from "./watch-variables.js";
+import { createWatchQueue, QUEUE_DONE, type WatchQueueLimits } from "./watch-queue.js";
+import { SMALL_MESSAGE_BYTES, slowConsumerError, type WatchDependencies } from "./watch-variables.js";
 import { int64 } from "./wire-conversion.js";
 
 type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
@@ -23,30 +23,43 @@ type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
  * - When a watch's session ends, that watch gets `ended` with `session_expired`.
  * - Heartbeats: whenever nothing is waiting to be sent, one per watch with its session's
  *   current revision, or one stream-wide (empty `watch_id`, revision 0) if no watch is open.
- * - The whole stream ends with `resource_exhausted` for a consumer too slow for the queue,
- *   with `invalid_value` for a create that reuses a live `watch_id` (a client defect that
- *   would make responses ambiguous), and with `unavailable` at shutdown. Closing the request
- *   side keeps the open watches running until the call ends.
+ * - A create that reuses a live `watch_id` (a client defect that would make responses
+ *   ambiguous) ends that watch: the open one is cancelled, the create refused, and one `ended`
+ *   with `invalid_value` answers both; the other watches and the stream go on.
+ * - The whole stream ends with `resource_exhausted` for a consumer too slow for the queue
+ *   (its message or byte limit), and with `unavailable` at shutdown. While more bytes wait
+ *   than the queue allows (a replay may overfill it), no further request is read. Closing the
+ *   request side keeps the open watches running until the call ends.
  */
 export function createWatchStreamMethod(dependencies: WatchDependencies) {
-  const { store, logger, streams, queueLimit } = dependencies;
+  const { store, logger, streams } = dependencies;
+  const limits: WatchQueueLimits = { messages: dependencies.queueLimit, bytes: dependencies.queueBytes };
 
   return async function* watchStream(
     requests: AsyncIterable<WatchStreamRequest>,
     context: HandlerContext,
   ): AsyncGenerator<Message> {
-    const queue = createWatchQueue<Message>(queueLimit);
+    const queue = createWatchQueue<Message>(limits);
     const watches = new Map<string, WatchSubscription>();
     const onAbort = () => queue.abort();
     context.signal.addEventListener("abort", onAbort, { once: true });
     const unregister = streams.add((error) => queue.abort(error));
 
-    const send = (message: Message): void => {
-      if (queue.push(message) || queue.ended) return;
-      logger.warn({ queued: queue.size, watches: watches.size }, "watch stream cut off: consumer too slow");
-      queue.abort(slowConsumerError(queueLimit));
+    const send = (message: Message, bytes = SMALL_MESSAGE_BYTES + (message.watchId?.length ?? 0)): void => {
+      if (queue.push(message, bytes) || queue.ended) return;
+      logger.warn(
+        { queued: queue.size, queuedBytes: queue.bytes, watches: watches.size },
+        "watch stream cut off: consumer too slow",
+      );
+      queue.abort(slowConsumerError(queue, limits));
       queueMicrotask(closeAll);
     };
+
+    const sendEvents = (watchId: string, batch: WatchEventBatch): void =>
+      send(
+        { watchId, kind: { case: "events", value: encodeWatchEvents(batch) } },
+        batch.bytes + watchId.length,
+      );
 
     function closeAll(): void {
       for (const subscription of watches.values()) subscription.close();
@@ -64,11 +77,17 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
         send(ended("", new StateError("invalid_value", "a watch needs a non-empty watch_id")));
         return;
       }
-      if (watches.has(watchId)) {
-        queue.abort(
-          new StateError(
-            "invalid_value",
-            `watch_id ${JSON.stringify(watchId)} is already in use on this stream`,
+      const live = watches.get(watchId);
+      if (live !== undefined) {
+        watches.delete(watchId);
+        live.close();
+        send(
+          ended(
+            watchId,
+            new StateError(
+              "invalid_value",
+              `watch_id ${JSON.stringify(watchId)} is already in use on this stream: that watch is ended`,
+            ),
           ),
         );
         return;
@@ -79,7 +98,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       const listener = {
         onEvents(batch: WatchEventBatch) {
           if (!confirmed) early.push(batch);
-          else send({ watchId, kind: { case: "events", value: encodeWatchEvents(batch) } });
+          else sendEvents(watchId, batch);
         },
         onEnd(error: StateError) {
           if (!confirmed) {
@@ -109,8 +128,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       // The replay is bounded by the store's history, so it is queued whatever the limit.
       queue.unbounded(() => {
         send({ watchId, kind: { case: "created", value: { revision: int64(subscription.startRevision) } } });
-        for (const batch of early)
-          send({ watchId, kind: { case: "events", value: encodeWatchEvents(batch) } });
+        for (const batch of early) sendEvents(watchId, batch);
       });
       confirmed = true;
       if (endedEarly !== undefined) send(ended(watchId, endedEarly));
@@ -134,8 +152,12 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     const reading = (async () => {
       for await (const request of requests) {
         if (queue.ended) return;
-        if (request.kind.case === "create") create(request.kind.value);
-        else if (request.kind.case === "cancel") cancel(request.kind.value.watchId);
+        if (request.kind.case === "create") {
+          // A replay may overfill the queue: the next create waits until the consumer has read it.
+          await queue.withinBytes();
+          if (queue.ended) return;
+          create(request.kind.value);
+        } else if (request.kind.case === "cancel") cancel(request.kind.value.watchId);
       }
     })();
     reading.catch((error: unknown) => queue.abort(error));

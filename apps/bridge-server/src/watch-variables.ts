@@ -6,7 +6,7 @@ import { StateError } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
-import { createWatchQueue, QUEUE_DONE } from "./watch-queue.js";
+import { createWatchQueue, QUEUE_DONE, type WatchQueue, type WatchQueueLimits } from "./watch-queue.js";
 import type { StreamRegistry } from "./watch-registry.js";
 import { int64 } from "./wire-conversion.js";
 
@@ -20,6 +20,8 @@ export interface WatchDependencies {
   readonly heartbeatIntervalMs: number;
   /** Messages one stream may hold for a consumer that does not keep up. */
   readonly queueLimit: number;
+  /** Bytes (of the values and metadata its messages carry) one stream may hold likewise. */
+  readonly queueBytes: number;
 }
 
 /** The shortest heartbeat interval a client may ask for. */
@@ -38,12 +40,21 @@ export function heartbeatIntervalOf(requested: number, fallback: number): number
   return Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(MIN_HEARTBEAT_INTERVAL_MS, requested));
 }
 
-/** The error a consumer too slow for its stream's queue is cut off with. */
-export function slowConsumerError(limit: number): StateError {
+/** What a heartbeat, `created` or `ended` message counts for in a queue's bytes. */
+export const SMALL_MESSAGE_BYTES = 64;
+
+/**
+ * The error a consumer too slow for its stream's queue is cut off with, naming the limit it
+ * reached (the queue refused a push) and the flag that sets it.
+ */
+export function slowConsumerError(queue: WatchQueue<unknown>, limits: WatchQueueLimits): StateError {
+  const reached =
+    queue.size >= limits.messages
+      ? `more than ${limits.messages} messages were waiting to be sent (--watch-queue-limit)`
+      : `more than ${limits.bytes} bytes were waiting to be sent (--watch-queue-bytes)`;
   return new StateError(
     "resource_exhausted",
-    `the watch consumer is too slow: more than ${limit} messages were waiting to be sent; ` +
-      "resume from the last revision received",
+    `the watch consumer is too slow: ${reached}; resume from the last revision received`,
   );
 }
 
@@ -54,17 +65,18 @@ export function slowConsumerError(limit: number): StateError {
  * telling the client that the watch is registered and at which revision), then every change
  * in revision order, with heartbeats carrying the session's current revision whenever nothing
  * else is waiting to be sent. It ends with the store's error when the session ends
- * (`session_expired`), with `resource_exhausted` when the consumer lets more than the queue
- * limit pile up, and with `unavailable` ("server shutting down") at shutdown.
+ * (`session_expired`), with `resource_exhausted` when the consumer lets more than the queue's
+ * message or byte limit pile up, and with `unavailable` ("server shutting down") at shutdown.
  */
 export function createWatchVariablesMethod(dependencies: WatchDependencies) {
-  const { store, logger, streams, queueLimit } = dependencies;
+  const { store, logger, streams } = dependencies;
+  const limits: WatchQueueLimits = { messages: dependencies.queueLimit, bytes: dependencies.queueBytes };
 
   return async function* watchVariables(
     request: WatchVariablesRequest,
     context: HandlerContext,
   ): AsyncGenerator<Message> {
-    const queue = createWatchQueue<Item>(queueLimit);
+    const queue = createWatchQueue<Item>(limits);
     let subscription: WatchSubscription | undefined;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => queue.abort();
@@ -81,12 +93,12 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
       };
       const listener = {
         onEvents(batch: WatchEventBatch) {
-          if (queue.push({ batch }) || queue.ended) return;
+          if (queue.push({ batch }, batch.bytes) || queue.ended) return;
           logger.warn(
-            { sessionId: request.sessionId, queued: queue.size },
+            { sessionId: request.sessionId, queued: queue.size, queuedBytes: queue.bytes },
             "watch stream cut off: consumer too slow",
           );
-          queue.abort(slowConsumerError(queueLimit));
+          queue.abort(slowConsumerError(queue, limits));
           // Released after the store has finished calling its observers for this change.
           queueMicrotask(() => subscription?.close());
         },
@@ -98,11 +110,11 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
         store.watch(request.sessionId, request.identifiers, listener, options),
       );
       const live = subscription;
-      if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() });
+      if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() }, SMALL_MESSAGE_BYTES);
       const interval = heartbeatIntervalOf(request.heartbeatIntervalMs, dependencies.heartbeatIntervalMs);
       timer = setInterval(() => {
         // Sent only when nothing is waiting: then every event up to this revision is out.
-        if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() });
+        if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() }, SMALL_MESSAGE_BYTES);
       }, interval);
       timer.unref();
       for (;;) {

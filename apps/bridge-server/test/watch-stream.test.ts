@@ -168,19 +168,19 @@ describe("WatchStream", () => {
     expect(test.server.store.stats().watchers).toBe(0);
   });
 
-  it("ends the stream with invalid_value for a watch_id already in use", async () => {
+  it("a create reusing a live watch_id ends that watch with invalid_value; the stream goes on", async () => {
     const { test } = await setUp();
     const stream = openStream(test);
     stream.send(create("same", "one", ["x"]));
     await stream.nextNonHeartbeat();
     stream.send(create("same", "one", ["x"]));
-    let error: ConnectError | undefined;
-    try {
-      for (;;) await stream.next();
-    } catch (thrown) {
-      error = ConnectError.from(thrown);
-    }
-    expect(error?.metadata.get("statebridge-error-code")).toBe("invalid_value");
+    const ended = await stream.nextNonHeartbeat();
+    expect(ended.watchId).toBe("same");
+    expect(ended.kind.case === "ended" ? ended.kind.value.error?.code : undefined).toBe("invalid_value");
+    expect(test.server.store.stats().watchers).toBe(0);
+    stream.send(create("next", "two", ["x"]));
+    expect(await stream.nextNonHeartbeat()).toMatchObject({ watchId: "next", kind: { case: "created" } });
+    stream.closeRequests();
   });
 
   it("a client that cancels the call leaves no watcher behind", async () => {
