@@ -1,5 +1,5 @@
 import { ConnectError } from "@connectrpc/connect";
-import { ERROR_CODE_TRAILER } from "@statebridge/state-provider";
+import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "./logger.js";
 import { limitRequestBody } from "./request-size-limit.js";

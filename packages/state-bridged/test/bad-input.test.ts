@@ -11,12 +11,8 @@ import {
   type ValueSchema,
   type WatchStreamRequestSchema,
 } from "@statebridge/proto";
-import {
-  createSessionId,
-  ERROR_CODE_TRAILER,
-  packFloat64,
-  type StateErrorCode,
-} from "@statebridge/state-provider";
+import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import { createSessionId, packFloat64, type StateErrorCode } from "@statebridge/state-provider";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type BridgeTransport, createBridgeTransport } from "../src/transport.js";
 import { type ServerProcess, startServerProcess } from "./support/server-process.js";

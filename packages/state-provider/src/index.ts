@@ -1,5 +1,3 @@
-export type { DeadlineWatchdog, WatchedDeadline } from "./deadline-watchdog.js";
-export { createDeadlineWatchdog } from "./deadline-watchdog.js";
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
 export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
 export type {
@@ -19,7 +17,6 @@ export {
   parseExportedVariables,
 } from "./export-format.js";
 export { compileGlob } from "./glob.js";
-export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
 export { createSessionId, createVariableId } from "./ids.js";
 export { packFloat64, unpackFloat64 } from "./packed.js";
 export type {

@@ -1,14 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isReceiveLimitError } from "@statebridge/grpc-wire";
+import { ERROR_CODE_TRAILER, isReceiveLimitError, stateCodeOfGrpcStatus } from "@statebridge/grpc-wire";
 import { type ErrorDetail, ErrorDetailSchema } from "@statebridge/proto";
 import {
-  ERROR_CODE_TRAILER,
   isStateError,
   isStateErrorCode,
   StateError,
   type StateErrorCode,
   type StateErrorFailure,
-  stateCodeOfGrpcStatus,
 } from "@statebridge/state-provider";
 
 /** What {@link stateErrorFromConnectError} knows about the call besides the error. */

@@ -11,7 +11,8 @@ import {
   WatchVariablesRequestSchema,
   type WatchVariablesResponseSchema,
 } from "@statebridge/proto";
-import { ERROR_CODE_TRAILER, type WatchEvent } from "@statebridge/state-provider";
+import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import type { WatchEvent } from "@statebridge/state-provider";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createWatchStreamResponseDecoder,
