@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorDetailSchema } from "@statebridge/proto";
 import { ERROR_CODE_TRAILER, GRPC_STATUS_OF } from "@statebridge/grpc-wire";
+import { ErrorDetailSchema } from "@statebridge/proto";
 import { isStateError, StateError } from "@statebridge/state-provider";
 import type { BridgeServerLogger } from "./logger.js";
 import { createMapObject, int64 } from "./wire-conversion.js";

@@ -1,6 +1,6 @@
 import { ConnectError } from "@connectrpc/connect";
-import { type ErrorDetail, ErrorDetailSchema } from "@statebridge/proto";
 import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import { type ErrorDetail, ErrorDetailSchema } from "@statebridge/proto";
 import { packFloat64, unpackFloat64 } from "@statebridge/state-provider";
 
 /** Wire values, as a client builds them. */

@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorDetailSchema } from "@statebridge/proto";
 import { ERROR_CODE_TRAILER, GRPC_STATUS_OF } from "@statebridge/grpc-wire";
+import { ErrorDetailSchema } from "@statebridge/proto";
 import { isStateError, STATE_ERROR_CODES, StateError } from "@statebridge/state-provider";
 import { describe, expect, it } from "vitest";
 import { stateErrorOf } from "./error-translation.js";

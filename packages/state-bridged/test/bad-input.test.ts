@@ -4,6 +4,7 @@
 // trailer and in the ErrorDetail, the server still answering Ping, and the session unchanged.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
 import {
   BridgeService,
   ErrorDetailSchema,
@@ -11,7 +12,6 @@ import {
   type ValueSchema,
   type WatchStreamRequestSchema,
 } from "@statebridge/proto";
-import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
 import { createSessionId, packFloat64, type StateErrorCode } from "@statebridge/state-provider";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type BridgeTransport, createBridgeTransport } from "../src/transport.js";

@@ -1,7 +1,7 @@
 import type { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorDetailSchema } from "@statebridge/proto";
 import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import { ErrorDetailSchema } from "@statebridge/proto";
 import { isStateError, StateError } from "@statebridge/state-provider";
 import { describe, expect, it } from "vitest";
 import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { create, equals, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Http2SessionManager } from "@connectrpc/connect-node";
+import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
 import {
   BridgeService,
   WatchStreamRequestSchema,
@@ -11,7 +12,6 @@ import {
   WatchVariablesRequestSchema,
   type WatchVariablesResponseSchema,
 } from "@statebridge/proto";
-import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
 import type { WatchEvent } from "@statebridge/state-provider";
 import { afterEach, describe, expect, it } from "vitest";
 import {
