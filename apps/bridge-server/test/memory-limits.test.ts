@@ -7,7 +7,12 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { BridgeService, type WatchStreamRequestSchema, type WatchStreamResponse } from "@statebridge/proto";
+import {
+  BridgeService,
+  WatchEventType,
+  type WatchStreamRequestSchema,
+  type WatchStreamResponse,
+} from "@statebridge/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseCommandLine } from "../src/cli-options.js";
 import type { BridgeServerLogger } from "../src/index.js";
@@ -202,6 +207,30 @@ describe("WatchStream: a duplicate watch_id ends only that watch", () => {
       expect(await stream.next()).toMatchObject({ watchId: "other", kind: { case: "events" } });
       stream.send(create("same", "s", ["text"]));
       expect(await stream.next()).toMatchObject({ watchId: "same", kind: { case: "created" } });
+    },
+  );
+});
+
+describe("change history bounded in bytes (--history-bytes)", () => {
+  // Before, history kept 1,000 changes whatever their size: a watcher resuming far behind was
+  // replayed every one of them.
+  it.each(WIRE_PATHS)(
+    "a watcher resuming behind the history dropped for its bytes gets resync events ($name)",
+    async (path) => {
+      const { test, writer } = await setUp({ historyBytes: 64 * 1024 });
+      const client = createClient(BridgeService, path.createTransport(test.server.url));
+      for (let round = 1; round <= 4; round += 1) {
+        const value = wire.string(`${round}`.repeat(16 * 1024));
+        await writer.setVariable({ sessionId: "s", identifier: "text", value });
+      }
+      const watch = client
+        .watchVariables({ sessionId: "s", identifiers: ["text"], fromRevision: 1n }, { signal: calls.signal })
+        [Symbol.asyncIterator]();
+      const first = await watch.next();
+      const events =
+        first.done !== true && first.value.kind.case === "events" ? first.value.kind.value.events : [];
+      expect(events.map((event) => event.type)).toEqual([WatchEventType.RESYNC]);
+      expect(test.server.store.stats().historyBytes).toBeLessThanOrEqual(64 * 1024);
     },
   );
 });
