@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from numbers import Integral
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+import grpc
+
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from ._status import state_error_from_rpc
 from .errors import StateError
 from .models import Variable, variable_from_wire
 from .values import encode_value
-from .watch import ReconnectPolicy, WatchCursor
+from .watch import ReconnectPolicy, WatchCursor, final
 
-#: Options of every channel: no message size limit (a 1,000,000-element tensor is 8 MB, and a
-#: watch event carries it twice), HTTP/2 keepalive pings so that a dead connection under a
-#: long-lived watch is noticed, and a short reconnect backoff so that the watch's own
-#: backoff, not the channel's, decides when to try again.
+#: The default largest message a client sends or accepts, in bytes: a watch event carries a
+#: value and the value it replaced, each up to the server's 64 MiB.
+DEFAULT_MAX_MESSAGE_LENGTH = 256 * 1024 * 1024
+
+#: Options of every channel besides the message size limits: HTTP/2 keepalive pings so that a
+#: dead connection under a long-lived watch is noticed, and a short reconnect backoff so that
+#: the watch's own backoff, not the channel's, decides when to try again.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("grpc.max_receive_message_length", -1),
-    ("grpc.max_send_message_length", -1),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
@@ -30,6 +35,24 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_reconnect_backoff_ms", 1_000),
     ("grpc.primary_user_agent", "statebridge-python/0.1.0"),
 )
+
+# How grpc words a message over a channel's size limit (its message size filter).
+_OVER_LIMIT = re.compile(r"^(Received|Sent) message larger than max \((\d+) vs\. (\d+)\)")
+
+
+def message_length_limit(value: Any, name: str) -> int:
+    """Checks a message size limit option: a positive number of bytes."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise StateError("invalid_value", f"{name} must be a positive number of bytes, got {value!r}")
+    return int(value)
+
+
+def channel_options(max_receive_message_length: int, max_send_message_length: int) -> tuple[tuple[str, Any], ...]:
+    """The options of a channel with the given message size limits."""
+    return CHANNEL_OPTIONS + (
+        ("grpc.max_receive_message_length", max_receive_message_length),
+        ("grpc.max_send_message_length", max_send_message_length),
+    )
 
 
 #: Tries of a read (a call safe to repeat) that finds the server unavailable, the first
@@ -72,9 +95,22 @@ def to_json(value: Any, what: str) -> str:
 class SessionCore:
     """State and request building common to the blocking and the asyncio session."""
 
-    def __init__(self, target: str, session_id: str, token: Optional[str], source: str, timeout: Optional[float]) -> None:
+    def __init__(
+        self,
+        target: str,
+        session_id: str,
+        token: Optional[str],
+        source: str,
+        timeout: Optional[float],
+        max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+    ) -> None:
         if not isinstance(session_id, str) or not session_id:
             raise StateError("invalid_value", f"session_id must be a non-empty string, got {session_id!r}")
+        self._max_receive = message_length_limit(max_receive_message_length, "max_receive_message_length")
+        self._max_send = message_length_limit(max_send_message_length, "max_send_message_length")
+        #: The options of every channel this context opens.
+        self._channel_options = channel_options(self._max_receive, self._max_send)
         self._address, self._secure = parse_target(target)
         self._target = target
         self._session_id = session_id
@@ -107,6 +143,30 @@ class SessionCore:
     def closed(self) -> bool:
         """Whether close() was called."""
         return self._closed
+
+    def _translate(self, error: grpc.RpcError) -> StateError:
+        """The client's one seam from a failed call to a StateError (see ``state_error_from_rpc``),
+        with this client's own message size limits named when grpc refused a message for them."""
+        translated = state_error_from_rpc(error, self._target)
+        if translated.code != "resource_exhausted":
+            return translated
+        details = error.details() if hasattr(error, "details") else None
+        match = _OVER_LIMIT.match(details or "")
+        if match is None:
+            return translated
+        direction, size, limit = match.groups()
+        if direction == "Received":
+            # The same message would come again on every reconnect of a watch.
+            return final(
+                StateError(
+                    "resource_exhausted",
+                    f"a response message of {size} bytes is larger than max_receive_message_length ({limit} bytes)",
+                )
+            )
+        return StateError(
+            "resource_exhausted",
+            f"a request message of {size} bytes is larger than max_send_message_length ({limit} bytes)",
+        )
 
     def _check_open(self) -> None:
         if self._closed:

@@ -9,9 +9,8 @@ import grpc
 import grpc.aio
 
 from ._async_channel import open_async_stream_channel
-from ._core import READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
+from ._core import DEFAULT_MAX_MESSAGE_LENGTH, READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
-from ._status import state_error_from_rpc
 from .errors import StateError
 from .models import SessionInfo, Variable, session_from_wire
 from .watch import AsyncWatch, ReconnectPolicy
@@ -23,7 +22,8 @@ class AsyncSessionContext(SessionCore):
 
     Open it inside a running event loop, either ``ctx = await AsyncSessionContext.open(...)``
     or ``async with AsyncSessionContext(...) as ctx:``; both get or create the session.
-    ``await ctx.close()`` (or leaving the ``async with``) closes it.
+    ``await ctx.close()`` (or leaving the ``async with``) closes it. The message size limits
+    (``max_receive_message_length``, ``max_send_message_length``) are SessionContext's.
     """
 
     def __init__(
@@ -36,8 +36,12 @@ class AsyncSessionContext(SessionCore):
         *,
         ttl_seconds: Optional[int] = None,
         session_metadata: Optional[Mapping[str, Any]] = None,
+        max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
     ) -> None:
-        super().__init__(target, session_id, token, source, timeout)
+        super().__init__(
+            target, session_id, token, source, timeout, max_receive_message_length, max_send_message_length
+        )
         self._ttl_seconds = ttl_seconds
         self._session_metadata_json = to_json(session_metadata, "session metadata")
         self._channel: Any = None
@@ -59,6 +63,8 @@ class AsyncSessionContext(SessionCore):
         *,
         ttl_seconds: Optional[int] = None,
         session_metadata: Optional[Mapping[str, Any]] = None,
+        max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
     ) -> "AsyncSessionContext":
         """Creates a context and gets or creates its session."""
         context = cls(
@@ -69,6 +75,8 @@ class AsyncSessionContext(SessionCore):
             timeout,
             ttl_seconds=ttl_seconds,
             session_metadata=session_metadata,
+            max_receive_message_length=max_receive_message_length,
+            max_send_message_length=max_send_message_length,
         )
         await context.initialize()
         return context
@@ -79,7 +87,7 @@ class AsyncSessionContext(SessionCore):
         if self.session is not None:
             return self.session
         if self._channel is None:
-            self._channel, self._stub = open_async_stream_channel(self._address, self._secure)
+            self._channel, self._stub = open_async_stream_channel(self._address, self._secure, self._channel_options)
         try:
             response = await self._call(
                 self._stub.InitializeSession,
@@ -110,7 +118,7 @@ class AsyncSessionContext(SessionCore):
             try:
                 return await method(request, timeout=remaining, metadata=self._call_metadata)
             except grpc.RpcError as rpc_error:
-                error = state_error_from_rpc(rpc_error, self._target)
+                error = self._translate(rpc_error)
             if self._closed:
                 raise StateError("closed", f"the session context for {self._session_id!r} is closed")
             delay = read_retry_delay(attempt)
@@ -123,9 +131,6 @@ class AsyncSessionContext(SessionCore):
                 raise error
             await asyncio.sleep(delay)
             attempt += 1
-
-    def _translate(self, error: grpc.RpcError) -> StateError:
-        return state_error_from_rpc(error, self._target)
 
     async def _learn_types(self, identifiers: list[str]) -> None:
         if identifiers:

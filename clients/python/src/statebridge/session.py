@@ -9,10 +9,9 @@ from typing import Any, Iterable, Mapping, Optional
 
 import grpc
 
-from ._core import CHANNEL_OPTIONS, READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
+from ._core import DEFAULT_MAX_MESSAGE_LENGTH, READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._proto.statebridge.v1 import statebridge_pb2_grpc as pb_grpc
-from ._status import state_error_from_rpc
 from .errors import StateError
 from .models import SessionInfo, Variable, session_from_wire
 from .watch import AsyncWatch, ReconnectPolicy, Watch
@@ -36,6 +35,12 @@ class SessionContext(SessionCore):
         timeout: seconds each call may take (``None``: no deadline). Watches have none.
         ttl_seconds: the TTL of the session if this call creates it (``None``: the server's).
         session_metadata: metadata of the session if this call creates it.
+        max_receive_message_length: the largest message accepted from the server, in bytes (a
+            response, or a watch event). A larger one fails its call, or ends its watch, with
+            ``resource_exhausted`` naming this limit. Default 256 MiB.
+        max_send_message_length: the largest request sent, in bytes; a larger one fails with
+            ``resource_exhausted`` before it is sent. Default 256 MiB (the server's own limit,
+            64 MiB by default, refuses it with ``resource_exhausted`` too).
     """
 
     def __init__(
@@ -48,12 +53,17 @@ class SessionContext(SessionCore):
         *,
         ttl_seconds: Optional[int] = None,
         session_metadata: Optional[Mapping[str, Any]] = None,
+        max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
     ) -> None:
-        super().__init__(target, session_id, token, source, timeout)
+        super().__init__(
+            target, session_id, token, source, timeout, max_receive_message_length, max_send_message_length
+        )
+        options = self._channel_options
         if self._secure:
-            self._channel = grpc.secure_channel(self._address, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
+            self._channel = grpc.secure_channel(self._address, grpc.ssl_channel_credentials(), options=options)
         else:
-            self._channel = grpc.insecure_channel(self._address, options=CHANNEL_OPTIONS)
+            self._channel = grpc.insecure_channel(self._address, options=options)
         self._stub = pb_grpc.BridgeServiceStub(self._channel)
         self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
         # Reentrant: a watch collected while this thread holds the lock removes itself from the set.
@@ -89,7 +99,7 @@ class SessionContext(SessionCore):
             try:
                 return method(request, timeout=remaining, metadata=self._call_metadata)
             except grpc.RpcError as rpc_error:
-                error = state_error_from_rpc(rpc_error, self._target)
+                error = self._translate(rpc_error)
             if self._closed:
                 raise StateError("closed", f"the session context for {self._session_id!r} is closed")
             delay = read_retry_delay(attempt)
@@ -102,9 +112,6 @@ class SessionContext(SessionCore):
                 raise error
             time.sleep(delay)
             attempt += 1
-
-    def _translate(self, error: grpc.RpcError) -> StateError:
-        return state_error_from_rpc(error, self._target)
 
     def _learn_types(self, identifiers: list[str]) -> None:
         if identifiers:
@@ -276,7 +283,7 @@ class SessionContext(SessionCore):
         self._check_open()
         from ._async_channel import open_async_stream_channel
 
-        channel, stub = open_async_stream_channel(self._address, self._secure)
+        channel, stub = open_async_stream_channel(self._address, self._secure, self._channel_options)
 
         def open_stream(request: pb.WatchVariablesRequest) -> Any:
             return stub.WatchVariables(request, metadata=self._call_metadata)

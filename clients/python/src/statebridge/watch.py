@@ -52,6 +52,17 @@ class ReconnectPolicy:
         return exponential * (1 - self.jitter * random.random())
 
 
+_FINAL = "_statebridge_final"
+
+
+def final(error: StateError) -> StateError:
+    """Marks an error that reconnecting would only meet again, so that a watch ends with it
+    even if its code is one that is usually retried (a message over this client's
+    ``max_receive_message_length`` is ``resource_exhausted``)."""
+    setattr(error, _FINAL, True)
+    return error
+
+
 class WatchCursor:
     """The bookkeeping of one watch, whatever drives it: what to ask for on each (re)connect,
     which messages are new, and how long to wait after a failure."""
@@ -121,7 +132,7 @@ class WatchCursor:
         # Only conditions that can pass are retried, as in the TypeScript consumer: the server
         # going away (unavailable), a slow consumer cut off or a quota (resource_exhausted), a
         # stream cancelled by someone other than the watcher (closed).
-        if error.code not in ("unavailable", "resource_exhausted", "closed"):
+        if error.code not in ("unavailable", "resource_exhausted", "closed") or getattr(error, _FINAL, False):
             raise error
         self.failures += 1
         if self.failures >= self._policy.max_failures:
