@@ -1,9 +1,7 @@
 import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { create, equals, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Http2SessionManager } from "@connectrpc/connect-node";
-import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import { ERROR_CODE_TRAILER, encodeEnvelope as envelope } from "@statebridge/grpc-wire";
 import {
   BridgeService,
   WatchStreamRequestSchema,
@@ -24,23 +22,8 @@ import {
   type StreamConsumer,
   stateErrorFromConnectError,
 } from "../src/index.js";
+import { type RawServer, startRawServer } from "./support/raw-server.js";
 import { changes } from "./support/scripted-server.js";
-
-/** What a raw HTTP/2 server does with one request: it gets the request's envelopes as they come. */
-type RawHandler = (stream: http2.ServerHttp2Stream, call: RawCall) => void;
-
-interface RawCall {
-  readonly number: number;
-  readonly path: string;
-  /** Called with each complete request message the client sent. */
-  onMessage(listener: (bytes: Uint8Array) => void): void;
-}
-
-interface RawServer {
-  readonly sessionManager: Http2SessionManager;
-  readonly calls: RawCall[];
-  close(): Promise<void>;
-}
 
 let raw: RawServer | undefined;
 let consumer: StreamConsumer | undefined;
@@ -51,57 +34,6 @@ afterEach(async () => {
   consumer = undefined;
   raw = undefined;
 });
-
-/** A real HTTP/2 server on a real socket that answers gRPC with bytes the test chooses. */
-async function startRawServer(handler: RawHandler): Promise<RawServer> {
-  const calls: RawCall[] = [];
-  const server = http2.createServer();
-  const sessions = new Set<http2.Http2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  server.on("stream", (stream, headers) => {
-    const listeners: ((bytes: Uint8Array) => void)[] = [];
-    let pending = Buffer.alloc(0);
-    stream.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.byteLength >= 5 && pending.byteLength >= 5 + pending.readUInt32BE(1)) {
-        const length = pending.readUInt32BE(1);
-        const message = Uint8Array.from(pending.subarray(5, 5 + length));
-        pending = pending.subarray(5 + length);
-        for (const listener of listeners) listener(message);
-      }
-    });
-    stream.on("error", () => {});
-    const call: RawCall = {
-      number: calls.length + 1,
-      path: String(headers[":path"]),
-      onMessage: (listener) => listeners.push(listener),
-    };
-    calls.push(call);
-    handler(stream, call);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const sessionManager = new Http2SessionManager(`http://127.0.0.1:${port}`);
-  return {
-    sessionManager,
-    calls,
-    async close() {
-      sessionManager.abort();
-      for (const session of sessions) session.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-function envelope(message: Uint8Array): Buffer {
-  const framed = Buffer.alloc(5 + message.byteLength);
-  framed.writeUInt32BE(message.byteLength, 1);
-  framed.set(message, 5);
-  return framed;
-}
 
 function streamResponse(init: MessageInitShape<typeof WatchStreamResponseSchema>): Buffer {
   return envelope(toBinary(WatchStreamResponseSchema, create(WatchStreamResponseSchema, init)));
