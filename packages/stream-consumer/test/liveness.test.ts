@@ -61,10 +61,24 @@ function streamResponse(init: MessageInitShape<typeof WatchStreamResponseSchema>
   return encodeEnvelope(toBinary(WatchStreamResponseSchema, create(WatchStreamResponseSchema, init)));
 }
 
-async function watchAll(): Promise<WatchEvent[]> {
+/** Watches through `server` and expects the large change whole, on the first stream. */
+async function expectWholeEventWithoutReconnect(
+  server: RawServer,
+  streams: "per-watch" | "multiplexed",
+): Promise<void> {
+  consumer = createStreamConsumer({
+    connection: { sessionManager: server.sessionManager },
+    sessionId: "s1",
+    streams,
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    missedHeartbeats: MISSED,
+    reconnect: { baseDelayMs: 5, maxDelayMs: 5 },
+  });
   const seen: WatchEvent[] = [];
-  await consumer?.watch(["v0"], (event) => void seen.push(event));
-  return seen;
+  await consumer.watch(["v0"], (event) => void seen.push(event));
+  await vi.waitFor(() => expect(seen).toHaveLength(VALUES), { timeout: 20_000, interval: 20 });
+  expect(server.calls).toHaveLength(1);
+  expect(consumer.watchers().map((watch) => watch.reconnects)).toEqual([0]);
 }
 
 // Regression: only a whole message counted as a sign of life, so a message taking longer
@@ -79,18 +93,7 @@ describe("bytes of a message still arriving keep a watch stream alive", () => {
           void trickle(stream, variablesResponse({ kind: { case: "events", value: largeChange() } }));
       });
     });
-    consumer = createStreamConsumer({
-      connection: { sessionManager: raw.sessionManager },
-      sessionId: "s1",
-      streams: "per-watch",
-      heartbeatIntervalMs: HEARTBEAT_MS,
-      missedHeartbeats: MISSED,
-      reconnect: { baseDelayMs: 5, maxDelayMs: 5 },
-    });
-    const seen = await watchAll();
-    await vi.waitFor(() => expect(seen).toHaveLength(VALUES), { timeout: 20_000, interval: 20 });
-    expect(raw.calls).toHaveLength(1);
-    expect(consumer.watchers().map((watch) => watch.reconnects)).toEqual([0]);
+    await expectWholeEventWithoutReconnect(raw, "per-watch");
   });
 
   it("on a multiplexed stream", { timeout: 30_000 }, async () => {
@@ -106,17 +109,6 @@ describe("bytes of a message still arriving keep a watch stream alive", () => {
           void trickle(stream, streamResponse({ watchId, kind: { case: "events", value: events } }));
       });
     });
-    consumer = createStreamConsumer({
-      connection: { sessionManager: raw.sessionManager },
-      sessionId: "s1",
-      streams: "multiplexed",
-      heartbeatIntervalMs: HEARTBEAT_MS,
-      missedHeartbeats: MISSED,
-      reconnect: { baseDelayMs: 5, maxDelayMs: 5 },
-    });
-    const seen = await watchAll();
-    await vi.waitFor(() => expect(seen).toHaveLength(VALUES), { timeout: 20_000, interval: 20 });
-    expect(raw.calls).toHaveLength(1);
-    expect(consumer.watchers().map((watch) => watch.reconnects)).toEqual([0]);
+    await expectWholeEventWithoutReconnect(raw, "multiplexed");
   });
 });
