@@ -25,6 +25,8 @@ export interface RequestShape {
   readonly messages: readonly Init[];
   readonly contentType: string | undefined;
   readonly authorization: string | undefined;
+  /** `:authority`, when not the server's address (a server without a token refuses foreign names). */
+  readonly authority: string | undefined;
   readonly timeout: string | undefined;
   readonly acceptEncoding: string | undefined;
   readonly compression: "none" | "gzip" | "flag-only" | "header-only" | "unsupported" | "bomb";
@@ -214,6 +216,10 @@ export const requestShape: fc.Arbitrary<RequestShape> = fc
         { weight: 8, arbitrary: fc.constant(`Bearer ${DIFFERENTIAL_TOKEN}`) },
         { weight: 2, arbitrary: fc.constantFrom(undefined, "Bearer nope", "Basic eDp5", "Bearer ") },
       ),
+      authority: fc.oneof(
+        { weight: 8, arbitrary: fc.constant(undefined) },
+        { weight: 2, arbitrary: fc.constantFrom("evil.example", "localhost", "127.0.0.1:1", "[::1]") },
+      ),
       timeout: fc.oneof(
         { weight: 8, arbitrary: fc.constant(undefined) },
         {
@@ -314,6 +320,7 @@ export function toRawRequest(shape: RequestShape): RawRequest {
   const headers: OutgoingHttpHeaders = { te: "trailers" };
   if (shape.contentType !== undefined) headers["content-type"] = shape.contentType;
   if (shape.authorization !== undefined) headers.authorization = shape.authorization;
+  if (shape.authority !== undefined) headers[":authority"] = shape.authority;
   if (shape.timeout !== undefined) headers["grpc-timeout"] = shape.timeout;
   if (shape.acceptEncoding !== undefined) headers["grpc-accept-encoding"] = shape.acceptEncoding;
   const encoding = {
