@@ -2,9 +2,8 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import { ERROR_CODE_TRAILER, trailersOf } from "@statebridge/grpc-wire";
 import { BridgeService, ErrorDetailSchema, PingResponseSchema } from "@statebridge/proto";
 import { StateError } from "@statebridge/state-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,14 +21,6 @@ function envelope(message: Uint8Array, flags = 0, declaredLength = message.byteL
   framed.writeUInt32BE(declaredLength, 1);
   framed.set(message, 5);
   return framed;
-}
-
-function trailersOf(error: ConnectError): Record<string, string> {
-  const trailers: Record<string, string> = {};
-  setTrailerStatus(new Headers(), error).forEach((value, name) => {
-    trailers[name] = value;
-  });
-  return trailers;
 }
 
 const refusal = new ConnectError('not_found: no variable "x"', 5, { [ERROR_CODE_TRAILER]: "not_found" }, [
@@ -93,6 +84,13 @@ const scenarios = new Map<string, Scenario>([
   ["a stream refused (REFUSED_STREAM)", (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)],
   ["a stream cancelled by the server (CANCEL)", (stream) => stream.close(http2.constants.NGHTTP2_CANCEL)],
   ["a stream reset with INTERNAL_ERROR", (stream) => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR)],
+  [
+    "only the header of a 1 GiB message, then nothing",
+    (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
+      stream.write(Buffer.from([0, 0x40, 0, 0, 0]));
+    },
+  ],
   [
     "a reset after the headers",
     (stream) => {
@@ -160,7 +158,7 @@ describe("createGrpcUnaryCaller", () => {
     expect(response.message).toBe("pong");
   });
 
-  it.each([...scenarios.keys()].filter((name) => name !== "success"))(
+  it.each([...scenarios.keys()].filter((name) => name !== "success" && !name.startsWith("only the header")))(
     "%s: the same ConnectError, and the same StateError, as a connect client reports",
     async (scenario) => {
       const { lean, connect } = callers(scenario);
@@ -257,5 +255,38 @@ describe("createGrpcUnaryCaller", () => {
     const lean = createGrpcUnaryCaller({ sessionManager: manager });
     const failure = await lean(BridgeService.method.ping, {}, options()).catch((error: unknown) => error);
     expect(stateErrorOf(failure, { target: `127.0.0.1:${port}` }).code).toBe("unavailable");
+  });
+
+  // Regression: the caller buffered whatever the server sent, however large.
+  it("a response message over maxReceiveBytes fails with RESOURCE_EXHAUSTED from its header, before its body", async () => {
+    const manager = withScenario(
+      new Http2SessionManager(url),
+      "only the header of a 1 GiB message, then nothing",
+    );
+    managers.push(manager);
+    const lean = createGrpcUnaryCaller({ sessionManager: manager, maxReceiveBytes: 1024 * 1024 });
+    const failure = await lean(
+      BridgeService.method.ping,
+      {},
+      { timeoutMs: 60_000, signal: new AbortController().signal },
+    ).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConnectError);
+    expect((failure as ConnectError).code).toBe(8);
+    expect((failure as ConnectError).rawMessage).toBe(
+      "a response message of 1073741824 bytes is larger than the maximum receive size of 1048576 bytes (maxReceiveBytes)",
+    );
+    expect(stateErrorOf(failure).code).toBe("resource_exhausted");
+    // Only the call's stream was reset: the connection is still usable.
+    expect(manager.state()).not.toBe("error");
+  });
+
+  // Regression: the caller dropped the path of the server's URL, which connect's transport keeps.
+  it("puts the path prefix before every method's path", async () => {
+    const manager = new Http2SessionManager(url);
+    managers.push(manager);
+    const lean = createGrpcUnaryCaller({ sessionManager: manager, pathPrefix: "/gateway/statebridge" });
+    seen.length = 0;
+    await lean(BridgeService.method.ping, { message: "ping" }, options());
+    expect(seen[0]?.[":path"]).toBe("/gateway/statebridge/statebridge.v1.BridgeService/Ping");
   });
 });
