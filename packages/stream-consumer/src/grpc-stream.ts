@@ -72,10 +72,10 @@ export interface GrpcStream {
  * messages are written as length-prefixed envelopes as they are sent; response envelopes are
  * cut from the DATA chunks as they arrive (an envelope may span chunks, a chunk may hold
  * several; each byte is copied at most once) and each is decoded and handed to `onMessage` at
- * once. A message larger than `connection.maxReceiveBytes` fails the call from its header. The end of the call is read
- * with connect's own `validateResponse` and `validateTrailer`, so that a failure carries the
- * same code, message, metadata and details a connect client would report, and a reset stream
- * is worded as connect-node words it.
+ * once. A message larger than `connection.maxReceiveBytes` fails the call from its header.
+ * The end of the call is read with connect's own `validateResponse` and `validateTrailer`, so
+ * that a failure carries the same code, message, metadata and details a connect client would
+ * report, and a reset stream is worded as connect-node words it.
  */
 export function openGrpcStream<Output extends DescMessage>(
   connection: GrpcConnection,
