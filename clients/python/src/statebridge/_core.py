@@ -4,7 +4,6 @@ building and response parsing. Nothing here does I/O."""
 from __future__ import annotations
 
 import json
-import random
 import re
 import threading
 from numbers import Integral
@@ -63,9 +62,13 @@ READ_RETRY_BASE = 0.05
 READ_RETRY_CAP = 1.0
 
 
+_READ_RETRY = ReconnectPolicy(base=READ_RETRY_BASE, cap=READ_RETRY_CAP, max_failures=READ_ATTEMPTS, jitter=0.2)
+
+
 def read_retry_delay(attempt: int) -> float:
-    """The wait before retry number ``attempt`` (1 for the first), with 20 % jitter."""
-    return min(READ_RETRY_CAP, READ_RETRY_BASE * 2 ** (attempt - 1)) * (1 - 0.2 * random.random())
+    """The wait before retry number ``attempt`` (1 for the first), with 20 % jitter: the watches'
+    backoff, with the reads' delays."""
+    return _READ_RETRY.delay(attempt)
 
 
 def parse_target(target: str) -> tuple[str, bool]:
