@@ -181,11 +181,14 @@ function countingSet(name, bytes) {
   };
 }
 
-/** Runs `loop` in `count` parallel lanes until the signal aborts. */
-async function lanes(count, signal, loop) {
+/** Runs `loop` in `count` parallel lanes until the signal aborts, counting the rounds started. */
+async function lanes(count, signal, stats, loop) {
   await Promise.all(
     Array.from({ length: count }, async (_, lane) => {
-      while (!signal.aborted) await loop(lane);
+      while (!signal.aborted) {
+        stats.rounds = (stats.rounds ?? 0) + 1;
+        await loop(lane);
+      }
     }),
   );
 }
@@ -299,7 +302,7 @@ function stalledWatchAttack(protocol, bytes) {
     },
     async run(url, signal, stats) {
       await Promise.all([
-        lanes(4, signal, () => stalledWatch(url, protocol, "blob", signal, stats)),
+        lanes(4, signal, stats, () => stalledWatch(url, protocol, "blob", signal, stats)),
         writer(url, "blob", bytes, signal, stats),
       ]);
     },
@@ -347,7 +350,7 @@ export const ATTACKS = [
         },
       });
       const headers = { ":path": `${SERVICE}/WatchStream`, "content-type": "application/grpc" };
-      await lanes(4, signal, () => flood(session(), headers, message, signal, stats));
+      await lanes(4, signal, stats, () => flood(session(), headers, message, signal, stats));
     },
   },
   {
@@ -360,7 +363,7 @@ export const ATTACKS = [
       const size = 60 * 1024 * 1024;
       const block = new Uint8Array(1024 * 1024);
       const header = envelope(new Uint8Array(0), 0, size);
-      await lanes(8, signal, async () => {
+      await lanes(8, signal, stats, async () => {
         const chunks = [header, ...Array.from({ length: size / block.byteLength }, () => block)];
         tally(stats, await call(session(), `${SERVICE}/Ping`, chunks, {}, { timeoutMs: 60_000 }));
       });
@@ -474,7 +477,7 @@ export const ATTACKS = [
         value: stringValue(evil),
       });
       let registrations = 0;
-      await lanes(4, signal, async (lane) => {
+      await lanes(4, signal, stats, async (lane) => {
         if (lane < 2) {
           tally(stats, await call(session(), `${SERVICE}/ListVariables`, [list], {}, { timeoutMs: 120_000 }));
         } else if (lane === 2) {
@@ -504,14 +507,16 @@ export const ATTACKS = [
       const ping = framed(PingRequestSchema, { message: "late" });
       const headers = { "grpc-timeout": "99999999H" };
       await Promise.all([
-        lanes(64, signal, async () => {
+        lanes(64, signal, stats, async () => {
           const answer = await call(session(), `${SERVICE}/Ping`, [ping.subarray(0, 3)], headers, {
             timeoutMs: 10_000,
             end: false,
           });
           tally(stats, answer);
         }),
-        lanes(8, signal, async () => tally(stats, await call(session(), `${SERVICE}/Ping`, [ping], headers))),
+        lanes(8, signal, stats, async () =>
+          tally(stats, await call(session(), `${SERVICE}/Ping`, [ping], headers)),
+        ),
       ]);
     },
   },
@@ -535,7 +540,7 @@ export const ATTACKS = [
         ],
         [{ "content-type": "application/grpc-web+proto", "grpc-encoding": "gzip" }, [envelope(bomb, 1)]],
       ];
-      await lanes(8, signal, async (lane) => {
+      await lanes(8, signal, stats, async (lane) => {
         const [headers, chunks] = protocols[lane % protocols.length];
         tally(stats, await call(session(), `${SERVICE}/Ping`, chunks, headers, { timeoutMs: 60_000 }));
       });
