@@ -16,9 +16,9 @@ import { changes } from "./support/scripted-server.js";
 // A watch stream is taken for dead after HEARTBEAT_MS × MISSED of silence. A large message
 // arrives in many DATA frames, which this server spreads over several silence limits: the
 // bytes arriving must keep the stream alive.
-const HEARTBEAT_MS = 200;
-const MISSED = 3;
-const PIECES = 40;
+const HEARTBEAT_MS = 250;
+const MISSED = 6;
+const PIECES = 80;
 const PIECE_GAP_MS = 50;
 const VALUES = 5_000;
 
