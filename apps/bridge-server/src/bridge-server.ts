@@ -3,11 +3,12 @@ import type { Interceptor } from "@connectrpc/connect";
 import { BridgeService, Health } from "@statebridge/proto";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@statebridge/session-store";
 import { createDeadlineWatchdog, StateError } from "@statebridge/state-provider";
-import { createAuthInterceptor, createTokenCheck } from "./auth.js";
+import { createHostCheck, createTokenCheck } from "./auth.js";
 import { createUnaryMethods } from "./bridge-service.js";
+import { createCallGate } from "./call-gate.js";
 import { createGrpcFastPath } from "./grpc-fast-path.js";
 import { createHealthService } from "./health-service.js";
-import { createListener } from "./listener.js";
+import { createListener, defaultMaxConnections } from "./listener.js";
 import { type BridgeServerLogger, silentLogger } from "./logger.js";
 import { ACCEPT_COMPRESSION, createRequestHandler } from "./request-handler.js";
 import { createWatchFastPath } from "./watch-fast-path.js";
@@ -24,6 +25,9 @@ export const BRIDGE_SERVER_DEFAULTS = Object.freeze({
   watchQueueLimit: 10_000,
   watchQueueBytes: 8 * 1024 * 1024,
   shutdownGraceMs: 4_000,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: defaultMaxConnections(),
 });
 
 /** Options of {@link createBridgeServer}. Every one is optional. */
@@ -81,6 +85,21 @@ export interface BridgeServerOptions {
    * it saves.
    */
   readonly compressMinBytes?: number;
+  /**
+   * Names (`Host`/`:authority`) that requests may be addressed to when no token is required,
+   * besides IP addresses, `localhost` and `host`: a defence against DNS rebinding. An entry
+   * `.example.com` allows the domain and its subdomains; `*` allows any. Default none.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** A connection that has not sent its first request's headers within this is closed, in ms. Default 10,000. */
+  readonly headersTimeoutMs?: number;
+  /** A connection with no open call or stream for this long is closed, in ms. Default 300,000. */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Connections open at once; beyond it a new one is closed at once. Default 10,000, or less
+   * when the process's open-file limit is lower (that limit minus 64).
+   */
+  readonly maxConnections?: number;
   /** How long {@link BridgeServer.close} lets connections finish before cutting them, in ms. Default 4,000. */
   readonly shutdownGraceMs?: number;
   /** Where to log; pino's logger fits. Default: nothing is logged. */
@@ -145,12 +164,11 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     queueLimit: options.watchQueueLimit ?? BRIDGE_SERVER_DEFAULTS.watchQueueLimit,
     queueBytes: options.watchQueueBytes ?? BRIDGE_SERVER_DEFAULTS.watchQueueBytes,
   };
-  // The direct gRPC path runs no connect interceptors: whatever one enforces must be applied
-  // there too, as the token check is.
+  // Whatever applies to every call (the token, the host, deadlines) is the call gate's, in
+  // front of both paths; connect's pipeline gets no interceptor the direct path would skip.
   const interceptors: Interceptor[] = [];
   const checkToken =
     options.token !== undefined && options.token !== "" ? createTokenCheck(options.token, logger) : undefined;
-  if (checkToken !== undefined) interceptors.push(createAuthInterceptor(checkToken));
   const unaryMethods = createUnaryMethods({ store, logger, serverVersion: packageJson.version });
   const compressMinBytes = options.compressMinBytes ?? Number.MAX_SAFE_INTEGER;
   const watchVariables = createWatchVariablesMethod(watchDependencies);
@@ -175,7 +193,6 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
       : createGrpcFastPath({
           methods: unaryMethods,
           maxRequestBytes,
-          ...(checkToken === undefined ? {} : { checkToken }),
           acceptCompression: ACCEPT_COMPRESSION,
           compressMinBytes,
           watchdog: createDeadlineWatchdog(),
@@ -190,11 +207,24 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
           watchVariables,
           watchStream,
           maxRequestBytes,
-          ...(checkToken === undefined ? {} : { checkToken }),
           logger,
         });
+  const gate = createCallGate({
+    ...(checkToken === undefined
+      ? { checkHost: createHostCheck(options.allowedHosts ?? [], host, logger) }
+      : { checkToken }),
+    acceptCompression: ACCEPT_COMPRESSION,
+    compressMinBytes,
+  });
   const listener = createListener({
     handler,
+    gate,
+    // A refused unary request is dropped up to the largest one the server would take.
+    maxRefusedBodyBytes: maxRequestBytes + 5,
+    headersTimeoutMs: options.headersTimeoutMs ?? BRIDGE_SERVER_DEFAULTS.headersTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? BRIDGE_SERVER_DEFAULTS.idleTimeoutMs,
+    maxConnections: options.maxConnections ?? BRIDGE_SERVER_DEFAULTS.maxConnections,
+    onConnectionClosed: (reason) => logger.debug({ reason }, "connection closed by the server"),
     ...(fastPath === undefined
       ? {}
       : {

@@ -71,10 +71,37 @@ const FLAGS = [
     `time open calls get to finish at shutdown (default ${BRIDGE_SERVER_DEFAULTS.shutdownGraceMs})`,
   ],
   ["token", "TOKEN", "STATEBRIDGE_TOKEN", "bearer token every call but health must present (default: none)"],
+  [
+    "allowed-host",
+    "NAME",
+    "STATEBRIDGE_ALLOWED_HOSTS",
+    "Host name served without a token besides IPs, localhost, --host; repeatable, .domain, * (default: none)",
+  ],
+  [
+    "headers-timeout-ms",
+    "MS",
+    undefined,
+    `a connection that has not sent a request's headers in time is closed (default ${BRIDGE_SERVER_DEFAULTS.headersTimeoutMs})`,
+  ],
+  [
+    "idle-timeout-ms",
+    "MS",
+    undefined,
+    `a connection with no open call or stream for this long is closed (default ${BRIDGE_SERVER_DEFAULTS.idleTimeoutMs})`,
+  ],
+  [
+    "max-connections",
+    "N",
+    undefined,
+    "connections open at once; past it new ones are closed at once (default 10000, or the open-file limit minus 64 if lower)",
+  ],
   ["log-level", "LEVEL", "STATEBRIDGE_LOG_LEVEL", `${LOG_LEVELS.join(", ")} (default info)`],
   ["help", undefined, undefined, "print this help and exit"],
   ["version", undefined, undefined, "print the version and exit"],
 ] as const;
+
+/** Flags that may be given more than once. */
+const REPEATABLE: ReadonlySet<string> = new Set(["allowed-host"]);
 
 /** The `--help` text. */
 export function usage(): string {
@@ -97,7 +124,7 @@ export function usage(): string {
  * @throws {@link UsageError} for an unknown flag, a positional argument, or a value out of range.
  */
 export function parseCommandLine(argv: readonly string[], environment: NodeJS.ProcessEnv): CommandLine {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -106,9 +133,9 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
       options: Object.fromEntries(
         FLAGS.map(([name, placeholder]) => [
           name,
-          { type: placeholder === undefined ? "boolean" : "string" },
+          { type: placeholder === undefined ? "boolean" : "string", multiple: REPEATABLE.has(name) },
         ]),
-      ) as Record<string, { type: "string" | "boolean" }>,
+      ) as Record<string, { type: "string" | "boolean"; multiple: boolean }>,
     }));
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -159,8 +186,17 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     ["watchQueueBytes", integer("watch-queue-bytes", 1)],
     ["shutdownGraceMs", integer("shutdown-grace-ms", 0)],
     ["token", text("token", "STATEBRIDGE_TOKEN")],
+    ["headersTimeoutMs", integer("headers-timeout-ms", 1)],
+    ["idleTimeoutMs", integer("idle-timeout-ms", 1)],
+    ["maxConnections", integer("max-connections", 1)],
   ];
-  const options: Record<string, string | number> = {};
+  const options: Record<string, string | number | string[]> = {};
   for (const [key, value] of entries) if (value !== undefined) options[key] = value;
+  const allowedHosts = values["allowed-host"];
+  const allowedFromEnvironment = environment.STATEBRIDGE_ALLOWED_HOSTS;
+  if (Array.isArray(allowedHosts)) options.allowedHosts = allowedHosts.map(String);
+  else if (allowedFromEnvironment !== undefined && allowedFromEnvironment !== "") {
+    options.allowedHosts = allowedFromEnvironment.split(",").map((name) => name.trim());
+  }
   return { kind: "serve", options: options as BridgeServerOptions, logLevel: logLevel as LogLevel };
 }

@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { CallGate, Refusal } from "./call-gate.js";
 import type { NodeRequestHandler } from "./request-handler.js";
 
 /** Options of {@link createListener}. */
@@ -11,6 +14,25 @@ export interface ListenerOptions {
    * false to leave it to `handler` (through Node's compatibility request and response).
    */
   readonly serveStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+  /**
+   * Sees every request's headers before `serveStream` or `handler` does; a refusal it returns
+   * is written, and the request's body is never read: the HTTP/2 stream is reset, the
+   * HTTP/1.1 connection closed, after the answer.
+   */
+  readonly gate?: CallGate;
+  /**
+   * The most a refused single-message request may still send, dropped unread, before its
+   * answer: past it the stream is answered and reset. In bytes.
+   */
+  readonly maxRefusedBodyBytes: number;
+  /** A connection that has not sent the headers of its first request within this is closed, in ms. */
+  readonly headersTimeoutMs: number;
+  /** A connection with no open request or stream for this long is closed, in ms. */
+  readonly idleTimeoutMs: number;
+  /** Connections open at once; beyond it, a new one is closed at once. */
+  readonly maxConnections: number;
+  /** Told of a connection the listener closed or refused, for the log. */
+  readonly onConnectionClosed?: (reason: "headers timeout" | "idle" | "max connections") => void;
   /** Passed to the HTTP/2 server: the most a session may buffer, in MB. */
   readonly maxSessionMemory: number;
   /** Told of an error of the listening socket after it started (it keeps listening). */
@@ -51,6 +73,81 @@ function resetSoon(stream: http2.ServerHttp2Stream): void {
   }, HALF_OPEN_RESET_DELAY_MS).unref();
 }
 
+/** How long Node keeps an idle HTTP/1.1 connection open for a next request (its default), in ms. */
+const HTTP1_KEEP_ALIVE_MS = 5_000;
+
+/** The timers of one connection: headers of its first request, then idleness. */
+interface ConnectionWatch {
+  /** An HTTP/1.1 request's headers arrived. */
+  requestStarted(): void;
+  /** The connection speaks HTTP/2: its streams are counted. */
+  attachSession(session: http2.ServerHttp2Session): void;
+}
+
+/**
+ * Closes a connection that has not sent the headers of a first request within
+ * `headersTimeoutMs` (a silent socket, a stalled preface), and an HTTP/2 connection with no
+ * open stream for `idleTimeoutMs` (an open watch stream keeps it; HTTP/1.1 connections
+ * between requests are Node's, closed after its keep-alive timeout).
+ */
+function watchConnection(
+  socket: net.Socket,
+  headersTimeoutMs: number,
+  idleTimeoutMs: number,
+  onClosed: ListenerOptions["onConnectionClosed"],
+): ConnectionWatch {
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+    onClosed?.("headers timeout");
+    socket.destroy();
+  }, headersTimeoutMs);
+  timer.unref();
+  const stop = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  socket.once("close", stop);
+  return {
+    requestStarted: stop,
+    attachSession(session) {
+      let openStreams = 0;
+      session.on("stream", (stream: http2.ServerHttp2Stream) => {
+        stop();
+        openStreams++;
+        stream.once("close", () => {
+          if (--openStreams > 0 || session.closed || session.destroyed) return;
+          timer = setTimeout(() => {
+            if (openStreams > 0) return;
+            onClosed?.("idle");
+            session.close();
+          }, idleTimeoutMs);
+          timer.unref();
+        });
+      });
+      session.once("close", stop);
+    },
+  };
+}
+
+/**
+ * How long a refused HTTP/1.1 connection stays half-closed after its answer. A client still
+ * sending its body when the connection closes gets a write error (EPIPE) or a reset that
+ * discards the answer it has not read yet; half-closed, it reads the answer first.
+ */
+const REFUSED_LINGER_MS = 1_000;
+
+/**
+ * Makes Node's close of a connection after a `connection: close` response a lingering one:
+ * the answer is followed by FIN, what the client still sends is dropped unread (Node dumps the
+ * request), and the socket is destroyed when the client closes or after {@link REFUSED_LINGER_MS}.
+ */
+function lingerOnClose(socket: net.Socket): void {
+  // Node's HTTP server calls destroySoon() (end, then destroy once flushed) after the last response.
+  socket.destroySoon = () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  };
+}
+
 /** The first bytes of every HTTP/2 connection with prior knowledge ("PRI * HTTP/2.0…"). */
 const HTTP2_PREFACE_START = "PRI ";
 
@@ -63,11 +160,13 @@ const HTTP2_PREFACE_START = "PRI ";
  * up the bytes already read.
  */
 export function createListener(options: ListenerOptions): Listener {
-  const { handler } = options;
+  const { handler, gate, headersTimeoutMs, idleTimeoutMs } = options;
   const sockets = new Set<net.Socket>();
   const http1Sockets = new Set<net.Socket>();
   const http2Sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  const connectionOf = new WeakMap<net.Socket, ConnectionWatch>();
+  let handingOver: ConnectionWatch | undefined;
   const activeHttp1Requests = new WeakMap<net.Socket, number>();
   let shuttingDown = false;
   // Streams whose response is complete while the client has not finished its request.
@@ -133,6 +232,16 @@ export function createListener(options: ListenerOptions): Listener {
       _flags: number,
       rawHeaders: string[],
     ) => {
+      const refusal = gate?.({
+        method: headers[":method"],
+        path: headers[":path"],
+        authority: headers[":authority"] ?? headers.host,
+        headers,
+      });
+      if (refusal !== undefined) {
+        refuseStream(stream, refusal);
+        return;
+      }
       if (options.serveStream?.(stream, headers) === true) {
         // The stream's owner reads and drops whatever arrives after its answer.
         stream.once("finish", () => {
@@ -143,20 +252,82 @@ export function createListener(options: ListenerOptions): Listener {
       serveCompatible(stream, headers, rawHeaders);
     },
   );
-  const http1Server = http.createServer((request, response) => {
-    if (shuttingDown) response.setHeader("connection", "close");
-    const socket = request.socket;
-    activeHttp1Requests.set(socket, (activeHttp1Requests.get(socket) ?? 0) + 1);
-    response.once("close", () => {
-      const remaining = (activeHttp1Requests.get(socket) ?? 1) - 1;
-      activeHttp1Requests.set(socket, remaining);
-      if (remaining === 0 && shuttingDown) socket.end();
+  /**
+   * Answers a refused HTTP/2 stream; its body is dropped as it arrives, never buffered. A
+   * stream is answered at once. A single-message request is answered when it ends: a Node
+   * client (connect-node's) that receives an answer while more than its session memory
+   * (10 MB) of its request is still queued resets the stream with ENHANCE_YOUR_CALM instead of
+   * reading the answer. Past `maxRefusedBodyBytes` or the headers timeout it is answered anyway.
+   */
+  const refuseStream = (stream: http2.ServerHttp2Stream, refusal: Refusal): void => {
+    stream.on("error", () => {});
+    let answered = false;
+    let timer: NodeJS.Timeout | undefined;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      const response = new http2.Http2ServerResponse(stream);
+      refusal.response
+        .then((universalResponse) => universalResponseToNodeResponse(universalResponse, response))
+        .catch(() => {})
+        .finally(() => {
+          // A client still sending is asked to stop: NO_ERROR after a complete answer.
+          if (!stream.closed && !stream.readableEnded) resetSoon(stream);
+        });
+    };
+    if (!refusal.singleMessage) {
+      answer();
+      return;
+    }
+    let dropped = 0;
+    stream.on("data", (chunk: Buffer) => {
+      dropped += chunk.byteLength;
+      if (dropped > options.maxRefusedBodyBytes) answer();
     });
-    handler(request, response);
-  });
+    stream.once("end", answer);
+    timer = setTimeout(answer, headersTimeoutMs);
+    timer.unref();
+  };
+  const http1Server = http.createServer(
+    {
+      // Node's own check of later requests on a kept-alive connection (the first one is ours).
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: Math.max(300_000, headersTimeoutMs),
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 2))),
+      keepAliveTimeout: Math.min(HTTP1_KEEP_ALIVE_MS, idleTimeoutMs),
+    },
+    (request, response) => {
+      const socket = request.socket;
+      connectionOf.get(socket)?.requestStarted();
+      const refusal = gate?.({
+        method: request.method,
+        path: request.url,
+        authority: request.headers.host,
+        headers: request.headers,
+      });
+      if (shuttingDown || refusal !== undefined) response.setHeader("connection", "close");
+      activeHttp1Requests.set(socket, (activeHttp1Requests.get(socket) ?? 0) + 1);
+      response.once("close", () => {
+        const remaining = (activeHttp1Requests.get(socket) ?? 1) - 1;
+        activeHttp1Requests.set(socket, remaining);
+        if (remaining === 0 && shuttingDown) socket.end();
+      });
+      if (refusal !== undefined) {
+        // The body is not read before the answer, and the connection closes after it.
+        request.pause();
+        lingerOnClose(socket);
+        refusal.response.then((answer) => universalResponseToNodeResponse(answer, response)).catch(() => {});
+        return;
+      }
+      handler(request, response);
+    },
+  );
 
   http2Server.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    // Emitted from inside the "connection" event of the socket being handed over.
+    handingOver?.attachSession(session);
     session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     session.once("close", () => sessions.delete(session));
     // A client that misbehaves on its own connection must not take the server down.
@@ -165,6 +336,10 @@ export function createListener(options: ListenerOptions): Listener {
 
   const netServer = net.createServer((socket) => {
     sockets.add(socket);
+    connectionOf.set(
+      socket,
+      watchConnection(socket, headersTimeoutMs, idleTimeoutMs, options.onConnectionClosed),
+    );
     socket.once("close", () => {
       sockets.delete(socket);
       http1Sockets.delete(socket);
@@ -183,7 +358,9 @@ export function createListener(options: ListenerOptions): Listener {
       if (buffered.toString("latin1", 0, HTTP2_PREFACE_START.length) === HTTP2_PREFACE_START) {
         // No resume(): the HTTP/2 session reads the socket natively, buffered bytes first.
         http2Sockets.add(socket);
+        handingOver = connectionOf.get(socket);
         http2Server.emit("connection", socket);
+        handingOver = undefined;
       } else {
         http1Sockets.add(socket);
         http1Server.emit("connection", socket);
@@ -192,6 +369,8 @@ export function createListener(options: ListenerOptions): Listener {
     };
     socket.on("data", onData);
   });
+  netServer.maxConnections = options.maxConnections;
+  netServer.on("drop", () => options.onConnectionClosed?.("max connections"));
 
   return {
     get connections() {
@@ -234,4 +413,26 @@ export function createListener(options: ListenerOptions): Listener {
       return inTime;
     },
   };
+}
+
+/** Connections a server accepts at most by default, open-file limit permitting. */
+const MAX_CONNECTIONS = 10_000;
+/** Descriptors kept for everything but client connections (logs, the store, listening sockets). */
+const RESERVED_DESCRIPTORS = 64;
+
+/**
+ * The default connection limit: 10,000, or the process's soft open-file limit minus a reserve
+ * when that is lower (read from /proc on Linux), so that the limit is hit before the process
+ * runs out of descriptors and cannot accept anyone.
+ */
+export function defaultMaxConnections(): number {
+  try {
+    const limits = readFileSync("/proc/self/limits", "latin1");
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    if (soft !== undefined)
+      return Math.max(16, Math.min(MAX_CONNECTIONS, Number(soft) - RESERVED_DESCRIPTORS));
+  } catch {
+    // Not Linux: the platform's limit is unknown.
+  }
+  return MAX_CONNECTIONS;
 }

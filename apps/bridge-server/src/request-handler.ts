@@ -15,7 +15,7 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { BridgeServerLogger } from "./logger.js";
-import { limitRequestBody } from "./request-size-limit.js";
+import { limitDecompressedSize, limitRequestBody } from "./request-size-limit.js";
 
 /** The request and response encodings the server accepts, in its order of preference. */
 export const ACCEPT_COMPRESSION = Object.freeze([compressionGzip, compressionBrotli]);
@@ -42,7 +42,8 @@ export type NodeRequestHandler = (
  * Serves Connect, gRPC and gRPC-Web for the routed services. It does what connect-node's
  * `connectNodeAdapter` does, plus two things that adapter cannot: oversize requests are refused
  * as statebridge `resource_exhausted` errors before connect reads them (see
- * `limitRequestBody`), and failures of the transport are logged through the server's logger
+ * `limitRequestBody`; a message past the limit once decompressed too, see
+ * `limitDecompressedSize`), and failures of the transport are logged through the server's logger
  * rather than the console.
  */
 export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
@@ -50,7 +51,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeReques
   const router = createConnectRouter({
     interceptors: options.interceptors,
     readMaxBytes: maxRequestBytes,
-    acceptCompression: [...ACCEPT_COMPRESSION],
+    acceptCompression: ACCEPT_COMPRESSION.map((compression) => limitDecompressedSize(compression, logger)),
     compressMinBytes: options.compressMinBytes,
   });
   options.routes(router);
