@@ -128,9 +128,9 @@ function shortened(error: StateError, level: number): StateError {
   });
 }
 
-/** Cuts every run of more than `length` non-space characters, saying how long it was. */
+/** Cuts every run of more than `length` characters other than spaces and quotes, saying how long it was. */
 function shortenWords(text: string, length: number): string {
-  return text.replace(/\S+/g, (word) =>
+  return text.replace(/[^\s"'`]+/g, (word) =>
     word.length <= length ? word : `${truncate(word, length)}(${codePointLength(word)} characters)`,
   );
 }

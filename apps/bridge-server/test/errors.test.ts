@@ -1,6 +1,14 @@
 import { Code } from "@connectrpc/connect";
+import { ERROR_CODE_TRAILER } from "@statebridge/grpc-wire";
+import { ErrorDetailSchema } from "@statebridge/proto";
 import { createSessionStore } from "@statebridge/session-store";
+import { StateError, type StateErrorFailure } from "@statebridge/state-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectErrorOfStateError,
+  MAX_STATUS_METADATA_BYTES,
+  statusMetadataBytes,
+} from "../src/error-translation.js";
 import { type ProtocolName, startTestServer, type TestServer } from "./support.js";
 import { failureOf, wire } from "./support-values.js";
 
@@ -284,4 +292,72 @@ describe("an unexpected error inside the server", () => {
       store.close();
     }
   });
+});
+
+describe("an error that echoes long input is shortened until its status fits in 4 KiB", () => {
+  const sizes = [1, 1024, 100_000];
+  it.each(sizes)("a message echoing %i characters, ASCII or not, keeps its code and fits", (length) => {
+    for (const letter of ["a", "é", "😀"]) {
+      const echoed = letter.repeat(length);
+      const error = connectErrorOfStateError(
+        new StateError("not_found", `variable "${echoed}" not found in session "${echoed}"`),
+      );
+      expect(statusMetadataBytes(error)).toBeLessThanOrEqual(MAX_STATUS_METADATA_BYTES);
+      expect(error.metadata.get(ERROR_CODE_TRAILER)).toBe("not_found");
+      expect(error.rawMessage).toMatch(/^not_found: variable "/);
+      if (length > 64) expect(error.rawMessage).toContain(`(${length} characters)`);
+      else expect(error.rawMessage).toContain(echoed);
+    }
+  });
+
+  it("a partial_failure with thousands of long failures keeps its code, some failures and the count of the rest", () => {
+    const failures = new Map<string, StateErrorFailure>();
+    const applied = new Map<string, number>();
+    for (let index = 0; index < 2_000; index++) {
+      failures.set(`failed-${index}-${"x".repeat(300)}`, {
+        code: "constraint_violation",
+        message: "y".repeat(500),
+      });
+      applied.set(`applied-${index}-${"z".repeat(300)}`, index);
+    }
+    const error = connectErrorOfStateError(
+      new StateError("partial_failure", "2000 of 4000 updates failed", { failures, applied }),
+      7,
+    );
+    expect(statusMetadataBytes(error)).toBeLessThanOrEqual(MAX_STATUS_METADATA_BYTES);
+    expect(error.metadata.get(ERROR_CODE_TRAILER)).toBe("partial_failure");
+    expect(error.rawMessage).toContain("more failed or applied identifiers not shown");
+    const detail = error.findDetails(ErrorDetailSchema)[0];
+    expect(detail?.code).toBe("partial_failure");
+    expect(detail?.revision).toBe(7n);
+    expect(detail?.failures[0]?.code).toBe("constraint_violation");
+  });
+
+  it("a short error is sent as it is", () => {
+    const error = connectErrorOfStateError(new StateError("not_found", 'variable "x" not found'));
+    expect(error.rawMessage).toBe('not_found: variable "x" not found');
+  });
+
+  // Regression: a 1024-character name in a 1024-character session id made grpcio fail with
+  // "received initial metadata size exceeds limit", losing the code.
+  it.each<ProtocolName>(["grpc", "grpc-web-h1", "connect-h1"])(
+    "over %s, a call naming a 1024-character variable in a 1024-character session keeps its code",
+    async (protocol) => {
+      const test = await startTestServer();
+      try {
+        const failure = await failureOf(
+          test.client(protocol).getVariable({ sessionId: "s".repeat(1024), identifier: "n".repeat(1024) }),
+        );
+        expect(failure.trailerCode).toBe("session_expired");
+        expect(failure.detail?.message).toContain("(1024 characters)");
+        let bytes = 0;
+        failure.error.metadata.forEach((value, name) => {
+          bytes += name.length + value.length + 32;
+        });
+        expect(bytes).toBeLessThanOrEqual(4096);
+      } finally {
+        await test.close();
+      }
+    },
+  );
 });
