@@ -44,7 +44,7 @@ export interface RequestShape {
   readonly end: boolean;
 }
 
-const SESSIONS = [SESSION_ID, SESSION_ID, SESSION_ID, "", "missing", ...OTHER_SESSION_IDS];
+const SESSIONS = [SESSION_ID, SESSION_ID, SESSION_ID, "", ...OTHER_SESSION_IDS];
 const NAMES = FIXED_DOCUMENT.variables.map((variable) => variable.name);
 const IDS = FIXED_DOCUMENT.variables.map((variable) => variable.id);
 const session = fc.constantFrom(...SESSIONS);

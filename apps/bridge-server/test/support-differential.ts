@@ -12,7 +12,7 @@ export const DIFFERENTIAL_TOKEN = "differential-token";
 /** The session every generated request is about; reset before each request. */
 export const SESSION_ID = "differential";
 /** Sessions generated requests may create; deleted before each request. */
-export const OTHER_SESSION_IDS = ["other", "s".repeat(1024)] as const;
+export const OTHER_SESSION_IDS = ["missing", "other", "s".repeat(1024)] as const;
 /** The request size limit of both servers: small, so that oversize requests are cheap to build. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
 /** The watch id of the create appended to well-formed `WatchStream` requests (see {@link Barrier}). */
