@@ -210,6 +210,30 @@ describe("a compressed message past the limit once decompressed is refused like 
   );
 });
 
+describe("an oversize request is refused from its envelope header or length, not buffered", () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServerProcess(["--token", TOKEN, "--max-request-bytes", String(64 * 1024)]);
+  }, 30_000);
+  afterAll(() => server?.stop());
+
+  // Checks that nothing in front of the size limit (connect's unary Connect path reads a whole
+  // body before parsing it) holds a body first. 9 MB each: a Node client that receives an
+  // answer while more than 10 MB of its request is queued resets the stream instead.
+  it("eight 9 MB requests on each path are resource_exhausted and the server holds none of them", async () => {
+    const baseline = peakRss(server.pid);
+    const message = "x".repeat(9 * MIB);
+    for (const path of WIRE_PATHS) {
+      const errors = await Promise.all(
+        Array.from({ length: 8 }, () => failureOf(() => clientOf(path, server.url, TOKEN).ping({ message }))),
+      );
+      for (const error of errors) expectCodes(error, Code.ResourceExhausted, "resource_exhausted");
+    }
+    // The eight bodies of one path would be 72 MB.
+    expect(peakRss(server.pid) - baseline).toBeLessThan(40 * MIB);
+  }, 120_000);
+});
+
 /** Σ (name + value + 32) over the metadata a client received, as HTTP/2 and grpcio count it. */
 function metadataBytes(headers: Headers): number {
   let bytes = 0;
