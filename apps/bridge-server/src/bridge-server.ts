@@ -1,8 +1,9 @@
 import { createRequire } from "node:module";
 import type { Interceptor } from "@connectrpc/connect";
+import { createDeadlineWatchdog } from "@statebridge/grpc-wire";
 import { BridgeService, Health } from "@statebridge/proto";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@statebridge/session-store";
-import { createDeadlineWatchdog, StateError } from "@statebridge/state-provider";
+import { StateError } from "@statebridge/state-provider";
 import { createHostCheck, createTokenCheck } from "./auth.js";
 import { createUnaryMethods } from "./bridge-service.js";
 import { createCallGate } from "./call-gate.js";
@@ -187,26 +188,28 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
       router.service(Health, createHealthService({ isServing: () => serving, streams }));
     },
   });
+  const watchdog = createDeadlineWatchdog();
   const fastPath =
     options.grpcFastPath === false
       ? undefined
       : createGrpcFastPath({
           methods: unaryMethods,
+          // Watch streams are compressed by connect only: the direct path takes them when nothing is.
+          ...(compressMinBytes === Number.MAX_SAFE_INTEGER
+            ? {
+                streams: createWatchFastPath({
+                  watchVariables,
+                  watchStream,
+                  maxRequestBytes,
+                  watchdog,
+                  logger,
+                }),
+              }
+            : {}),
           maxRequestBytes,
           acceptCompression: ACCEPT_COMPRESSION,
           compressMinBytes,
-          watchdog: createDeadlineWatchdog(),
-          logger,
-        });
-
-  // Watch streams are compressed by connect only: the direct path takes them when nothing is.
-  const watchFastPath =
-    options.grpcFastPath === false || compressMinBytes !== Number.MAX_SAFE_INTEGER
-      ? undefined
-      : createWatchFastPath({
-          watchVariables,
-          watchStream,
-          maxRequestBytes,
+          watchdog,
           logger,
         });
   const gate = createCallGate({
@@ -228,8 +231,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     ...(fastPath === undefined
       ? {}
       : {
-          serveStream: (stream, headers) =>
-            fastPath.serve(stream, headers) || watchFastPath?.serve(stream, headers) === true,
+          serveStream: (stream, headers) => fastPath.serve(stream, headers),
         }),
     onError: (error) => logger.error({ err: error }, "listening socket error"),
     // In MB: room for the connection's receive window and a whole largest message, twice over.

@@ -2,16 +2,45 @@ import type * as http2 from "node:http2";
 import { create, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
+  createEnvelopeReader,
+  type DeadlineWatchdog,
+  ENVELOPE_HEADER_BYTES,
+  type EnvelopeReader,
+  type EnvelopeReaderHandlers,
+  type EnvelopeReaderOptions,
+  encodeEnvelope,
+  SUCCESS_TRAILERS,
+  trailersOf,
+  type WatchedDeadline,
+} from "@statebridge/grpc-wire";
+import {
   BridgeService,
   WatchStreamRequestSchema,
   WatchStreamResponseSchema,
   WatchVariablesRequestSchema,
   WatchVariablesResponseSchema,
 } from "@statebridge/proto";
-import type { TokenCheck } from "./auth.js";
-import { trailersOf } from "./grpc-fast-path.js";
+import { StateError } from "@statebridge/state-provider";
+import {
+  compressedEnvelopeError,
+  type DirectCallHandler,
+  endCall,
+  endsInsideEnvelope,
+  incompleteEnvelopeError,
+  type NegotiatedResponse,
+  parseError,
+  RESPOND_OPTIONS,
+} from "./direct-call.js";
+import { toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
 import { oversizeRequestError } from "./request-size-limit.js";
+import {
+  MAX_QUEUED_REQUEST_BYTES,
+  MAX_QUEUED_REQUESTS,
+  PAUSE_AT_REQUEST_BYTES,
+  PAUSE_AT_REQUESTS,
+  RequestQueue,
+} from "./watch-request-queue.js";
 
 /** A watch method as connect's router runs it: an async generator of response messages. */
 type StreamImplementation = (requests: never, context: HandlerContext) => AsyncIterable<unknown>;
@@ -23,18 +52,9 @@ export interface WatchFastPathOptions {
   readonly watchStream: StreamImplementation;
   /** The largest request message, in bytes. */
   readonly maxRequestBytes: number;
-  /** The bearer token check, when the server requires a token. */
-  readonly checkToken?: TokenCheck;
+  /** Ends the calls that reach their `grpc-timeout`. */
+  readonly watchdog: DeadlineWatchdog;
   readonly logger: BridgeServerLogger;
-}
-
-/** Serves the gRPC watch streams of `statebridge.v1.BridgeService` directly on their HTTP/2 stream. */
-export interface WatchFastPath {
-  /**
-   * Takes the stream if it is a call this path serves, and answers it.
-   * @returns false, having touched nothing, for any other request: connect serves it.
-   */
-  serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
 }
 
 interface StreamRoute {
@@ -46,255 +66,279 @@ interface StreamRoute {
   readonly implementation: StreamImplementation;
 }
 
-const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
-const SUCCESS_TRAILERS = Object.freeze({ "grpc-status": "0" });
-const RESPOND_OPTIONS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
-const ENVELOPE_HEADER_BYTES = 5;
-const COMPRESSED_FLAG = 0b0000_0001;
+/** What every watch call of one server shares. */
+interface WatchContext {
+  readonly readerOptions: EnvelopeReaderOptions;
+  readonly maxRequestBytes: number;
+  readonly watchdog: DeadlineWatchdog;
+  readonly logger: BridgeServerLogger;
+}
+
 /** Encoded messages gathered before they are written without waiting for the next tick. */
 const WRITE_BATCH_BYTES = 64 * 1024;
 
 /**
- * Creates the direct path for the gRPC watch streams (`WatchVariables`, `WatchStream`). The
- * same method implementations connect's router runs produce the messages, so every guarantee
- * they keep (order, the bounded queue and its cut-off, heartbeats only when nothing waits,
- * `session_expired`, the shutdown status) holds on both paths; what this path saves is
- * connect's per-message pipeline. Messages that are ready together — the events of one change
- * for many watches of a multiplexed stream — are written to the HTTP/2 stream in one write,
- * at the end of the tick that produced them. The writer waits for the network whenever the
- * stream's buffer is full, so a consumer that does not read lets the method's own queue grow
- * and be cut off, exactly as on connect's path.
+ * Creates the direct path's handlers of the gRPC watch streams (`WatchVariables`,
+ * `WatchStream`), by request path, for `createGrpcFastPath`'s `streams` (whose prologue
+ * decides which calls they get). The same method implementations connect's router runs
+ * produce the messages, so every guarantee they keep (order, the bounded queue and its
+ * cut-off, heartbeats only when nothing waits, `session_expired`, the shutdown status) holds on
+ * both paths; what this path saves is connect's per-message pipeline.
  *
- * It takes only `POST` of the two methods with content type `application/grpc` or
- * `application/grpc+proto`, no request compression and no `grpc-timeout`; Connect, gRPC-Web,
- * JSON and everything else stays with connect. Responses are never compressed (they go to
- * clients next to the server).
+ * Messages ready together — the events of one change for many watches of a multiplexed stream
+ * — are written in one write, at the end of the tick that produced them. No message is taken
+ * from the method while the HTTP/2 stream's buffer is full, so a consumer that does not read
+ * lets the method's own queue fill and be cut off, as on connect's path. As connect does, a
+ * `WatchVariables` call waits for the end of its request (a second message is
+ * `unimplemented`), and a `grpc-timeout` aborts the method's signal. Once a call has ended,
+ * nothing more of its request is read: a client still sending is reset (NO_ERROR) after the
+ * trailers. Responses are never compressed (the server lets connect serve watch streams when
+ * they may be).
  */
-export function createWatchFastPath(options: WatchFastPathOptions): WatchFastPath {
-  const { maxRequestBytes, checkToken, logger } = options;
-  const routes = new Map<string, StreamRoute>([
-    [
-      `/${BridgeService.typeName}/WatchVariables`,
-      {
-        name: "WatchVariables",
-        input: WatchVariablesRequestSchema,
-        output: WatchVariablesResponseSchema,
-        clientStreaming: false,
-        implementation: options.watchVariables,
-      },
-    ],
-    [
-      `/${BridgeService.typeName}/WatchStream`,
-      {
-        name: "WatchStream",
-        input: WatchStreamRequestSchema,
-        output: WatchStreamResponseSchema,
-        clientStreaming: true,
-        implementation: options.watchStream,
-      },
-    ],
-  ]);
-
-  return {
-    serve(stream, headers) {
-      if (headers[":method"] !== "POST") return false;
-      const path = headers[":path"];
-      const route = path === undefined ? undefined : routes.get(path);
-      if (route === undefined) return false;
-      const contentType = headers["content-type"];
-      if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
-      const encoding = headers["grpc-encoding"];
-      if (encoding !== undefined && encoding !== "identity") return false;
-      if (headers["grpc-timeout"] !== undefined) return false;
-      const authorization = headers.authorization;
-      if (authorization !== undefined && typeof authorization !== "string") return false;
-      serveCall(stream, route, authorization);
-      return true;
-    },
+export function createWatchFastPath(options: WatchFastPathOptions): ReadonlyMap<string, DirectCallHandler> {
+  const context: WatchContext = {
+    readerOptions: { maxMessageBytes: options.maxRequestBytes },
+    maxRequestBytes: options.maxRequestBytes,
+    watchdog: options.watchdog,
+    logger: options.logger,
   };
+  const routes: StreamRoute[] = [
+    {
+      name: "WatchVariables",
+      input: WatchVariablesRequestSchema,
+      output: WatchVariablesResponseSchema,
+      clientStreaming: false,
+      implementation: options.watchVariables,
+    },
+    {
+      name: "WatchStream",
+      input: WatchStreamRequestSchema,
+      output: WatchStreamResponseSchema,
+      clientStreaming: true,
+      implementation: options.watchStream,
+    },
+  ];
+  // run() answers every failure itself; anything that escapes it is a defect worth a look.
+  const onDefect = (error: unknown): void => {
+    options.logger.error({ err: error }, "direct watch call failed");
+  };
+  const handlers = new Map<string, DirectCallHandler>();
+  for (const route of routes) {
+    handlers.set(`/${BridgeService.typeName}/${route.name}`, (stream, timeoutMs, response) => {
+      new WatchCall(stream, route, context, response, timeoutMs).run().catch(onDefect);
+    });
+  }
+  return handlers;
+}
 
-  function serveCall(stream: http2.ServerHttp2Stream, route: StreamRoute, authorization: string | undefined) {
-    const procedure = route.name;
-    const abort = new AbortController();
-    const requests = createRequestQueue();
-    let responded = false;
-    let finished = false;
+/** One watch call: its request messages in, its method's messages out. */
+class WatchCall implements EnvelopeReaderHandlers {
+  private readonly abort = new AbortController();
+  private readonly requests = new RequestQueue(this);
+  private readonly reader: EnvelopeReader;
+  private readonly deadline: WatchedDeadline | undefined;
+  /** Bytes of the whole envelopes read. */
+  private envelopeBytes = 0;
+  private responded = false;
+  /** The call has ended: its trailers are decided, or the client went away. */
+  private finished = false;
+  /** Encoded messages waiting for the end of the tick, and their bytes. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  /** The last write found the stream's buffer full: nothing more is taken until it drains. */
+  private blocked = false;
 
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly route: StreamRoute,
+    private readonly context: WatchContext,
+    private readonly response: NegotiatedResponse,
+    timeoutMs: number | undefined,
+  ) {
+    this.reader = createEnvelopeReader(this, context.readerOptions);
+    stream.on("data", this.reader.push);
+    stream.once("end", () => {
+      const leftover = this.reader.receivedBytes - this.envelopeBytes;
+      this.requests.end(endsInsideEnvelope(leftover) ? incompleteEnvelopeError() : undefined);
+    });
     stream.on("error", (error) => {
-      logger.debug({ err: error, procedure }, "call ended by the client");
+      context.logger.debug({ err: error, procedure: route.name }, "call ended by the client");
     });
     stream.once("close", () => {
-      finished = true;
-      abort.abort();
-      requests.end(new ConnectError("the client ended the call", Code.Canceled));
+      this.finished = true;
+      this.stopReading(new ConnectError("the client ended the call", Code.Canceled));
+      if (this.deadline !== undefined) context.watchdog.cancel(this.deadline);
+      this.abort.abort();
     });
+    // As connect does: the deadline aborts the method's signal, and the method decides how it ends.
+    this.deadline =
+      timeoutMs === undefined
+        ? undefined
+        : context.watchdog.watch(timeoutMs, () =>
+            this.abort.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
+          );
+  }
 
-    const respond = (): void => {
-      if (responded) return;
-      responded = true;
-      stream.respond({ ":status": 200, "content-type": RESPONSE_CONTENT_TYPE }, RESPOND_OPTIONS);
-    };
-
-    /** Ends the call with `error`'s trailers, or success. */
-    const finish = (error: ConnectError | undefined): void => {
-      if (finished) return;
-      finished = true;
-      if (stream.destroyed || stream.closed) return;
-      const trailers = error === undefined ? SUCCESS_TRAILERS : trailersOf(error);
-      try {
-        respond();
-        stream.once("wantTrailers", () => {
-          try {
-            stream.sendTrailers(trailers);
-          } catch (sendError) {
-            logger.debug({ err: sendError, procedure }, "call ended by the client");
-          }
-        });
-        stream.end();
-      } catch (writeError) {
-        logger.debug({ err: writeError, procedure }, "call ended by the client");
-      }
-    };
-
-    // The envelope scanner: the current envelope's header, and its message as it arrives.
-    const header = Buffer.alloc(ENVELOPE_HEADER_BYTES);
-    let headerBytes = 0;
-    let message: Buffer | undefined;
-    let messageBytes = 0;
-    let messages = 0;
-    const onMessage = (flags: number, bytes: Buffer): void => {
-      if ((flags & COMPRESSED_FLAG) === COMPRESSED_FLAG) {
-        requests.end(
-          new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal),
-        );
-        return;
-      }
-      messages++;
-      if (!route.clientStreaming && messages > 1) {
-        requests.end(
-          new ConnectError(
-            "protocol error: received extra input message for server-streaming method",
-            Code.InvalidArgument,
-          ),
-        );
-        return;
-      }
-      try {
-        requests.push(fromBinary(route.input, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)));
-      } catch (error) {
-        requests.end(new ConnectError(`parse binary: ${messageOf(error)}`, Code.Internal));
-      }
-    };
-    stream.on("data", (chunk: Buffer) => {
-      if (requests.ended) return; // Whatever follows a refused request is read and dropped.
-      let offset = 0;
-      while (offset < chunk.byteLength && !requests.ended) {
-        if (message !== undefined) {
-          const taken = Math.min(message.byteLength - messageBytes, chunk.byteLength - offset);
-          chunk.copy(message, messageBytes, offset, offset + taken);
-          messageBytes += taken;
-          offset += taken;
-          if (messageBytes === message.byteLength) {
-            const complete = message;
-            message = undefined;
-            onMessage(header[0] as number, complete);
-          }
-          continue;
-        }
-        header[headerBytes++] = chunk[offset++] as number;
-        if (headerBytes < ENVELOPE_HEADER_BYTES) continue;
-        headerBytes = 0;
-        const length = header.readUInt32BE(1);
-        if (length > maxRequestBytes) {
-          requests.end(oversizeRequestError(length, true, maxRequestBytes, logger));
-        } else if (length === 0) {
-          onMessage(header[0] as number, Buffer.alloc(0));
-        } else {
-          message = Buffer.allocUnsafe(length);
-          messageBytes = 0;
-        }
-      }
-    });
-    stream.once("end", () => {
-      if (message !== undefined || headerBytes !== 0) {
-        requests.end(new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument));
-      } else {
-        requests.end();
-      }
-    });
-
-    const refusal = checkToken?.(authorization, route.name);
-    if (refusal !== undefined) {
-      finish(refusal);
+  onEnvelope(message: Uint8Array, compressed: boolean): void {
+    this.envelopeBytes += ENVELOPE_HEADER_BYTES + message.byteLength;
+    if (compressed) {
+      this.stopReading(compressedEnvelopeError());
       return;
     }
-    run().catch((error: unknown) => finish(ConnectError.from(error)));
-
-    async function run(): Promise<void> {
-      let input: unknown;
-      if (route.clientStreaming) {
-        input = requests.iterable();
-      } else {
-        const first = await requests.iterable()[Symbol.asyncIterator]().next();
-        if (first.done === true) {
-          throw new ConnectError(
-            "protocol error: missing input message for server-streaming method",
-            Code.InvalidArgument,
-          );
-        }
-        input = first.value;
-      }
-      if (finished) return;
-      respond();
-      const context = { signal: abort.signal } as HandlerContext;
-      const responses = route.implementation(input as never, context)[Symbol.asyncIterator]();
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let scheduled = false;
-      /** Writes what was gathered; false when the stream's buffer is full. */
-      const flush = (): boolean => {
-        scheduled = false;
-        if (pending.length === 0 || finished) return true;
-        const chunk = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        return stream.write(chunk);
-      };
-      const flushLater = (): void => {
-        flush();
-      };
-      try {
-        for (;;) {
-          const result = await responses.next();
-          if (result.done === true || finished) break;
-          const encoded = toBinary(route.output, create(route.output, result.value as never));
-          const framed = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + encoded.byteLength);
-          framed[0] = 0;
-          framed.writeUInt32BE(encoded.byteLength, 1);
-          framed.set(encoded, ENVELOPE_HEADER_BYTES);
-          pending.push(framed);
-          pendingBytes += framed.byteLength;
-          // Messages produced in the same tick are written together, after it.
-          if (pendingBytes < WRITE_BATCH_BYTES) {
-            if (!scheduled) {
-              scheduled = true;
-              process.nextTick(flushLater);
-            }
-            continue;
-          }
-          if (!flush()) await drained(stream);
-        }
-      } catch (error) {
-        flush();
-        finish(ConnectError.from(error));
-        return;
-      } finally {
-        if (finished) await responses.return?.();
-      }
-      flush();
-      finish(undefined);
+    let decoded: unknown;
+    try {
+      decoded = fromBinary(this.route.input, message);
+    } catch (error) {
+      this.stopReading(parseError(error));
+      return;
+    }
+    const requests = this.requests;
+    if (requests.push(decoded, message.byteLength)) {
+      if (requests.size >= PAUSE_AT_REQUESTS || requests.bytes >= PAUSE_AT_REQUEST_BYTES) this.stream.pause();
+    } else {
+      this.stopReading(
+        toConnectError(
+          new StateError(
+            "resource_exhausted",
+            `the client sends requests faster than the server reads them: more than ${MAX_QUEUED_REQUESTS} ` +
+              `requests or ${MAX_QUEUED_REQUEST_BYTES} bytes of them were waiting`,
+          ),
+          this.context.logger,
+        ),
+      );
     }
   }
+
+  onOversize(length: number): void {
+    this.stopReading(oversizeRequestError(length, true, this.context.maxRequestBytes, this.context.logger));
+  }
+
+  /** The method has read every queued request: reading goes on, unless the requests ended. */
+  requestsRead(): void {
+    if (!this.reader.stopped && this.stream.isPaused()) this.stream.resume();
+  }
+
+  /**
+   * Reads nothing more (flow control holds the client back until the stream is reset after
+   * the trailers): the requests end, with `error` for the method to see if given.
+   */
+  private stopReading(error?: ConnectError): void {
+    this.reader.stop();
+    this.stream.pause();
+    this.requests.end(error);
+  }
+
+  /** Reads the request as connect does, runs the method, and writes its messages. */
+  async run(): Promise<void> {
+    try {
+      const input = this.route.clientStreaming ? this.requests : await this.singleRequest();
+      if (this.finished) return;
+      this.respond();
+      await this.pipe(
+        this.route.implementation(input as never, { signal: this.abort.signal } as HandlerContext),
+      );
+    } catch (error) {
+      this.flush();
+      this.finish(ConnectError.from(error));
+      return;
+    }
+    this.flush();
+    this.finish(undefined);
+  }
+
+  /** The one request of a server-streaming call, once the request ended: connect's `ensureSingle`. */
+  private async singleRequest(): Promise<unknown> {
+    const iterator = this.requests[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    if (first.done === true) {
+      throw new ConnectError(
+        "protocol error: missing input message for server-streaming method",
+        Code.Unimplemented,
+      );
+    }
+    const second = await iterator.next();
+    if (second.done !== true) {
+      throw new ConnectError(
+        "protocol error: received extra input message for server-streaming method",
+        Code.Unimplemented,
+      );
+    }
+    return first.value;
+  }
+
+  private respond(): void {
+    if (this.responded) return;
+    this.responded = true;
+    this.stream.respond(this.response.headers, RESPOND_OPTIONS);
+  }
+
+  /** Writes the method's messages, taking none while the stream's buffer is full. */
+  private async pipe(messages: AsyncIterable<unknown>): Promise<void> {
+    const responses = messages[Symbol.asyncIterator]();
+    const output = this.route.output;
+    try {
+      for (;;) {
+        if (this.blocked) {
+          await drained(this.stream);
+          this.blocked = false;
+          if (this.finished) return;
+        }
+        const result = await responses.next();
+        if (result.done === true || this.finished) return;
+        const framed = encodeEnvelope(toBinary(output, create(output, result.value as never)));
+        this.pending.push(framed);
+        this.pendingBytes += framed.byteLength;
+        // Messages produced in the same tick are written together, after it.
+        if (this.pendingBytes >= WRITE_BATCH_BYTES) this.flush();
+        else if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          process.nextTick(flushCall, this);
+        }
+      }
+    } finally {
+      if (this.finished) await responses.return?.();
+    }
+  }
+
+  /** Writes what was gathered; a full buffer blocks the next message. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0 || this.finished) return;
+    const pending = this.pending;
+    const chunk = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.stream.write(chunk)) this.blocked = true;
+  }
+
+  /** Ends the call with `error`'s trailers, or success, and reads nothing more of it. */
+  private finish(error: ConnectError | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.reader.stop();
+    if (!this.stream.readableEnded) this.stream.pause();
+    this.requests.discard();
+    if (this.deadline !== undefined) this.context.watchdog.cancel(this.deadline);
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    try {
+      this.respond();
+      endCall(
+        stream,
+        error === undefined ? SUCCESS_TRAILERS : trailersOf(error),
+        undefined,
+        this.context.logger,
+        this.route.name,
+      );
+    } catch (writeError) {
+      this.context.logger.debug({ err: writeError, procedure: this.route.name }, "call ended by the client");
+    }
+  }
+}
+
+function flushCall(call: WatchCall): void {
+  call.flush();
 }
 
 /** Resolves when `stream` can take more, or is gone. */
@@ -308,64 +352,4 @@ function drained(stream: http2.ServerHttp2Stream): Promise<void> {
     stream.on("drain", done);
     stream.on("close", done);
   });
-}
-
-interface RequestQueue {
-  readonly ended: boolean;
-  push(message: unknown): void;
-  /** Ends the requests, after the queued ones, with `error` if given. */
-  end(error?: ConnectError): void;
-  iterable(): AsyncIterable<unknown>;
-}
-
-/** The decoded request messages of one call, as the async iterable a method reads. */
-function createRequestQueue(): RequestQueue {
-  const items: unknown[] = [];
-  let ended = false;
-  let failure: ConnectError | undefined;
-  let waiter: (() => void) | undefined;
-  const wake = () => {
-    const current = waiter;
-    waiter = undefined;
-    current?.();
-  };
-  return {
-    get ended() {
-      return ended;
-    },
-    push(message) {
-      if (ended) return;
-      items.push(message);
-      wake();
-    },
-    end(error) {
-      if (ended) return;
-      ended = true;
-      failure = error;
-      wake();
-    },
-    iterable() {
-      return {
-        async *[Symbol.asyncIterator]() {
-          for (;;) {
-            if (items.length > 0) {
-              yield items.shift();
-              continue;
-            }
-            if (ended) {
-              if (failure !== undefined) throw failure;
-              return;
-            }
-            await new Promise<void>((resolve) => {
-              waiter = resolve;
-            });
-          }
-        },
-      };
-    },
-  };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

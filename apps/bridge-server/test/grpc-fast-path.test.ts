@@ -7,6 +7,8 @@ import {
   PingResponseSchema,
   SetVariableRequestSchema,
   SetVariablesRequestSchema,
+  WatchStreamRequestSchema,
+  WatchVariablesRequestSchema,
 } from "@statebridge/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, startTestServer, type TestServer } from "./support.js";
@@ -208,12 +210,23 @@ describe("the direct gRPC path answers exactly as connect does", () => {
   it.each<[string, RawRequest]>([
     ["a missing token", { path: `${SERVICE}/Ping`, headers: { authorization: undefined }, chunks: [ping] }],
     ["a wrong token", { path: `${SERVICE}/Ping`, headers: { authorization: "Bearer nope" }, chunks: [ping] }],
+  ])("%s, refused in front of both paths: the same status and trailers", async (_name, request) => {
+    const { fast, slow } = await both(request);
+    expect(fast.trailers["statebridge-error-code"]).toBe("unauthenticated");
+    expect(comparable(fast)).toEqual(comparable(slow));
+  });
+
+  it.each<[string, RawRequest]>([
     [
       "a message larger than the limit",
       { path: `${SERVICE}/Ping`, chunks: [envelope(new Uint8Array(MAX_REQUEST_BYTES + 1))] },
     ],
     ["no message at all", { path: `${SERVICE}/Ping`, chunks: [] }],
     ["an envelope header cut short", { path: `${SERVICE}/Ping`, chunks: [new Uint8Array([0, 0, 0])] }],
+    [
+      "an envelope header alone, its message not begun",
+      { path: `${SERVICE}/Ping`, chunks: [envelope(new Uint8Array(0), 0, 50)] },
+    ],
     [
       "a message shorter than its envelope promises",
       { path: `${SERVICE}/Ping`, chunks: [envelope(new Uint8Array(10), 0, 100)] },
@@ -283,6 +296,94 @@ describe("the direct gRPC path answers exactly as connect does", () => {
     });
     expect(servedDirectly(fast)).toBe(true);
     expect(fast.headers["grpc-encoding"]).toBe("gzip");
+    expect(comparable(fast)).toEqual(comparable(slow));
+  });
+
+  const watchVariables = `${SERVICE}/WatchVariables`;
+  const watchStream = `${SERVICE}/WatchStream`;
+  // A session that does not exist: WatchVariables ends at once with session_expired.
+  const watchNowhere = envelope(
+    encoded(WatchVariablesRequestSchema, { sessionId: "nowhere", identifiers: ["x"] }),
+  );
+  const undecodable = envelope(new Uint8Array([0x0a, 0xff, 0xff]));
+  const cancel = envelope(
+    encoded(WatchStreamRequestSchema, { kind: { case: "cancel", value: { watchId: "w" } } }),
+  );
+
+  it.each<[string, RawRequest]>([
+    [
+      "WatchVariables with two request messages",
+      { path: watchVariables, chunks: [watchNowhere, watchNowhere] },
+    ],
+    ["WatchVariables with no request message", { path: watchVariables, chunks: [] }],
+    [
+      "WatchVariables with an envelope header alone",
+      { path: watchVariables, chunks: [envelope(new Uint8Array(0), 0, 50)] },
+    ],
+    ["WatchVariables on a session that does not exist", { path: watchVariables, chunks: [watchNowhere] }],
+    [
+      "WatchVariables split over many DATA frames",
+      { path: watchVariables, chunks: [...watchNowhere].map((byte) => new Uint8Array([byte])) },
+    ],
+    [
+      "WatchVariables with a request followed by a partial envelope",
+      { path: watchVariables, chunks: [watchNowhere, new Uint8Array([0, 0])] },
+    ],
+    ["WatchVariables with a request that does not decode", { path: watchVariables, chunks: [undecodable] }],
+    [
+      "WatchVariables with a request and one that does not decode",
+      { path: watchVariables, chunks: [watchNowhere, undecodable] },
+    ],
+    [
+      "WatchVariables with the compressed flag",
+      {
+        path: watchVariables,
+        chunks: [envelope(encoded(WatchVariablesRequestSchema, { sessionId: "s" }), 1)],
+      },
+    ],
+    [
+      "WatchVariables with a message larger than the limit",
+      { path: watchVariables, chunks: [envelope(new Uint8Array(MAX_REQUEST_BYTES + 1))] },
+    ],
+    [
+      "WatchVariables accepting gzip responses (connect names the encoding in the headers)",
+      { path: watchVariables, headers: { "grpc-accept-encoding": "gzip" }, chunks: [watchNowhere] },
+    ],
+    ["WatchStream with a request that does not decode", { path: watchStream, chunks: [cancel, undecodable] }],
+    [
+      "WatchStream with a message larger than the limit",
+      { path: watchStream, chunks: [cancel, envelope(new Uint8Array(MAX_REQUEST_BYTES + 1))] },
+    ],
+    [
+      "WatchStream ending inside an envelope",
+      { path: watchStream, chunks: [cancel, new Uint8Array([0, 0, 0])] },
+    ],
+    [
+      "WatchStream at its grpc-timeout (the method ends the stream with OK)",
+      { path: watchStream, headers: { "grpc-timeout": "30m" }, chunks: [cancel], end: false },
+    ],
+  ])("%s: the same status and trailers", async (_name, request) => {
+    const { fast, slow } = await both(request);
+    expect(servedDirectly(fast)).toBe(true);
+    expect(comparable(fast)).toEqual(comparable(slow));
+  });
+
+  it.each<[string, RawRequest]>([
+    [
+      "WatchStream with an invalid grpc-timeout",
+      { path: watchStream, headers: { "grpc-timeout": "soon" }, chunks: [cancel] },
+    ],
+    [
+      "WatchVariables over gRPC-Web",
+      {
+        path: watchVariables,
+        headers: { "content-type": "application/grpc-web+proto" },
+        chunks: [watchNowhere],
+      },
+    ],
+  ])("%s falls through to connect, as a unary call would", async (_name, request) => {
+    const { fast, slow } = await both(request);
+    expect(servedDirectly(fast)).toBe(false);
     expect(comparable(fast)).toEqual(comparable(slow));
   });
 });
