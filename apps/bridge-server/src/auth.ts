@@ -87,7 +87,8 @@ export function createHostCheck(
   }
   return (authority, procedure) => {
     if (anyHost || authority === undefined) return undefined;
-    const name = hostnameOf(authority.toLowerCase());
+    // A fully qualified name may end in a dot ("localhost.").
+    const name = hostnameOf(authority.toLowerCase()).replace(/\.$/, "");
     if (exact.has(name) || isIP(name) !== 0 || suffixes.some((suffix) => name.endsWith(suffix))) {
       return undefined;
     }
