@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { CallGate, Refusal } from "./call-gate.js";
+import { type ConnectionCloseReason, type ConnectionWatch, watchConnection } from "./connection-watch.js";
 import type { NodeRequestHandler } from "./request-handler.js";
 
 /** Options of {@link createListener}. */
@@ -32,7 +32,7 @@ export interface ListenerOptions {
   /** Connections open at once; beyond it, a new one is closed at once. */
   readonly maxConnections: number;
   /** Told of a connection the listener closed or refused, for the log. */
-  readonly onConnectionClosed?: (reason: "headers timeout" | "idle" | "max connections") => void;
+  readonly onConnectionClosed?: (reason: ConnectionCloseReason) => void;
   /** Passed to the HTTP/2 server: the most a session may buffer, in MB. */
   readonly maxSessionMemory: number;
   /** Told of an error of the listening socket after it started (it keeps listening). */
@@ -75,58 +75,6 @@ function resetSoon(stream: http2.ServerHttp2Stream): void {
 
 /** How long Node keeps an idle HTTP/1.1 connection open for a next request (its default), in ms. */
 const HTTP1_KEEP_ALIVE_MS = 5_000;
-
-/** The timers of one connection: headers of its first request, then idleness. */
-interface ConnectionWatch {
-  /** An HTTP/1.1 request's headers arrived. */
-  requestStarted(): void;
-  /** The connection speaks HTTP/2: its streams are counted. */
-  attachSession(session: http2.ServerHttp2Session): void;
-}
-
-/**
- * Closes a connection that has not sent the headers of a first request within
- * `headersTimeoutMs` (a silent socket, a stalled preface), and an HTTP/2 connection with no
- * open stream for `idleTimeoutMs` (an open watch stream keeps it; HTTP/1.1 connections
- * between requests are Node's, closed after its keep-alive timeout).
- */
-function watchConnection(
-  socket: net.Socket,
-  headersTimeoutMs: number,
-  idleTimeoutMs: number,
-  onClosed: ListenerOptions["onConnectionClosed"],
-): ConnectionWatch {
-  let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-    onClosed?.("headers timeout");
-    socket.destroy();
-  }, headersTimeoutMs);
-  timer.unref();
-  const stop = () => {
-    clearTimeout(timer);
-    timer = undefined;
-  };
-  socket.once("close", stop);
-  return {
-    requestStarted: stop,
-    attachSession(session) {
-      let openStreams = 0;
-      session.on("stream", (stream: http2.ServerHttp2Stream) => {
-        stop();
-        openStreams++;
-        stream.once("close", () => {
-          if (--openStreams > 0 || session.closed || session.destroyed) return;
-          timer = setTimeout(() => {
-            if (openStreams > 0) return;
-            onClosed?.("idle");
-            session.close();
-          }, idleTimeoutMs);
-          timer.unref();
-        });
-      });
-      session.once("close", stop);
-    },
-  };
-}
 
 /**
  * How long a refused HTTP/1.1 connection stays half-closed after its answer. A client still
@@ -413,26 +361,4 @@ export function createListener(options: ListenerOptions): Listener {
       return inTime;
     },
   };
-}
-
-/** Connections a server accepts at most by default, open-file limit permitting. */
-const MAX_CONNECTIONS = 10_000;
-/** Descriptors kept for everything but client connections (logs, the store, listening sockets). */
-const RESERVED_DESCRIPTORS = 64;
-
-/**
- * The default connection limit: 10,000, or the process's soft open-file limit minus a reserve
- * when that is lower (read from /proc on Linux), so that the limit is hit before the process
- * runs out of descriptors and cannot accept anyone.
- */
-export function defaultMaxConnections(): number {
-  try {
-    const limits = readFileSync("/proc/self/limits", "latin1");
-    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
-    if (soft !== undefined)
-      return Math.max(16, Math.min(MAX_CONNECTIONS, Number(soft) - RESERVED_DESCRIPTORS));
-  } catch {
-    // Not Linux: the platform's limit is unknown.
-  }
-  return MAX_CONNECTIONS;
 }
