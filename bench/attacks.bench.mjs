@@ -4,7 +4,11 @@
 // every 10 ms: its Ping latency p50/p99 during the attack (goal: p99 under 50 ms) and the
 // server's peak resident memory. `node bench/attacks.bench.mjs glob bomb` runs the attacks whose
 // names contain any of the words. Needs the bridge-server built.
-import { ATTACK_SECONDS, runAttack } from "../apps/bridge-server/test/support-attack-runner.mjs";
+import {
+  ATTACK_SECONDS,
+  RSS_BOUND_BYTES,
+  runAttack,
+} from "../apps/bridge-server/test/support-attack-runner.mjs";
 import { ATTACKS, NO_ATTACK } from "../apps/bridge-server/test/support-attacks.mjs";
 import { report, summarize } from "./lib.mjs";
 
@@ -27,11 +31,16 @@ for (const attack of chosen) {
     failedNewConnections: result.bystander.freshFailures.length,
     serverDied: result.serverExit !== undefined,
   });
-  rows.push({ ...row, goalMet: row.p99Ns < GOAL_P99_NS && row.failedPings === 0 });
+  rows.push({
+    ...row,
+    rssUnderBound: result.peakRssBytes < RSS_BOUND_BYTES,
+    goalMet: row.p99Ns < GOAL_P99_NS && row.failedPings === 0,
+  });
 }
 report("attacks", rows, {
   secondsPerAttack: ATTACK_SECONDS,
-  goal: "bystander Ping p99 under 50 ms during every attack, no Ping failed",
+  goal: "bystander Ping p99 under 50 ms during every attack, no Ping failed (goalMet)",
+  rssBoundMiB: RSS_BOUND_BYTES / MiB,
   bystander:
     "one Ping every 10 ms on its own HTTP/2 connection (and one on a new connection every 500 ms, counted in failedNewConnections), 10 s deadline",
 });
