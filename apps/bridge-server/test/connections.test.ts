@@ -8,6 +8,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { BridgeService } from "@statebridge/proto";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseCommandLine } from "../src/cli-options.js";
 import { type BridgeServer, createBridgeServer } from "../src/index.js";
 
 const SHORT_MS = 150;
@@ -139,5 +140,37 @@ describe("the connection limit", () => {
     // Accepted by the kernel, then closed by the server without a byte.
     if (refused !== undefined) await refused.closed;
     expect((await client.ping({ message: "after" })).message).toBe("after");
+  });
+});
+
+describe("the command line", () => {
+  it("passes --headers-timeout-ms, --idle-timeout-ms, --max-connections and repeated --allowed-host on", () => {
+    const commandLine = parseCommandLine(
+      [
+        "--headers-timeout-ms",
+        "2500",
+        "--idle-timeout-ms",
+        "60000",
+        "--max-connections",
+        "500",
+        "--allowed-host",
+        "a.example",
+        "--allowed-host",
+        ".b.example",
+      ],
+      {},
+    );
+    expect(commandLine).toMatchObject({
+      kind: "serve",
+      options: {
+        headersTimeoutMs: 2500,
+        idleTimeoutMs: 60000,
+        maxConnections: 500,
+        allowedHosts: ["a.example", ".b.example"],
+      },
+    });
+    const fromEnvironment = parseCommandLine([], { STATEBRIDGE_ALLOWED_HOSTS: "a.example, b.example" });
+    expect(fromEnvironment).toMatchObject({ options: { allowedHosts: ["a.example", "b.example"] } });
+    expect(() => parseCommandLine(["--max-connections", "0"], {})).toThrow(/--max-connections/);
   });
 });
