@@ -1,7 +1,25 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isStateError } from "./errors.js";
-import { compileGlob } from "./glob.js";
+import { compileGlob, MAX_GLOB_LENGTH } from "./glob.js";
+import { MAX_NAME_LENGTH } from "./type-system.js";
+
+/** The regex the glob compiler used to build: the meaning the linear matcher must keep. */
+function referenceGlob(pattern: string): (name: string) => boolean {
+  let source = "^";
+  for (let index = 0; index < pattern.length; index++) {
+    const character = pattern[index] as string;
+    if (character === "*") source += "[\\s\\S]*";
+    else if (character === "?") source += "[\\s\\S]";
+    else
+      source += (character === "\\" ? (pattern[++index] as string) : character).replace(
+        /[\\^$.*+?()[\]{}|/]/,
+        "\\$&",
+      );
+  }
+  const regex = new RegExp(`${source}$`, "u");
+  return (name) => regex.test(name);
+}
 
 function matches(pattern: string, names: readonly string[]): string[] {
   const test = compileGlob(pattern);
@@ -120,5 +138,49 @@ describe("compileGlob", () => {
         },
       ),
     );
+  });
+
+  it("answers as the anchored regex it stands for, for any pattern and name", () => {
+    const unit = fc.constantFrom("a", "b", "😀", "\n", "*", "?", "\\", ".");
+    fc.assert(
+      fc.property(
+        fc.string({ unit, maxLength: 10 }).filter((pattern) => !/(^|[^\\])(\\\\)*\\$/.test(pattern)),
+        fc.array(fc.string({ unit: fc.constantFrom("a", "b", "😀", "\n", "*", "?", "\\"), maxLength: 10 }), {
+          maxLength: 5,
+        }),
+        (pattern, names) => {
+          const test = compileGlob(pattern);
+          const reference = referenceGlob(pattern);
+          for (const name of names) expect(test(name), `${pattern} on ${name}`).toBe(reference(name));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("*a*a*a*a*b against 160-character names answers exactly (regression: polynomial backtracking took seconds)", () => {
+    const test = compileGlob("*a*a*a*a*b");
+    expect(test("a".repeat(160))).toBe(false);
+    expect(test(`${"a".repeat(159)}b`)).toBe(true);
+    expect(test(`b${"a".repeat(159)}`)).toBe(false);
+    expect(compileGlob(`${"*a".repeat(500)}*b`)("a".repeat(MAX_NAME_LENGTH))).toBe(false);
+    expect(compileGlob(`*${"a".repeat(1000)}b`)("a".repeat(MAX_NAME_LENGTH))).toBe(false);
+  });
+
+  it(`a pattern longer than ${MAX_GLOB_LENGTH} characters, such as a 100,000-star glob, is refused with invalid_value (regression: it failed with internal)`, () => {
+    let thrown: unknown;
+    try {
+      compileGlob("*".repeat(100_000));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isStateError(thrown, "invalid_value")).toBe(true);
+    expect((thrown as Error).message).toMatch(/at most 2048 characters, got 100000/);
+    expect(compileGlob("*".repeat(MAX_GLOB_LENGTH))("anything")).toBe(true);
+  });
+
+  it("any name, every character escaped, fits in the longest pattern", () => {
+    const name = "*".repeat(MAX_NAME_LENGTH);
+    expect(compileGlob(name.replace(/\*/g, "\\*"))(name)).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+export type { ConstraintPattern } from "./constraint-pattern.js";
+export { compilePattern, MAX_PATTERN_LENGTH } from "./constraint-pattern.js";
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
 export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
 export type {
@@ -16,7 +18,7 @@ export {
   parseExport,
   parseExportedVariables,
 } from "./export-format.js";
-export { compileGlob } from "./glob.js";
+export { compileGlob, MAX_GLOB_LENGTH } from "./glob.js";
 export { createSessionId, createVariableId } from "./ids.js";
 export { packFloat64, unpackFloat64 } from "./packed.js";
 export type {
@@ -31,18 +33,19 @@ export type {
 export type { NormalizedConstraints } from "./type-system.js";
 export {
   assertExpectedVersion,
+  assertIdentifierLength,
   assertVariableName,
   assertVariableType,
   codePointLength,
-  compilePattern,
   describe,
   ID_PATTERN,
   isIdShaped,
   isTensorValue,
   isVariableType,
   MAX_ARRAY_LENGTH,
+  MAX_IDENTIFIER_LENGTH,
   MAX_NAME_LENGTH,
-  MAX_PATTERN_LENGTH,
+  MAX_TENSOR_RANK,
   mergeMetadata,
   normalizeMetadata,
   normalizeValue,

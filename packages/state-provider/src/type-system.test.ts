@@ -1,19 +1,21 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MAX_PATTERN_LENGTH } from "./constraint-pattern.js";
 import { isStateError, type StateErrorCode } from "./errors.js";
 import {
   assertExpectedVersion,
+  assertIdentifierLength,
   assertVariableName,
   assertVariableType,
   codePointLength,
-  compilePattern,
   describe as describeValue,
   isIdShaped,
   isTensorValue,
   isVariableType,
   MAX_ARRAY_LENGTH,
+  MAX_IDENTIFIER_LENGTH,
   MAX_NAME_LENGTH,
-  MAX_PATTERN_LENGTH,
+  MAX_TENSOR_RANK,
   mergeMetadata,
   normalizeMetadata,
   normalizeValue,
@@ -142,7 +144,11 @@ describe("validateConstraints", () => {
       ["module", { namespace: "bad name" }, /not a module name/],
       ["module", { namespace: "" }, /non-empty string/],
       ["embedding", { dimensions: 1.5 }, /non-negative integer/],
-      ["tensor", { shape: [2, -1] }, /non-negative integers/],
+      ["tensor", { shape: [2, -1] }, /integers from 0 to 16777216/],
+      ["tensor", { shape: [0, MAX_ARRAY_LENGTH + 1] }, /integers from 0 to 16777216/],
+      ["tensor", { shape: new Array(MAX_TENSOR_RANK + 1).fill(1) }, /33 dimensions, more than 32/],
+      ["tensor", { shape: new Array(100_000).fill(1) }, /100000 dimensions, more than 32/],
+      ["string", { pattern: "^(a)\\1$" }, /linear time/],
       ["tensor", { shape: "2x2" }, /array of integers/],
       ["float", { minimum: 0 }, /"minimum" does not apply to type float \(allowed: min, max\)/],
       ["boolean", { enum: ["true"] }, /it takes none/],
@@ -157,20 +163,12 @@ describe("validateConstraints", () => {
   });
 });
 
-describe("compilePattern", () => {
-  it("compiles with the u flag, anchored only as written, and reuses compiled patterns", () => {
-    const pattern = compilePattern("^\\p{L}+$");
-    expect(pattern.flags).toContain("u");
-    expect(pattern.test("été")).toBe(true);
-    expect(compilePattern("^\\p{L}+$")).toBe(pattern);
-    expect(compilePattern("b").test("abc")).toBe(true);
-  });
-
-  it("refuses a pattern that does not compile with invalid_value, keeping the syntax error as cause", () => {
-    const error = thrownBy(() => compilePattern("[a-"), "invalid_value");
-    expect(error.cause).toBeInstanceOf(SyntaxError);
-    // Valid without the u flag, invalid with it.
-    thrownBy(() => compilePattern("\\-"), "invalid_value");
+describe("assertIdentifierLength", () => {
+  it(`refuses a string longer than ${MAX_IDENTIFIER_LENGTH} characters with invalid_value, naming its length only`, () => {
+    assertIdentifierLength("x".repeat(MAX_IDENTIFIER_LENGTH));
+    assertIdentifierLength(42);
+    const error = thrownBy(() => assertIdentifierLength("x".repeat(200_000), "a source"), "invalid_value");
+    expect(error.message).toBe("invalid_value: a source must be at most 1024 characters, got 200000");
   });
 });
 
@@ -305,6 +303,13 @@ describe("normalizeValue", () => {
       "needs 2 elements, data has 1",
     );
     thrownBy(() => normalize("tensor", { shape: [-1], data: [] }), "invalid_value");
+    // Regression: 100,000 dimensions were accepted, and echoed whole in messages.
+    const flat = new Array(100_000).fill(1);
+    expect(thrownBy(() => normalize("tensor", { shape: flat, data: [1] }), "invalid_value").message).toMatch(
+      /at most 32 dimensions, got 100000/,
+    );
+    normalize("tensor", { shape: new Array(MAX_TENSOR_RANK).fill(1), data: [1] });
+    thrownBy(() => normalize("tensor", { shape: [2 ** 40, 0], data: [] }), "invalid_value");
     thrownBy(() => normalize("tensor", { data: [1] }), "invalid_value");
     thrownBy(() => normalize("tensor", [1]), "invalid_value");
     thrownBy(() => normalize("tensor", Float64Array.from([1])), "invalid_value");
@@ -368,6 +373,11 @@ describe("normalizeMetadata and mergeMetadata", () => {
       [[1], /must be an object/],
       [Uint8Array.from([1]), /must be an object/],
       ["text", /must be an object/],
+      [
+        { ["k".repeat(MAX_IDENTIFIER_LENGTH + 1)]: 1 },
+        /a key of metadata must be at most 1024 characters, got 1025/,
+      ],
+      [{ a: { ["k".repeat(200_000)]: 1 } }, /a key of metadata\.a must be at most 1024 characters/],
     ];
     for (const [metadata, message] of refused) {
       expect(thrownBy(() => normalizeMetadata(metadata), "invalid_value").message).toMatch(message);

@@ -1,3 +1,4 @@
+import { compilePattern } from "./constraint-pattern.js";
 import { StateError } from "./errors.js";
 import {
   type Constraints,
@@ -9,12 +10,18 @@ import {
   type VariableValue,
 } from "./variable.js";
 
+/**
+ * Longest accepted identifier, in UTF-16 code units: a variable name or id given to any
+ * operation, a metadata key, a write's source. Longer ones are refused with `invalid_value`
+ * before they are looked up, stored or echoed.
+ */
+export const MAX_IDENTIFIER_LENGTH = 1024;
 /** Longest accepted variable name, in UTF-16 code units. */
-export const MAX_NAME_LENGTH = 1024;
-/** Longest accepted `pattern` constraint, in UTF-16 code units (bounds regex cost). */
-export const MAX_PATTERN_LENGTH = 1024;
-/** Largest accepted tensor or embedding, in elements. */
+export const MAX_NAME_LENGTH = MAX_IDENTIFIER_LENGTH;
+/** Largest accepted tensor or embedding, in elements; also the largest tensor dimension. */
 export const MAX_ARRAY_LENGTH = 16_777_216;
+/** Most dimensions of a tensor (and of a `shape` constraint). */
+export const MAX_TENSOR_RANK = 32;
 
 /** The id of a variable: `var_` and 24 lowercase hex digits. Names of this shape are refused. */
 export const ID_PATTERN = /^var_[0-9a-f]{24}$/;
@@ -47,6 +54,21 @@ export function assertVariableType(value: unknown): VariableType {
     "invalid_type",
     `unknown type ${describe(value)}; expected one of ${VARIABLE_TYPES.join(", ")}`,
   );
+}
+
+/**
+ * Refuses a string identifier longer than {@link MAX_IDENTIFIER_LENGTH}; anything else passes
+ * (what is wrong with a non-string is for the caller's own check to say).
+ * @param what - what the identifier is, for the message, such as `"a variable identifier"`.
+ * @throws `invalid_value` naming the length, not echoing the identifier.
+ */
+export function assertIdentifierLength(identifier: unknown, what = "an identifier"): void {
+  if (typeof identifier === "string" && identifier.length > MAX_IDENTIFIER_LENGTH) {
+    throw new StateError(
+      "invalid_value",
+      `${what} must be at most ${MAX_IDENTIFIER_LENGTH} characters, got ${identifier.length}`,
+    );
+  }
 }
 
 /** Tells whether a string has the shape of a variable id. */
@@ -189,12 +211,6 @@ function checkConstraint(key: keyof Constraints, value: unknown): unknown {
       if (typeof value !== "string") {
         throw new StateError("invalid_value", `constraint pattern must be a string, got ${describe(value)}`);
       }
-      if (value.length > MAX_PATTERN_LENGTH) {
-        throw new StateError(
-          "invalid_value",
-          `constraint pattern is longer than ${MAX_PATTERN_LENGTH} characters`,
-        );
-      }
       compilePattern(value);
       return value;
     case "namespace":
@@ -236,42 +252,23 @@ function checkConstraint(key: keyof Constraints, value: unknown): unknown {
           `constraint shape must be an array of integers, got ${describe(value)}`,
         );
       }
+      if (value.length > MAX_TENSOR_RANK) {
+        throw new StateError(
+          "invalid_value",
+          `constraint shape has ${value.length} dimensions, more than ${MAX_TENSOR_RANK}`,
+        );
+      }
       for (const dimension of value) {
-        if (typeof dimension !== "number" || !Number.isSafeInteger(dimension) || dimension < 0) {
+        if (!isDimension(dimension)) {
           throw new StateError(
             "invalid_value",
-            `constraint shape must hold non-negative integers, got ${describe(dimension)} in [${value.join(", ")}]`,
+            `constraint shape must hold integers from 0 to ${MAX_ARRAY_LENGTH}, got ${describe(dimension)} in [${value.map(String).join(", ")}]`,
           );
         }
       }
       return Object.freeze([...value]);
     }
   }
-}
-
-const patternCache = new Map<string, RegExp>();
-
-/**
- * Compiles a `pattern` constraint as an ECMAScript regular expression with the `u` flag,
- * anchored only as written.
- * @throws `invalid_value` naming the syntax error.
- */
-export function compilePattern(pattern: string): RegExp {
-  let compiled = patternCache.get(pattern);
-  if (compiled === undefined) {
-    try {
-      compiled = new RegExp(pattern, "u");
-    } catch (error) {
-      throw new StateError(
-        "invalid_value",
-        `constraint pattern ${JSON.stringify(pattern)} does not compile: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-    if (patternCache.size > 1000) patternCache.clear();
-    patternCache.set(pattern, compiled);
-  }
-  return compiled;
 }
 
 /**
@@ -418,12 +415,18 @@ function normalizeTensor(name: string, value: unknown, constraints: NormalizedCo
     throw new StateError("invalid_value", `${quote(name)}: a tensor needs shape, an array of integers`);
   }
   const shape = candidate.shape as unknown[];
+  if (shape.length > MAX_TENSOR_RANK) {
+    throw new StateError(
+      "invalid_value",
+      `${quote(name)}: a tensor has at most ${MAX_TENSOR_RANK} dimensions, got ${shape.length}`,
+    );
+  }
   let size = 1;
   for (const dimension of shape) {
-    if (typeof dimension !== "number" || !Number.isSafeInteger(dimension) || dimension < 0) {
+    if (!isDimension(dimension)) {
       throw new StateError(
         "invalid_value",
-        `${quote(name)}: tensor shape must hold non-negative integers, got ${describe(dimension)}`,
+        `${quote(name)}: tensor shape must hold integers from 0 to ${MAX_ARRAY_LENGTH}, got ${describe(dimension)}`,
       );
     }
     size *= dimension;
@@ -449,6 +452,10 @@ function normalizeTensor(name: string, value: unknown, constraints: NormalizedCo
     shape: Object.freeze([...(shape as number[])]),
     data: Object.freeze(data),
   });
+}
+
+function isDimension(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= MAX_ARRAY_LENGTH;
 }
 
 function toNumberArray(name: string, what: string, value: unknown, finite: boolean): number[] {
@@ -551,6 +558,7 @@ function copyJson(value: unknown, path: string, depth: number): JsonValue {
     for (const key of Object.keys(value)) {
       const item = (value as Record<string, unknown>)[key];
       if (item === undefined) continue;
+      assertIdentifierLength(key, `a key of ${path.length > 80 ? `${path.slice(0, 77)}...` : path}`);
       copy[key] = copyJson(item, `${path}.${key}`, depth + 1);
     }
     return Object.freeze(copy);
