@@ -1,5 +1,6 @@
 import {
   assertExpectedVersion,
+  assertIdentifierLength,
   assertVariableName,
   assertVariableType,
   compileGlob,
@@ -128,6 +129,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
 
   function find(identifier: string): Variable | undefined {
     if (typeof identifier !== "string") return undefined;
+    assertIdentifierLength(identifier, "a variable identifier");
     const variable = byId.get(identifier);
     if (variable !== undefined) return variable;
     const id = idByName.get(identifier);
@@ -319,6 +321,8 @@ export function createSessionState(options: SessionStateOptions): SessionState {
       const failures = new Map<string, StateErrorFailure>();
       let firstError: StateError | undefined;
       for (const [identifier, raw] of updates) {
+        // Refuses the whole batch: such an identifier is a malformed request, not a failed update.
+        assertIdentifierLength(identifier, "a variable identifier");
         try {
           const variable = require(identifier);
           const earlier = targeted.get(variable.id);

@@ -1,5 +1,6 @@
 import { getHeapStatistics } from "node:v8";
 import {
+  assertIdentifierLength,
   createExport,
   describe,
   EXPORT_FORMAT,
@@ -616,6 +617,7 @@ function sourceOf(source: unknown): string {
   if (typeof source !== "string") {
     throw new StateError("invalid_value", `source must be a string, got ${describe(source)}`);
   }
+  assertIdentifierLength(source, "a source");
   return source;
 }
 

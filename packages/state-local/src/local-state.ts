@@ -1,5 +1,6 @@
 import {
   assertExpectedVersion,
+  assertIdentifierLength,
   assertVariableName,
   assertVariableType,
   type Capabilities,
@@ -86,6 +87,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
   if (typeof source !== "string" || source.length === 0) {
     throw new StateError("invalid_value", `source must be a non-empty string, got ${describe(source)}`);
   }
+  assertIdentifierLength(source, "a source");
   if (typeof historySize !== "number" || !Number.isSafeInteger(historySize) || historySize < 0) {
     throw new StateError(
       "invalid_value",
@@ -104,7 +106,9 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
   const history = createChangeHistory(historySize);
   const hub = createWatchHub(now, () => revision);
 
+  /** @throws `invalid_value` for an identifier no variable could have: over the length limit. */
   function find(identifier: string): Variable | undefined {
+    assertIdentifierLength(identifier, "a variable identifier");
     const id = idsByName.get(identifier);
     return variablesById.get(id === undefined ? identifier : id);
   }
@@ -213,14 +217,24 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
 
   function get(identifier: string): Promise<VariableValue> {
     if (closed) return Promise.reject(closedError());
-    const variable = find(identifier);
+    let variable: Variable | undefined;
+    try {
+      variable = find(identifier);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (variable === undefined) return Promise.reject(notFound(identifier));
     return Promise.resolve(variable.value);
   }
 
   function getVariable(identifier: string): Promise<Variable> {
     if (closed) return Promise.reject(closedError());
-    const variable = find(identifier);
+    let variable: Variable | undefined;
+    try {
+      variable = find(identifier);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (variable === undefined) return Promise.reject(notFound(identifier));
     return Promise.resolve(variable);
   }
@@ -293,6 +307,8 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     const failures = new Map<string, StateErrorFailure>();
     const identifierOfId = new Map<string, string>();
     for (const [identifier, raw] of entries) {
+      // Refuses the whole batch: such an identifier is a malformed request, not a failed update.
+      assertIdentifierLength(identifier, "a variable identifier");
       try {
         const current = typeof identifier === "string" ? find(identifier) : undefined;
         if (current === undefined) throw notFound(identifier);

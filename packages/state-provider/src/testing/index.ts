@@ -7,6 +7,7 @@ import { describeDistribution } from "./distribution.js";
 import { describeExportImport } from "./export-import.js";
 import { describeIdentifiers } from "./identifiers.js";
 import { describeLifecycle } from "./lifecycle.js";
+import { describeLimits } from "./limits.js";
 import { describeList } from "./list.js";
 import { describeProperties } from "./properties.js";
 import { describeTypes } from "./types.js";
@@ -54,6 +55,7 @@ export function describeStateProvider(
     describeWatch(context);
     describeDistribution(context);
     describeProperties(context);
+    describeLimits(context);
   });
 }
 
@@ -70,6 +72,7 @@ export { describeDistribution } from "./distribution.js";
 export { describeExportImport } from "./export-import.js";
 export { describeIdentifiers } from "./identifiers.js";
 export { describeLifecycle } from "./lifecycle.js";
+export { describeLimits } from "./limits.js";
 export { describeList } from "./list.js";
 export { describeProperties } from "./properties.js";
 export type { EventRecorder } from "./support.js";
