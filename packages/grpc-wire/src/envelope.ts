@@ -53,91 +53,105 @@ export function createEnvelopeReader(
   handlers: EnvelopeReaderHandlers,
   options: EnvelopeReaderOptions = {},
 ): EnvelopeReader {
-  const maxMessageBytes = options.maxMessageBytes ?? MAX_ENVELOPE_LENGTH;
-  const header = new Uint8Array(ENVELOPE_HEADER_BYTES);
-  let headerBytes = 0;
-  let flags = 0;
+  return new StreamingEnvelopeReader(handlers, options.maxMessageBytes ?? MAX_ENVELOPE_LENGTH);
+}
+
+/**
+ * The reader as a class: one is created per call on the hot paths, and a class instance (its
+ * getters on the prototype) costs a tenth of an object literal with accessors.
+ */
+class StreamingEnvelopeReader implements EnvelopeReader {
+  private readonly handlers: EnvelopeReaderHandlers;
+  private readonly maxMessageBytes: number;
+  /** A header split across chunks, gathered here; allocated only when one is. */
+  private header: Uint8Array | undefined = undefined;
+  private headerBytes = 0;
+  private flags = 0;
   /** The message being gathered across chunks, and how much of it arrived. */
-  let message: Uint8Array | undefined;
-  let messageBytes = 0;
-  let messages = 0;
-  let receivedBytes = 0;
-  let stopped = false;
+  private message: Uint8Array | undefined = undefined;
+  private messageBytes = 0;
+  private messageCount = 0;
+  private received = 0;
+  private isStopped = false;
 
-  function deliver(bytes: Uint8Array): void {
-    messages++;
-    handlers.onEnvelope(bytes, (flags & COMPRESSED_FLAG) === COMPRESSED_FLAG);
+  constructor(handlers: EnvelopeReaderHandlers, maxMessageBytes: number) {
+    this.handlers = handlers;
+    this.maxMessageBytes = maxMessageBytes;
   }
 
-  /** Takes a declared length: false when it was refused. */
-  function accept(length: number): boolean {
-    if (length <= maxMessageBytes) return true;
-    stopped = true;
-    handlers.onOversize(length, maxMessageBytes);
-    return false;
+  get stopped(): boolean {
+    return this.isStopped;
   }
 
-  function push(chunk: Uint8Array): void {
-    if (stopped) return;
-    receivedBytes += chunk.byteLength;
+  get messages(): number {
+    return this.messageCount;
+  }
+
+  get receivedBytes(): number {
+    return this.received;
+  }
+
+  get incomplete(): boolean {
+    return this.headerBytes > 0 || this.message !== undefined;
+  }
+
+  stop(): void {
+    this.isStopped = true;
+    this.message = undefined;
+  }
+
+  /** An arrow property, so that `stream.on("data", reader.push)` needs no binding. */
+  readonly push = (chunk: Uint8Array): void => {
+    if (this.isStopped) return;
+    this.received += chunk.byteLength;
     const end = chunk.byteLength;
     let offset = 0;
-    while (offset < end && !stopped) {
+    while (offset < end && !this.isStopped) {
+      const message = this.message;
       if (message !== undefined) {
-        const taken = Math.min(message.byteLength - messageBytes, end - offset);
-        message.set(chunk.subarray(offset, offset + taken), messageBytes);
-        messageBytes += taken;
+        const taken = Math.min(message.byteLength - this.messageBytes, end - offset);
+        message.set(chunk.subarray(offset, offset + taken), this.messageBytes);
+        this.messageBytes += taken;
         offset += taken;
-        if (messageBytes === message.byteLength) {
-          const complete = message;
-          message = undefined;
-          deliver(complete);
+        if (this.messageBytes === message.byteLength) {
+          this.message = undefined;
+          this.deliver(message);
         }
         continue;
       }
       let length: number;
-      if (headerBytes === 0 && end - offset >= ENVELOPE_HEADER_BYTES) {
-        flags = chunk[offset] as number;
+      if (this.headerBytes === 0 && end - offset >= ENVELOPE_HEADER_BYTES) {
+        this.flags = chunk[offset] as number;
         length = readUint32(chunk, offset + 1);
         offset += ENVELOPE_HEADER_BYTES;
       } else {
-        header[headerBytes++] = chunk[offset++] as number;
-        if (headerBytes < ENVELOPE_HEADER_BYTES) continue;
-        headerBytes = 0;
-        flags = header[0] as number;
-        length = readUint32(header, 1);
+        this.header ??= new Uint8Array(ENVELOPE_HEADER_BYTES);
+        this.header[this.headerBytes++] = chunk[offset++] as number;
+        if (this.headerBytes < ENVELOPE_HEADER_BYTES) continue;
+        this.headerBytes = 0;
+        this.flags = this.header[0] as number;
+        length = readUint32(this.header, 1);
       }
-      if (!accept(length)) return;
+      if (length > this.maxMessageBytes) {
+        this.isStopped = true;
+        this.handlers.onOversize(length, this.maxMessageBytes);
+        return;
+      }
       if (end - offset >= length) {
         const start = offset;
         offset += length;
-        deliver(new Uint8Array(chunk.buffer, chunk.byteOffset + start, length));
+        this.deliver(new Uint8Array(chunk.buffer, chunk.byteOffset + start, length));
       } else {
-        message = new Uint8Array(length);
-        messageBytes = 0;
+        this.message = new Uint8Array(length);
+        this.messageBytes = 0;
       }
     }
-  }
-
-  return {
-    push,
-    stop() {
-      stopped = true;
-      message = undefined;
-    },
-    get stopped() {
-      return stopped;
-    },
-    get messages() {
-      return messages;
-    },
-    get receivedBytes() {
-      return receivedBytes;
-    },
-    get incomplete() {
-      return headerBytes > 0 || message !== undefined;
-    },
   };
+
+  private deliver(bytes: Uint8Array): void {
+    this.messageCount++;
+    this.handlers.onEnvelope(bytes, (this.flags & COMPRESSED_FLAG) === COMPRESSED_FLAG);
+  }
 }
 
 /** Frames one message: the 5-byte header (`flags`, length) followed by the message. */
