@@ -268,6 +268,21 @@ export function createListener(options: ListenerOptions): Listener {
         refusal.response.then((answer) => universalResponseToNodeResponse(answer, response)).catch(() => {});
         return;
       }
+      // A response sent before the whole request arrived (a refused oversize request): Node
+      // drops the rest of a body only when nothing read from it, so a kept-alive connection
+      // would stall behind it, and the client's next request with it. Read and drop it here.
+      response.once("finish", () => {
+        if (request.complete) return;
+        if (request.destroyed) {
+          socket.destroy();
+          return;
+        }
+        const drop = () => {
+          while (request.read() !== null) {}
+        };
+        request.on("readable", drop);
+        drop();
+      });
       handler(request, response);
     },
   );
