@@ -81,10 +81,11 @@ export function describeLimits(context: ComplianceContext): void {
 
     it("list('*a*a*a*a*b') over 160-character names lists exactly those that match (regression: polynomial backtracking blocked the process for seconds)", async (test) => {
       const provider = await context.open(test);
-      const names = ["a".repeat(160), `${"a".repeat(159)}b`, `b${"a".repeat(159)}`, `${"ab".repeat(80)}`];
-      for (const name of names) await provider.register(name, "integer", 0);
+      const matching = [`${"a".repeat(159)}b`, "ab".repeat(80)];
+      const others = [..."acdefghijklmnopqrstuvwxyz"].map((last) => `${"a".repeat(159)}${last}`);
+      for (const name of [...matching, ...others]) await provider.register(name, "integer", 0);
       const listed = await provider.list("*a*a*a*a*b");
-      expect(listed.map((variable) => variable.name)).toEqual([names[1], names[3]]);
+      expect(listed.map((variable) => variable.name)).toEqual(matching);
     });
 
     it("a pattern constraint that needs backtracking (a backreference, lookahead or lookbehind) is refused at register with invalid_value", async (test) => {
