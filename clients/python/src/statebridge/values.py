@@ -4,6 +4,13 @@ Embeddings and tensor data cross the wire as packed little-endian IEEE 754 doubl
 format every language uses; they are packed and unpacked with ``array('d')`` in one C loop, so
 a 1,000,000-element tensor converts in milliseconds and exactly (NaN, ±Infinity and -0.0
 included).
+
+Nothing here judges a value against its type, its constraints or the server's limits: the
+server is the one judge, so that every client gets the same answer with the same code. In
+particular ``pattern`` constraints are never evaluated in Python (``re`` backtracks, and no
+RE2 binding is at hand): the server runs them in linear time and refuses, with
+``invalid_value`` at register, the constructs that need backtracking (backreferences,
+lookaround). Identifier lengths and tensor ranks are bounded there too.
 """
 
 from __future__ import annotations
