@@ -5,6 +5,7 @@ import {
   describe,
   EXPORT_FORMAT,
   EXPORT_VERSION,
+  MAX_IDENTIFIER_LENGTH,
   type Metadata,
   mergeMetadata,
   normalizeMetadata,
@@ -31,8 +32,8 @@ import type {
 } from "./types.js";
 import { RECORD_OVERHEAD_BYTES } from "./value-size.js";
 
-/** Longest accepted session id, in UTF-16 code units. */
-const MAX_SESSION_ID_LENGTH = 1024;
+/** Longest accepted session id, in UTF-16 code units: the identifier limit. */
+const MAX_SESSION_ID_LENGTH = MAX_IDENTIFIER_LENGTH;
 
 interface Session {
   readonly id: string;
