@@ -64,6 +64,12 @@ export interface BridgeServerOptions {
   readonly maxMemoryBytes?: number;
   /** Largest request message, in bytes; larger ones fail with `resource_exhausted`. Default 64 MiB. */
   readonly maxRequestBytes?: number;
+  /**
+   * Bytes that all compressed requests being decompressed at once may inflate to; a request
+   * that would go past it fails with `resource_exhausted`, so that parallel gzip bombs cannot
+   * make the server hold many times the largest message. Default twice `maxRequestBytes`.
+   */
+  readonly maxDecompressingBytes?: number;
   /** Heartbeat interval of watch streams whose client asks for none, in ms. Default 5,000. */
   readonly heartbeatIntervalMs?: number;
   /**
@@ -178,6 +184,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
   const handler = createRequestHandler({
     logger,
     maxRequestBytes,
+    maxDecompressingBytes: options.maxDecompressingBytes ?? 2 * maxRequestBytes,
     interceptors,
     compressMinBytes,
     routes(router) {

@@ -32,6 +32,12 @@ const FLAGS = [
   ["max-variables", "N", undefined, "most variables per session (default 100000)"],
   ["max-value-bytes", "BYTES", undefined, "largest value in bytes of its wire form (default 67108864)"],
   ["max-request-bytes", "BYTES", undefined, "largest request message (default 67108864)"],
+  [
+    "max-decompressing-bytes",
+    "BYTES",
+    undefined,
+    "bytes all compressed requests being decompressed at once may inflate to (default twice --max-request-bytes)",
+  ],
   ["max-watchers", "N", undefined, "most watchers per session (default 100000)"],
   ["history-size", "N", undefined, "changes kept per session for resuming watches (default 1000)"],
   [
@@ -177,6 +183,7 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     ["maxVariablesPerSession", integer("max-variables", 1)],
     ["maxValueBytes", integer("max-value-bytes", 1)],
     ["maxRequestBytes", integer("max-request-bytes", 1, 2 ** 32 - 1)],
+    ["maxDecompressingBytes", integer("max-decompressing-bytes", 1, Number.MAX_SAFE_INTEGER)],
     ["maxWatchersPerSession", integer("max-watchers", 1)],
     ["historySize", integer("history-size", 1)],
     ["historyBytes", integer("history-bytes", 1)],

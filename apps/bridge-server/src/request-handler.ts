@@ -14,8 +14,9 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { boundDecompression, createDecompressionBudget } from "./bounded-decompression.js";
 import type { BridgeServerLogger } from "./logger.js";
-import { limitDecompressedSize, limitRequestBody } from "./request-size-limit.js";
+import { limitRequestBody } from "./request-size-limit.js";
 
 /** The request and response encodings the server accepts, in its order of preference. */
 export const ACCEPT_COMPRESSION = Object.freeze([compressionGzip, compressionBrotli]);
@@ -27,6 +28,8 @@ export interface RequestHandlerOptions {
   readonly interceptors: Interceptor[];
   /** The largest request message, in bytes. */
   readonly maxRequestBytes: number;
+  /** The bytes all requests being decompressed at once may inflate to. */
+  readonly maxDecompressingBytes: number;
   /** Responses at least this large are compressed when the client accepts it. */
   readonly compressMinBytes: number;
   readonly logger: BridgeServerLogger;
@@ -43,15 +46,18 @@ export type NodeRequestHandler = (
  * `connectNodeAdapter` does, plus two things that adapter cannot: oversize requests are refused
  * as statebridge `resource_exhausted` errors before connect reads them (see
  * `limitRequestBody`; a message past the limit once decompressed too, see
- * `limitDecompressedSize`), and failures of the transport are logged through the server's logger
+ * `boundDecompression`, which also bounds what all requests inflate to at once), and failures of the transport are logged through the server's logger
  * rather than the console.
  */
 export function createRequestHandler(options: RequestHandlerOptions): NodeRequestHandler {
   const { logger, maxRequestBytes } = options;
+  const budget = createDecompressionBudget(options.maxDecompressingBytes);
   const router = createConnectRouter({
     interceptors: options.interceptors,
     readMaxBytes: maxRequestBytes,
-    acceptCompression: ACCEPT_COMPRESSION.map((compression) => limitDecompressedSize(compression, logger)),
+    acceptCompression: ACCEPT_COMPRESSION.map((compression) =>
+      boundDecompression(compression, budget, logger),
+    ),
     compressMinBytes: options.compressMinBytes,
   });
   options.routes(router);

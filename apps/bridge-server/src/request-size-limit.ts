@@ -1,5 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { Compression } from "@connectrpc/connect/protocol";
+import type { ConnectError } from "@connectrpc/connect";
 import { StateError } from "@statebridge/state-provider";
 import { toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
@@ -14,7 +13,7 @@ import type { BridgeServerLogger } from "./logger.js";
  * each 5-byte envelope header as it passes, before the message body arrives; a Connect unary
  * body is checked by its `content-length` and by counting. A compressed message is checked
  * after decompression by connect itself, with the same limit, through compressions wrapped by
- * {@link limitDecompressedSize}.
+ * `boundDecompression`.
  *
  * @param body - the request body as connect-node reads it.
  * @param contentType - the request's content type, which tells whether messages are enveloped.
@@ -113,24 +112,4 @@ export function oversizeRequestError(
     ),
     logger,
   );
-}
-
-/**
- * Wraps one of connect's compressions so that a message that decompresses past the limit (a
- * gzip bomb) is refused like every other oversize request: connect's own error for it is a
- * bare RESOURCE_EXHAUSTED without the statebridge code or ErrorDetail. Decompression itself
- * stops at the limit (connect passes it to zlib as `maxOutputLength`).
- */
-export function limitDecompressedSize(compression: Compression, logger: BridgeServerLogger): Compression {
-  return {
-    name: compression.name,
-    compress: (bytes) => compression.compress(bytes),
-    decompress: (bytes, readMaxBytes) =>
-      compression.decompress(bytes, readMaxBytes).catch((error: unknown) => {
-        if (error instanceof ConnectError && error.code === Code.ResourceExhausted) {
-          throw oversizeRequestError(readMaxBytes, false, readMaxBytes, logger);
-        }
-        throw error;
-      }),
-  };
 }
