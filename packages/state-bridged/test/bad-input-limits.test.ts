@@ -11,6 +11,8 @@ import {
   ErrorDetailSchema,
   type ExportSessionResponse,
   type ValueSchema,
+  type WatchStreamRequestSchema,
+  type WatchStreamResponse,
 } from "@statebridge/proto";
 import {
   createSessionId,
@@ -158,6 +160,38 @@ describe.each(WIRE_PATHS.map((path) => [path.name, path] as const))("%s", (_name
       }
     });
   });
+
+  // Bidirectional streams need HTTP/2.
+  it.skipIf(path.name.includes("http/1.1"))(
+    `WatchStream: a watch of an identifier over ${MAX_IDENTIFIER_LENGTH} characters ends with invalid_value, and the stream stays usable`,
+    async () => {
+      const before = withoutExportTime(await client.exportSession({ sessionId }));
+      let finish = () => {};
+      const finished = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      async function* requests(): AsyncGenerator<MessageInitShape<typeof WatchStreamRequestSchema>> {
+        yield { kind: { case: "create", value: { watchId: "bad", sessionId, identifiers: ["f", HUGE] } } };
+        yield { kind: { case: "create", value: { watchId: "good", sessionId, identifiers: ["f"] } } };
+        await finished;
+      }
+      const first = new Map<string, WatchStreamResponse>();
+      for await (const response of client.watchStream(requests())) {
+        if (!first.has(response.watchId)) first.set(response.watchId, response);
+        if (first.has("bad") && first.has("good")) break;
+      }
+      finish();
+      const ended = first.get("bad")?.kind;
+      expect(ended?.case).toBe("ended");
+      if (ended?.case === "ended") {
+        expect(ended.value.error?.code).toBe("invalid_value");
+        expect(ended.value.error?.message.length).toBeLessThan(300);
+      }
+      expect(first.get("good")?.kind.case).toBe("created");
+      expect((await client.ping({ message: "still there?" })).message).toBe("still there?");
+      expect(withoutExportTime(await client.exportSession({ sessionId }))).toEqual(before);
+    },
+  );
 
   it(`ListVariables with a glob over ${MAX_GLOB_LENGTH} characters, such as 100,000 stars, is refused with invalid_value (regression: internal)`, async () => {
     const error = await invalid(() => client.listVariables({ sessionId, pattern: "*".repeat(100_000) }));
