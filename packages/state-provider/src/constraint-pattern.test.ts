@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compilePattern, MAX_PATTERN_LENGTH } from "./constraint-pattern.js";
+import { compilePattern, MAX_PATTERN_LENGTH, MAX_PATTERN_PROGRAM_SIZE } from "./constraint-pattern.js";
 import { isStateError, type StateError } from "./errors.js";
 import { WHITE_SPACE } from "./pattern-translation.js";
 
@@ -142,6 +142,17 @@ describe("compilePattern", () => {
   it("refuses repetition counts RE2 cannot bound, with invalid_value", () => {
     expect(refusal("a{1001}").message).toMatch(/linear time/);
     expect(refusal("(?:a{100}){100}").message).toMatch(/linear time/);
+  });
+
+  it(`refuses a pattern whose program would exceed ${MAX_PATTERN_PROGRAM_SIZE} instructions, before or after compiling it`, () => {
+    // 146,000 instructions from 1,022 characters; matching cost grows with the program.
+    expect(refusal("a{1000}".repeat(146)).message).toMatch(
+      /repetition counts add up to 146000, more than 2000/,
+    );
+    expect(refusal("(?:x{30}){30}".repeat(3)).message).toMatch(
+      /compiles to \d+ instructions, more than 2000/,
+    );
+    expect(compilePattern("^[a-z0-9_]{1,64}(?:\\.[a-z0-9_]{1,64}){0,4}$").test("a.b_c")).toBe(true);
   });
 
   it("refuses a pattern that does not compile, keeping the syntax error as cause", () => {

@@ -1,5 +1,5 @@
 export type { ConstraintPattern } from "./constraint-pattern.js";
-export { compilePattern, MAX_PATTERN_LENGTH } from "./constraint-pattern.js";
+export { compilePattern, MAX_PATTERN_LENGTH, MAX_PATTERN_PROGRAM_SIZE } from "./constraint-pattern.js";
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
 export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
 export type {

@@ -4,8 +4,13 @@
 // every literal becomes `\x{…}` so that nothing reads as RE2-only syntax (`[[:alpha:]]`).
 // Backreferences, lookaround and inline modifiers have no linear-time equivalent: refused.
 
-/** A translation, or what made it impossible. */
-export type Translation = string | { readonly refused: string };
+/**
+ * A translation, with the sum of its repetition counts (a cheap bound on how large RE2's
+ * program grows, checked before compiling it), or what made it impossible.
+ */
+export type Translation =
+  | { readonly source: string; readonly repetitions: number }
+  | { readonly refused: string };
 
 type Range = readonly [number, number];
 
@@ -91,7 +96,8 @@ class Refused {
  */
 export function translateToRe2(pattern: string): Translation {
   try {
-    return new Translator(pattern).translate();
+    const translator = new Translator(pattern);
+    return { source: translator.translate(), repetitions: translator.repetitions };
   } catch (error) {
     if (error instanceof Refused) return { refused: error.what };
     throw error;
@@ -100,8 +106,13 @@ export function translateToRe2(pattern: string): Translation {
 
 class Translator {
   #index = 0;
+  #repetitions = 0;
 
   constructor(readonly pattern: string) {}
+
+  get repetitions(): number {
+    return this.#repetitions;
+  }
 
   translate(): string {
     const { pattern } = this;
@@ -125,6 +136,8 @@ class Translator {
         case "{": {
           // A quantifier: the u flag makes any other brace a syntax error.
           const end = pattern.indexOf("}", this.#index);
+          const counts = pattern.slice(this.#index + 1, end).split(",");
+          this.#repetitions += Number(counts[counts.length - 1] || counts[0]);
           out += pattern.slice(this.#index, end + 1);
           this.#index = end + 1;
           break;
