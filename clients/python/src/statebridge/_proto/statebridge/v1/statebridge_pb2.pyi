@@ -401,10 +401,12 @@ class WatchCreate(_message.Message):
     def __init__(self, watch_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ...) -> None: ...
 
 class WatchCreated(_message.Message):
-    __slots__ = ["revision"]
+    __slots__ = ["ids", "revision"]
+    IDS_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
     revision: int
-    def __init__(self, revision: _Optional[int] = ...) -> None: ...
+    def __init__(self, revision: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchEnded(_message.Message):
     __slots__ = ["error"]
@@ -493,12 +495,14 @@ class WatchVariablesRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class WatchVariablesResponse(_message.Message):
-    __slots__ = ["events", "heartbeat"]
+    __slots__ = ["created", "events", "heartbeat"]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    created: WatchCreated
     events: WatchEvents
     heartbeat: WatchHeartbeat
-    def __init__(self, events: _Optional[_Union[WatchEvents, _Mapping]] = ..., heartbeat: _Optional[_Union[WatchHeartbeat, _Mapping]] = ...) -> None: ...
+    def __init__(self, events: _Optional[_Union[WatchEvents, _Mapping]] = ..., heartbeat: _Optional[_Union[WatchHeartbeat, _Mapping]] = ..., created: _Optional[_Union[WatchCreated, _Mapping]] = ...) -> None: ...
 
 class WatchEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
