@@ -248,9 +248,10 @@ class RegisterVariableResponse(_message.Message):
     def __init__(self, variable: _Optional[_Union[Variable, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ["created_at_ms", "expires_at_ms", "last_accessed_at_ms", "metadata_json", "revision", "session_id", "ttl_seconds", "variable_count"]
+    __slots__ = ["created_at_ms", "expires_at_ms", "incarnation", "last_accessed_at_ms", "metadata_json", "revision", "session_id", "ttl_seconds", "variable_count"]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     LAST_ACCESSED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -259,13 +260,14 @@ class Session(_message.Message):
     VARIABLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     created_at_ms: int
     expires_at_ms: int
+    incarnation: str
     last_accessed_at_ms: int
     metadata_json: str
     revision: int
     session_id: str
     ttl_seconds: int
     variable_count: int
-    def __init__(self, session_id: _Optional[str] = ..., revision: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., last_accessed_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., variable_count: _Optional[int] = ..., metadata_json: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., revision: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., last_accessed_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., variable_count: _Optional[int] = ..., metadata_json: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class SetVariableRequest(_message.Message):
     __slots__ = ["expected_version", "identifier", "metadata_json", "session_id", "source", "value"]
@@ -387,26 +389,34 @@ class WatchCancel(_message.Message):
     def __init__(self, watch_id: _Optional[str] = ...) -> None: ...
 
 class WatchCreate(_message.Message):
-    __slots__ = ["from_revision", "identifiers", "include_initial", "session_id", "watch_id"]
+    __slots__ = ["from_revision", "heartbeat_interval_ms", "identifiers", "incarnation", "include_initial", "session_id", "watch_id"]
     FROM_REVISION_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INITIAL_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     WATCH_ID_FIELD_NUMBER: _ClassVar[int]
     from_revision: int
+    heartbeat_interval_ms: int
     identifiers: _containers.RepeatedScalarFieldContainer[str]
+    incarnation: str
     include_initial: bool
     session_id: str
     watch_id: str
-    def __init__(self, watch_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ...) -> None: ...
+    def __init__(self, watch_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ..., incarnation: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class WatchCreated(_message.Message):
-    __slots__ = ["ids", "revision"]
+    __slots__ = ["heartbeat_interval_ms", "ids", "incarnation", "revision"]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    heartbeat_interval_ms: int
     ids: _containers.RepeatedScalarFieldContainer[str]
+    incarnation: str
     revision: int
-    def __init__(self, revision: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, revision: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ..., incarnation: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class WatchEnded(_message.Message):
     __slots__ = ["error"]
@@ -451,12 +461,16 @@ class WatchEvents(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., events: _Optional[_Iterable[_Union[WatchEvent, _Mapping]]] = ...) -> None: ...
 
 class WatchHeartbeat(_message.Message):
-    __slots__ = ["revision", "server_time_ms"]
+    __slots__ = ["incarnation", "interval_ms", "revision", "server_time_ms"]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     SERVER_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    incarnation: str
+    interval_ms: int
     revision: int
     server_time_ms: int
-    def __init__(self, revision: _Optional[int] = ..., server_time_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, revision: _Optional[int] = ..., server_time_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., interval_ms: _Optional[int] = ...) -> None: ...
 
 class WatchStreamRequest(_message.Message):
     __slots__ = ["cancel", "create"]
@@ -481,18 +495,20 @@ class WatchStreamResponse(_message.Message):
     def __init__(self, watch_id: _Optional[str] = ..., events: _Optional[_Union[WatchEvents, _Mapping]] = ..., heartbeat: _Optional[_Union[WatchHeartbeat, _Mapping]] = ..., created: _Optional[_Union[WatchCreated, _Mapping]] = ..., ended: _Optional[_Union[WatchEnded, _Mapping]] = ...) -> None: ...
 
 class WatchVariablesRequest(_message.Message):
-    __slots__ = ["from_revision", "heartbeat_interval_ms", "identifiers", "include_initial", "session_id"]
+    __slots__ = ["from_revision", "heartbeat_interval_ms", "identifiers", "incarnation", "include_initial", "session_id"]
     FROM_REVISION_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INITIAL_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     from_revision: int
     heartbeat_interval_ms: int
     identifiers: _containers.RepeatedScalarFieldContainer[str]
+    incarnation: str
     include_initial: bool
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class WatchVariablesResponse(_message.Message):
     __slots__ = ["created", "events", "heartbeat"]

@@ -147,7 +147,8 @@ class BridgeServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def InitializeSession(self, request, context):
-        """InitializeSession gets a session, or creates it if it does not exist.
+        """InitializeSession gets a session, or creates it if it does not exist; `created` tells
+        which, and the session's incarnation tells this life of it from a later one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -239,7 +240,8 @@ class BridgeServiceServicer(object):
 
     def WatchVariables(self, request, context):
         """WatchVariables streams the changes of some variables: optional initial values, then
-        every change after them, in revision order; heartbeats in between.
+        every change after them, in revision order; heartbeats in between. An open watch keeps
+        its session alive: its TTL does not run out while a watch stream on it is open.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
