@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { getHeapStatistics } from "node:v8";
 import {
   assertIdentifierLength,
@@ -37,6 +38,8 @@ const MAX_SESSION_ID_LENGTH = MAX_IDENTIFIER_LENGTH;
 
 interface Session {
   readonly id: string;
+  /** This life of the session: see {@link SessionInfo.incarnation}. */
+  readonly incarnation: string;
   readonly createdAt: number;
   lastAccessedAt: number;
   expiresAt: number;
@@ -135,7 +138,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     }
   }
 
+  /** A session with a watch open never expires: the watch keeps it alive. */
   function isExpired(session: Session, at: number): boolean {
+    if (session.observers.size > 0) {
+      touch(session, at);
+      return false;
+    }
     return at >= session.expiresAt;
   }
 
@@ -184,6 +192,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     const at = now();
     const session: Session = {
       id,
+      incarnation: randomBytes(8).toString("hex"),
       createdAt: at,
       lastAccessedAt: at,
       expiresAt: at + sessionTtl * 1000,
@@ -270,6 +279,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
   function info(session: Session): SessionInfo {
     return {
       sessionId: session.id,
+      incarnation: session.incarnation,
       revision: session.state.revision,
       createdAt: session.createdAt,
       lastAccessedAt: session.lastAccessedAt,
@@ -483,7 +493,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       if (!Array.isArray(identifiers) || identifiers.length === 0) {
         throw new StateError("invalid_value", "watch needs at least one identifier");
       }
-      const { fromRevision, includeInitial } = watchOptions;
+      const { fromRevision, includeInitial, incarnation } = watchOptions;
+      if (incarnation !== undefined && incarnation !== "" && incarnation !== session.incarnation) {
+        throw new StateError(
+          "session_expired",
+          `session ${JSON.stringify(session.id)} was recreated (incarnation ${session.incarnation}, ` +
+            `the watch followed ${String(incarnation).slice(0, 32)}): the session it watched ended, and ` +
+            "this one's history is not its history",
+        );
+      }
       if (
         fromRevision !== undefined &&
         (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
@@ -564,9 +582,15 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       });
       const subscription: WatchSubscription = {
         startRevision,
+        incarnation: session.incarnation,
         currentRevision: () => session.state.revision,
         close: () => {
+          const watched = session.observers.size > 0;
           session.observers.remove(observer);
+          // The TTL slides from the end of the last watch that kept the session alive.
+          if (watched && session.observers.size === 0 && sessions.get(session.id) === session) {
+            touch(session, now());
+          }
         },
       };
       return subscription;

@@ -57,6 +57,12 @@ export interface SessionStoreOptions {
 /** A session as the store describes it. */
 export interface SessionInfo {
   readonly sessionId: string;
+  /**
+   * This life of the session: 16 random hex digits created with it. A session created again
+   * under the same id (after it was deleted, expired, or lost with a restarted server) has
+   * another, so a watcher resuming with the old one is told instead of following a new history.
+   */
+  readonly incarnation: string;
   /** Counts mutations; one atomic batch is one revision. */
   readonly revision: number;
   readonly createdAt: number;
@@ -100,6 +106,8 @@ export interface WatchListener {
 export interface WatchSubscription {
   /** The revision the watch started at (its snapshot's, or the resume point). */
   readonly startRevision: number;
+  /** The watched session's incarnation ({@link SessionInfo.incarnation}). */
+  readonly incarnation: string;
   /** The session's current revision. */
   currentRevision(): number;
   /** Releases the observer. Idempotent. */
@@ -139,7 +147,7 @@ export interface SessionStore {
     options?: { readonly metadata?: Metadata; readonly ttlSeconds?: number },
   ): { readonly session: SessionInfo; readonly created: boolean };
   getSession(sessionId: string): SessionInfo;
-  /** Slides the TTL from now. */
+  /** Slides the TTL from now (a watched session's does not run out anyway). */
   heartbeat(sessionId: string): SessionInfo;
   /** Deletes a session, ending its watches with `session_expired`. @returns whether it existed. */
   deleteSession(sessionId: string): boolean;
@@ -195,13 +203,20 @@ export interface SessionStore {
 
   /**
    * Watches variables. The observer is registered before the snapshot is read; initial,
-   * replayed or resync events are handed to `listener.onEvents` before this returns.
+   * replayed or resync events are handed to `listener.onEvents` before this returns. While a
+   * session has a watch open its TTL does not run out; it slides from the end of its last one.
+   * @throws `session_expired` if `incarnation` is given and the session's is another (it was
+   *   recreated under the same id).
    */
   watch(
     sessionId: string,
     identifiers: readonly string[],
     listener: WatchListener,
-    options?: { readonly includeInitial?: boolean; readonly fromRevision?: number },
+    options?: {
+      readonly includeInitial?: boolean;
+      readonly fromRevision?: number;
+      readonly incarnation?: string;
+    },
   ): WatchSubscription;
 
   stats(): SessionStoreStats;

@@ -82,28 +82,61 @@ describe("sessions", () => {
     expect(store.getSession("long").ttlSeconds).toBe(10);
   });
 
-  it("sweep() removes only expired sessions and ends their watches with session_expired", () => {
+  it("sweep() removes only expired sessions; a watched session does not expire", () => {
     const clock = manualClock();
     const store = open({ now: clock.now, ttlSeconds: 10 });
     store.initializeSession("idle");
     store.initializeSession("busy");
+    store.initializeSession("watched");
     store.register("idle", "x", "integer", 1);
+    store.register("watched", "x", "integer", 1);
     const listener = recordingListener();
-    store.watch("idle", ["x"], listener);
+    const watch = store.watch("watched", ["x"], listener);
     clock.advance(6_000);
     store.heartbeat("busy");
     clock.advance(6_000);
     expect(store.sweep()).toBe(1);
-    expect(store.stats()).toMatchObject({
-      sessionsCurrent: 1,
-      sessionsExpired: 1,
-      watchers: 0,
-      variables: 0,
-    });
-    expect(listener.ends).toHaveLength(1);
-    expect(listener.ends[0]?.code).toBe("session_expired");
-    expect(listener.ends[0]?.message).toContain('"idle"');
+    expect(store.stats()).toMatchObject({ sessionsCurrent: 2, sessionsExpired: 1, watchers: 1 });
+    expect(() => store.getSession("idle")).toThrow(/has expired/);
     expect(store.getSession("busy").sessionId).toBe("busy");
+    // Regression: a process that only watched lost its session after the TTL.
+    clock.advance(60_000);
+    expect(store.sweep()).toBe(1);
+    expect(store.stats().sessionsCurrent).toBe(1);
+    expect(listener.ends).toHaveLength(0);
+    expect(store.getSession("watched").variableCount).toBe(1);
+    // Once the last watch ends, the TTL slides from then.
+    watch.close();
+    clock.advance(9_000);
+    expect(store.sweep()).toBe(0);
+    clock.advance(2_000);
+    expect(store.sweep()).toBe(1);
+    expect(() => store.getSession("watched")).toThrow(/has expired/);
+  });
+
+  it("a session created again under the same id has a new incarnation, and a watch naming the old one fails with session_expired", () => {
+    const store = open();
+    const first = store.initializeSession("s").session.incarnation;
+    expect(first).toMatch(/^[0-9a-f]{16}$/);
+    expect(store.initializeSession("s").session.incarnation).toBe(first);
+    expect(store.getSession("s").incarnation).toBe(first);
+    store.register("s", "x", "integer", 1);
+    const watch = store.watch("s", ["x"], recordingListener(), { incarnation: first });
+    expect(watch.incarnation).toBe(first);
+    watch.close();
+    store.deleteSession("s");
+    const second = store.initializeSession("s").session.incarnation;
+    expect(second).not.toBe(first);
+    store.register("s", "x", "integer", 1);
+    const error = errorOf(() =>
+      store.watch("s", ["x"], recordingListener(), { fromRevision: 1, incarnation: first }),
+    );
+    expect(isStateError(error, "session_expired")).toBe(true);
+    expect((error as Error).message).toContain("was recreated");
+    expect(store.stats().watchers).toBe(0);
+    // Without an incarnation nothing is checked; with the current one the watch opens.
+    store.watch("s", ["x"], recordingListener(), { fromRevision: 1 }).close();
+    store.watch("s", ["x"], recordingListener(), { fromRevision: 1, incarnation: second }).close();
   });
 
   it("the sweep timer removes expired sessions on its own", () => {
