@@ -6,7 +6,12 @@ import { isStateError, StateError } from "@statebridge/state-provider";
 import { errorDetailOf, toConnectError } from "./error-translation.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
 import { createWatchQueue, QUEUE_DONE, type WatchQueueLimits } from "./watch-queue.js";
-import { SMALL_MESSAGE_BYTES, slowConsumerError, type WatchDependencies } from "./watch-variables.js";
+import {
+  heartbeatIntervalOf,
+  SMALL_MESSAGE_BYTES,
+  slowConsumerError,
+  type WatchDependencies,
+} from "./watch-variables.js";
 import { int64 } from "./wire-conversion.js";
 
 type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
@@ -22,7 +27,12 @@ type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
  * - A cancel is answered by `ended` without an error. Cancelling an unknown id does nothing.
  * - When a watch's session ends, that watch gets `ended` with `session_expired`.
  * - Heartbeats: whenever nothing is waiting to be sent, one per watch with its session's
- *   current revision, or one stream-wide (empty `watch_id`, revision 0) if no watch is open.
+ *   current revision and incarnation, or one stream-wide (empty `watch_id`, revision 0) if no
+ *   watch is open; at the shortest interval the creates asked for (`heartbeat_interval_ms`,
+ *   clamped as on `WatchVariables`; the server's default until one asks), which `created` and
+ *   every heartbeat announce.
+ * - A create naming an `incarnation` other than its session's (recreated under the same id)
+ *   is answered by `ended` with `session_expired`.
  * - A create that reuses a live `watch_id` (a client defect that would make responses
  *   ambiguous) ends that watch: the open one is cancelled, the create refused, and one `ended`
  *   with `invalid_value` answers both; the other watches and the stream go on.
@@ -73,6 +83,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
 
     function create(request: WatchCreate): void {
       const { watchId } = request;
+      askHeartbeatInterval(request.heartbeatIntervalMs);
       if (watchId === "") {
         send(ended("", new StateError("invalid_value", "a watch needs a non-empty watch_id")));
         return;
@@ -120,6 +131,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
         subscription = store.watch(request.sessionId, request.identifiers, listener, {
           includeInitial: request.includeInitial,
           ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
+          ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
         });
       } catch (error) {
         send(ended(watchId, asStateError(error)));
@@ -127,7 +139,17 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       }
       // The replay is bounded by the store's history, so it is queued whatever the limit.
       queue.unbounded(() => {
-        send({ watchId, kind: { case: "created", value: { revision: int64(subscription.startRevision) } } });
+        send({
+          watchId,
+          kind: {
+            case: "created",
+            value: {
+              revision: int64(subscription.startRevision),
+              incarnation: subscription.incarnation,
+              heartbeatIntervalMs,
+            },
+          },
+        });
         for (const batch of early) sendEvents(watchId, batch);
       });
       confirmed = true;
@@ -162,12 +184,30 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     })();
     reading.catch((error: unknown) => queue.abort(error));
 
-    const timer = setInterval(() => {
+    // The stream heartbeats at the shortest interval its watches asked for (the server's
+    // default until one asks), and says which in `created` and every heartbeat.
+    let heartbeatIntervalMs = dependencies.heartbeatIntervalMs;
+    let heartbeatAsked = false;
+    function askHeartbeatInterval(requested: number): void {
+      const asked = heartbeatIntervalOf(requested, dependencies.heartbeatIntervalMs);
+      if (heartbeatAsked && asked >= heartbeatIntervalMs) return;
+      heartbeatAsked = true;
+      if (asked === heartbeatIntervalMs) return;
+      heartbeatIntervalMs = asked;
+      clearInterval(timer);
+      timer = setInterval(heartbeat, asked);
+      timer.unref();
+    }
+
+    function heartbeat(): void {
       if (queue.size !== 0) return;
       if (watches.size === 0) {
         send({
           watchId: "",
-          kind: { case: "heartbeat", value: { revision: 0n, serverTimeMs: int64(Date.now()) } },
+          kind: {
+            case: "heartbeat",
+            value: { revision: 0n, serverTimeMs: int64(Date.now()), intervalMs: heartbeatIntervalMs },
+          },
         });
         return;
       }
@@ -179,12 +219,18 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
             watchId,
             kind: {
               case: "heartbeat",
-              value: { revision: int64(subscription.currentRevision()), serverTimeMs: now },
+              value: {
+                revision: int64(subscription.currentRevision()),
+                serverTimeMs: now,
+                incarnation: subscription.incarnation,
+                intervalMs: heartbeatIntervalMs,
+              },
             },
           });
         }
       });
-    }, dependencies.heartbeatIntervalMs);
+    }
+    let timer = setInterval(heartbeat, dependencies.heartbeatIntervalMs);
     timer.unref();
 
     try {

@@ -90,6 +90,7 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
       const options = {
         includeInitial: request.includeInitial,
         ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
+        ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
       };
       const listener = {
         onEvents(batch: WatchEventBatch) {
@@ -125,7 +126,12 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
           : {
               kind: {
                 case: "heartbeat",
-                value: { revision: int64(item.heartbeat), serverTimeMs: int64(Date.now()) },
+                value: {
+                  revision: int64(item.heartbeat),
+                  serverTimeMs: int64(Date.now()),
+                  incarnation: live.incarnation,
+                  intervalMs: interval,
+                },
               },
             };
       }

@@ -108,6 +108,7 @@ export function toProtoSession(session: SessionInfo): ProtoSession {
     variableCount: int64(session.variableCount),
     metadataJson: jsonFieldOf(session.metadata),
     ttlSeconds: session.ttlSeconds,
+    incarnation: session.incarnation,
   });
 }
 
