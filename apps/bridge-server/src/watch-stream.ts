@@ -145,6 +145,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
             case: "created",
             value: {
               revision: int64(subscription.startRevision),
+              ids: [...subscription.ids],
               incarnation: subscription.incarnation,
               heartbeatIntervalMs,
             },

@@ -30,7 +30,10 @@ export const MIN_HEARTBEAT_INTERVAL_MS = 10;
 export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
 
 type Message = MessageInitShape<typeof WatchVariablesResponseSchema>;
-type Item = { readonly batch: WatchEventBatch } | { readonly heartbeat: number };
+type Item =
+  | { readonly batch: WatchEventBatch }
+  | { readonly heartbeat: number }
+  | { readonly created: WatchSubscription };
 
 /**
  * Clamps a requested heartbeat interval to what the server allows; 0 means the default.
@@ -61,8 +64,8 @@ export function slowConsumerError(queue: WatchQueue<unknown>, limits: WatchQueue
 /**
  * Implements `WatchVariables`: a server stream of a store watch.
  *
- * The stream begins with the initial or replayed events (or, if there are none, a heartbeat
- * telling the client that the watch is registered and at which revision), then every change
+ * The stream begins with `created` (the start revision and the ids the watch follows), the
+ * initial or replayed events (or, if there are none, a heartbeat), then every change
  * in revision order, with heartbeats carrying the session's current revision whenever nothing
  * else is waiting to be sent. It ends with the store's error when the session ends
  * (`session_expired`), with `resource_exhausted` when the consumer lets more than the queue's
@@ -92,8 +95,14 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
         ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
         ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
       };
+      // Initial or replayed events come during store.watch, before `created` can be queued.
+      let early: WatchEventBatch[] | undefined = [];
       const listener = {
         onEvents(batch: WatchEventBatch) {
+          if (early !== undefined) {
+            early.push(batch);
+            return;
+          }
           if (queue.push({ batch }, batch.bytes) || queue.ended) return;
           logger.warn(
             { sessionId: request.sessionId, queued: queue.size, queuedBytes: queue.bytes },
@@ -107,11 +116,16 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
           queue.finish(error);
         },
       };
-      subscription = queue.unbounded(() =>
-        store.watch(request.sessionId, request.identifiers, listener, options),
-      );
+      subscription = store.watch(request.sessionId, request.identifiers, listener, options);
       const live = subscription;
-      if (queue.size === 0) queue.push({ heartbeat: live.currentRevision() }, SMALL_MESSAGE_BYTES);
+      const replayed = early;
+      early = undefined;
+      // The replay is bounded by the store's history, so it is queued whatever the limit.
+      queue.unbounded(() => {
+        queue.push({ created: live }, SMALL_MESSAGE_BYTES);
+        for (const batch of replayed) queue.push({ batch }, batch.bytes);
+      });
+      if (replayed.length === 0) queue.push({ heartbeat: live.currentRevision() }, SMALL_MESSAGE_BYTES);
       const interval = heartbeatIntervalOf(request.heartbeatIntervalMs, dependencies.heartbeatIntervalMs);
       timer = setInterval(() => {
         // Sent only when nothing is waiting: then every event up to this revision is out.
@@ -123,17 +137,29 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
         if (item === QUEUE_DONE) return;
         yield "batch" in item
           ? { kind: { case: "events", value: encodeWatchEvents(item.batch) } }
-          : {
-              kind: {
-                case: "heartbeat",
-                value: {
-                  revision: int64(item.heartbeat),
-                  serverTimeMs: int64(Date.now()),
-                  incarnation: live.incarnation,
-                  intervalMs: interval,
+          : "created" in item
+            ? {
+                kind: {
+                  case: "created",
+                  value: {
+                    revision: int64(item.created.startRevision),
+                    ids: [...item.created.ids],
+                    incarnation: item.created.incarnation,
+                    heartbeatIntervalMs: interval,
+                  },
                 },
-              },
-            };
+              }
+            : {
+                kind: {
+                  case: "heartbeat",
+                  value: {
+                    revision: int64(item.heartbeat),
+                    serverTimeMs: int64(Date.now()),
+                    incarnation: live.incarnation,
+                    intervalMs: interval,
+                  },
+                },
+              };
       }
     } catch (error) {
       throw toConnectError(error, logger, { procedure: "WatchVariables" });

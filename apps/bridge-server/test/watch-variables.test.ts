@@ -71,9 +71,15 @@ describe("WatchVariables", () => {
     expect(event?.variableType).toBe("float");
   });
 
-  it("without initial values starts with a heartbeat at the current revision, then changes", async () => {
+  it("without initial values starts with created (the revision and the ids it follows) and a heartbeat at the current revision, then changes", async () => {
     const { client, sessionId } = await setUp();
-    const watch = reader(client.watchVariables({ sessionId, identifiers: ["b"] }));
+    const b = await client.getVariable({ sessionId, identifier: "b" });
+    const watch = reader(client.watchVariables({ sessionId, identifiers: ["b", b.variable?.id ?? ""] }));
+    const created = await watch.next();
+    expect(created.kind.case).toBe("created");
+    expect(
+      created.kind.case === "created" ? [created.kind.value.revision, created.kind.value.ids] : [],
+    ).toEqual([2n, [b.variable?.id, b.variable?.id]]);
     const first = await watch.next();
     expect(first.kind.case).toBe("heartbeat");
     expect(first.kind.case === "heartbeat" ? first.kind.value.revision : undefined).toBe(2n);
@@ -118,6 +124,7 @@ describe("WatchVariables", () => {
   it("sends heartbeats with the session's revision at the interval the client asks for", async () => {
     const { client, sessionId } = await setUp();
     const watch = reader(client.watchVariables({ sessionId, identifiers: ["a"], heartbeatIntervalMs: 20 }));
+    expect((await watch.next()).kind.case).toBe("created");
     const kinds: string[] = [];
     while (kinds.filter((kind) => kind === "heartbeat").length < 3) {
       const message = await watch.next();

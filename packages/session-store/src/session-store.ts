@@ -580,9 +580,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
           session.observers.deliver(observer, snapshot(session, observer, "initial", current));
         }
       });
+      const idOf = new Map<string, string>();
+      for (const [id, identifier] of replayTargets) if (!idOf.has(identifier)) idOf.set(identifier, id);
       const subscription: WatchSubscription = {
         startRevision,
         incarnation: session.incarnation,
+        ids: (identifiers as readonly string[]).map(
+          (identifier) => idOf.get(identifier) ?? session.state.find(identifier)?.id ?? "",
+        ),
         currentRevision: () => session.state.revision,
         close: () => {
           const watched = session.observers.size > 0;

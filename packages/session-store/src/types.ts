@@ -106,6 +106,11 @@ export interface WatchListener {
 export interface WatchSubscription {
   /** The revision the watch started at (its snapshot's, or the resume point). */
   readonly startRevision: number;
+  /**
+   * `ids[i]` is the id of the variable `identifiers[i]` named at the start ("" for a resumed
+   * watch's variable deleted since, whose deletion is not replayed). The watch follows these.
+   */
+  readonly ids: readonly string[];
   /** The watched session's incarnation ({@link SessionInfo.incarnation}). */
   readonly incarnation: string;
   /** The session's current revision. */
