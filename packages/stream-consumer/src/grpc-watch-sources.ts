@@ -203,6 +203,8 @@ export function createGrpcWatchVariablesSource(
             if (kind.case === "events") channel.push({ kind: "events", events: kind.value });
             else if (kind.case === "heartbeat")
               channel.push({ kind: "heartbeat", revision: Number(kind.value.revision) });
+            else if (kind.case === "created")
+              channel.push({ kind: "opened", revision: Number(kind.value.revision), ids: kind.value.ids });
             // A message of a kind this client does not know is skipped: it still proved the
             // stream alive.
             else return;

@@ -1,4 +1,5 @@
 import { sleep } from "@statebridge/grpc-wire";
+import { WatchEventType as WireWatchEventType } from "@statebridge/proto";
 import {
   StateError,
   type WatchEvent,
@@ -56,6 +57,15 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
   let state: WatchInfo["state"] = "active";
   // The revision the watch has reached: everything up to it was delivered or is not wanted.
   let lastRevision: number | undefined = request.fromRevision;
+  // The watch follows the ids its identifiers named when it started, told by the server's
+  // first `created`; a resume names these ids, so a variable registered later under a watched
+  // name is never picked up. A `deleted` event ends an identifier's interest for good.
+  const followedIds = new Map<string, string>();
+  const identifierById = new Map<string, string>();
+  const endedIdentifiers = new Set<string>();
+  // What the current attempt named: the caller's identifiers, or on a resume the ids.
+  let sentIdentifiers: readonly string[] = request.identifiers;
+  let resumedByIds = false;
   let received = 0;
   let filtered = 0;
   let failed = 0;
@@ -166,12 +176,16 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       return undefined;
     }
     if (message.kind === "opened") {
+      follow(message.ids);
       // Without initial values or a resume point, nothing at or before it will come.
       if (lastRevision === undefined && !request.includeInitial) lastRevision = message.revision;
       return undefined;
     }
     const revision = Number(message.events.revision);
-    if (lastRevision !== undefined && revision <= lastRevision) {
+    // A resync is the server's current state, even behind a resume point it never reached (a
+    // fromRevision ahead of the session): applied, and the watch goes on from there.
+    const resync = message.events.events[0]?.type === WireWatchEventType.RESYNC;
+    if (lastRevision !== undefined && revision <= lastRevision && !resync) {
       // A resumed stream may repeat what the broken one already delivered: never twice.
       duplicates += message.events.events.length;
       return undefined;
@@ -179,12 +193,52 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
     const { events } = decodeWatchEvents(message.events);
     lastRevision = revision;
     received += events.length;
-    return deliverFrom(events, 0);
+    for (const event of events) if (event.type === "deleted") endIdentifiersOf(event.id, event.identifier);
+    return deliverFrom(resumedByIds ? events.map(asNamed) : events, 0);
+  }
+
+  /** Records the ids of the first attempt, and drops what a resume found gone ("" ids). */
+  function follow(ids: readonly string[]): void {
+    if (ids.length !== sentIdentifiers.length) return;
+    sentIdentifiers.forEach((identifier, index) => {
+      const id = ids[index] as string;
+      if (resumedByIds) {
+        if (id === "")
+          for (const [named, followed] of followedIds)
+            if (followed === identifier) endedIdentifiers.add(named);
+        return;
+      }
+      if (id === "") return;
+      if (!followedIds.has(identifier)) followedIds.set(identifier, id);
+      if (!identifierById.has(id)) identifierById.set(id, identifier);
+    });
+  }
+
+  /** An event of a stream resumed by ids, with the identifier as the watcher named it. */
+  function asNamed(event: WatchEvent): WatchEvent {
+    const identifier = identifierById.get(event.id);
+    return identifier === undefined || identifier === event.identifier ? event : { ...event, identifier };
+  }
+
+  function endIdentifiersOf(id: string, identifier: string): void {
+    endedIdentifiers.add(identifier);
+    for (const [named, followed] of followedIds) if (followed === id) endedIdentifiers.add(named);
+  }
+
+  /** What a resume names: the followed id of each identifier still of interest, once each. */
+  function resumeIdentifiers(): string[] {
+    const identifiers = new Set<string>();
+    for (const identifier of request.identifiers) {
+      if (!endedIdentifiers.has(identifier)) identifiers.add(followedIds.get(identifier) ?? identifier);
+    }
+    return [...identifiers];
   }
 
   function currentRequest(): WatchRequest {
     if (lastRevision === undefined) return request;
-    return { ...request, includeInitial: false, fromRevision: lastRevision };
+    resumedByIds = followedIds.size > 0;
+    sentIdentifiers = resumeIdentifiers();
+    return { ...request, identifiers: sentIdentifiers, includeInitial: false, fromRevision: lastRevision };
   }
 
   /** Runs attempts until the watch ends. `opened` settles after the first attempt's first message. */
@@ -196,8 +250,15 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       attempt = current;
       let heard = false;
       let failure: StateError;
+      const next = currentRequest();
+      if (next.identifiers.length === 0) {
+        // Every watched variable was deleted: nothing is left to follow, nor to reopen.
+        state = "active";
+        await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+        return;
+      }
       try {
-        for await (const message of source.open(currentRequest(), current.signal)) {
+        for await (const message of source.open(next, current.signal)) {
           if (isClosed()) return;
           if (!heard) {
             heard = true;

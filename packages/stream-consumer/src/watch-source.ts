@@ -16,14 +16,15 @@ export interface WatchRequest {
  * - `events`: every event of one revision, still encoded (a repeat is dropped before paying
  *   for decoding);
  * - `heartbeat`: the stream is alive, and every event up to `revision` was sent;
- * - `opened`: the server registered the watch at `revision` (a multiplexed stream's
- *   `created`). Initial or replayed events may follow at or before that revision, so it is
- *   a resume point only for a watch that asked for neither.
+ * - `opened`: the server registered the watch at `revision` (its `created`), following the
+ *   variable ids `ids` (one per requested identifier, "" for none; empty from a server that
+ *   does not tell). Initial or replayed events may follow at or before that revision, so it
+ *   is a resume point only for a watch that asked for neither.
  */
 export type WatchMessage =
   | { readonly kind: "events"; readonly events: WireWatchEvents }
   | { readonly kind: "heartbeat"; readonly revision: number }
-  | { readonly kind: "opened"; readonly revision: number };
+  | { readonly kind: "opened"; readonly revision: number; readonly ids: readonly string[] };
 
 /**
  * Where watch streams come from. `open` starts one attempt of a watch: its iterable yields

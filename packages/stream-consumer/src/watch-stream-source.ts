@@ -143,7 +143,7 @@ export function createWatchStreamSource(
     if (channel === undefined) return;
     switch (kind.case) {
       case "created":
-        channel.push({ kind: "opened", revision: Number(kind.value.revision) });
+        channel.push({ kind: "opened", revision: Number(kind.value.revision), ids: kind.value.ids });
         break;
       case "events":
         channel.push({ kind: "events", events: kind.value });

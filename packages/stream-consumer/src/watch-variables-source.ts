@@ -56,6 +56,8 @@ export function createWatchVariablesSource(
         if (kind.case === "events") yield { kind: "events", events: kind.value };
         else if (kind.case === "heartbeat")
           yield { kind: "heartbeat", revision: Number(kind.value.revision) };
+        else if (kind.case === "created")
+          yield { kind: "opened", revision: Number(kind.value.revision), ids: kind.value.ids };
         // A message of a kind this client does not know is skipped: it still proved the stream alive.
       }
     } catch (error) {
