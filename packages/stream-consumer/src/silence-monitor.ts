@@ -1,3 +1,5 @@
+import type { WatchStreamResponse, WatchVariablesResponse } from "@statebridge/proto";
+
 /** One stream watched for silence. */
 export interface SilenceWatch {
   /** The stream is now waiting for its next message: silence counts from now. */
@@ -9,6 +11,11 @@ export interface SilenceWatch {
    * message takes a while to arrive; the stream is not silent meanwhile.
    */
   receiving(): void;
+  /**
+   * Lets this stream be silent for at least `limitMs` (never less than the monitor's limit):
+   * for a server that announced a longer heartbeat interval than the client expected.
+   */
+  allow(limitMs: number): void;
   /** Stops watching this stream. Idempotent. */
   stop(): void;
 }
@@ -21,6 +28,7 @@ export interface SilenceMonitor {
 
 interface Entry {
   since: number | undefined;
+  limit: number;
   readonly onSilent: () => void;
 }
 
@@ -37,7 +45,7 @@ export function createSilenceMonitor(limitMs: number): SilenceMonitor {
   function tick(): void {
     const now = performance.now();
     for (const entry of entries) {
-      if (entry.since === undefined || now - entry.since < limitMs) continue;
+      if (entry.since === undefined || now - entry.since < entry.limit) continue;
       entries.delete(entry);
       entry.onSilent();
     }
@@ -51,7 +59,7 @@ export function createSilenceMonitor(limitMs: number): SilenceMonitor {
 
   return {
     watch(onSilent) {
-      const entry: Entry = { since: performance.now(), onSilent };
+      const entry: Entry = { since: performance.now(), limit: limitMs, onSilent };
       entries.add(entry);
       if (ticker === undefined) {
         ticker = setInterval(tick, Math.max(1, limitMs / 4));
@@ -68,6 +76,9 @@ export function createSilenceMonitor(limitMs: number): SilenceMonitor {
         receiving() {
           if (entry.since !== undefined) entry.since = performance.now();
         },
+        allow(allowedMs) {
+          entry.limit = Math.max(limitMs, allowedMs);
+        },
         stop() {
           entries.delete(entry);
           if (entries.size === 0) stopTicker();
@@ -75,4 +86,16 @@ export function createSilenceMonitor(limitMs: number): SilenceMonitor {
       };
     },
   };
+}
+
+/**
+ * The heartbeat interval a server announces in a watch stream's `created` or heartbeat
+ * message, in milliseconds; 0 for any other message or a server that does not announce one.
+ */
+export function announcedIntervalMs(
+  kind: WatchStreamResponse["kind"] | WatchVariablesResponse["kind"],
+): number {
+  if (kind.case === "created") return kind.value.heartbeatIntervalMs;
+  if (kind.case === "heartbeat") return kind.value.intervalMs;
+  return 0;
 }

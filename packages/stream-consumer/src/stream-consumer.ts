@@ -22,6 +22,14 @@ export interface StreamConsumerOptions {
   readonly sessionId: string;
   /** The server's address, named in `unavailable` errors. */
   readonly target?: string;
+  /**
+   * The session's incarnation as the caller knows it (`InitializeSession` tells it), or a
+   * function that tells it when a watch opens. Every watch names it, so that a session
+   * recreated under the same id (after a server restart, say) ends the watch with
+   * `session_expired` instead of being followed as if it were the old one. Without it, a watch
+   * learns the incarnation from the server's first message and names it when it resumes.
+   */
+  readonly incarnation?: string | (() => string | undefined);
   /** How often the server is asked to send a heartbeat, in milliseconds. Default 5,000. */
   readonly heartbeatIntervalMs?: number;
   /**
@@ -36,9 +44,10 @@ export interface StreamConsumerOptions {
    * - `"auto"` (default): all over one multiplexed `WatchStream`, or one `WatchVariables`
    *   stream per watch if the server does not implement `WatchStream`;
    * - `"multiplexed"`: only `WatchStream`;
-   * - `"per-watch"`: one `WatchVariables` stream per watch. Only this mode sends
-   *   `heartbeatIntervalMs` to the server; on a multiplexed stream the server heartbeats at
-   *   its own interval, which `heartbeatIntervalMs` must then not be shorter than.
+   * - `"per-watch"`: one `WatchVariables` stream per watch.
+   *
+   * Both kinds of stream ask the server for `heartbeatIntervalMs`; if it announces a longer
+   * interval (it clamps what it allows), the silence limit follows its interval.
    */
   readonly streams?: "auto" | "multiplexed" | "per-watch";
   /**
@@ -113,6 +122,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         sessionId: options.sessionId,
         identifiers: checkIdentifiers(identifiers),
         includeInitial: watchOptions.includeInitial === true,
+        ...incarnationOf(options.incarnation),
         ...(watchOptions.fromRevision === undefined
           ? {}
           : { fromRevision: checkRevision(watchOptions.fromRevision) }),
@@ -192,11 +202,18 @@ function createSource(
       : createGrpcWatchStreamOpener(connection),
     {
       silenceLimitMs: heartbeatIntervalMs * missedHeartbeats,
+      heartbeatIntervalMs,
+      missedHeartbeats,
       maxQueuedMessages,
     },
   );
   if (mode === "multiplexed") return multiplexed;
   return createFallbackWatchSource(multiplexed, perWatch());
+}
+
+function incarnationOf(given: StreamConsumerOptions["incarnation"]): { incarnation?: string } {
+  const incarnation = typeof given === "function" ? given() : given;
+  return incarnation === undefined || incarnation === "" ? {} : { incarnation };
 }
 
 function checkIdentifiers(identifiers: Iterable<string>): readonly string[] {
