@@ -13,7 +13,7 @@ import {
 import { StateError } from "@statebridge/state-provider";
 import { type GrpcConnection, openGrpcStream } from "./grpc-stream.js";
 import { createMessageChannel } from "./message-channel.js";
-import { createSilenceMonitor } from "./silence-monitor.js";
+import { announcedIntervalMs, createSilenceMonitor } from "./silence-monitor.js";
 import { markSharedWatchEvents } from "./watch-events.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 import type { WatchStreamOpener } from "./watch-stream-source.js";
@@ -200,11 +200,22 @@ export function createGrpcWatchVariablesSource(
             silence.receiving();
           },
           onMessage({ kind }) {
+            const announced = announcedIntervalMs(kind);
+            if (announced > 0) silence.allow(announced * options.missedHeartbeats);
             if (kind.case === "events") channel.push({ kind: "events", events: kind.value });
             else if (kind.case === "heartbeat")
-              channel.push({ kind: "heartbeat", revision: Number(kind.value.revision) });
+              channel.push({
+                kind: "heartbeat",
+                revision: Number(kind.value.revision),
+                incarnation: kind.value.incarnation,
+              });
             else if (kind.case === "created")
-              channel.push({ kind: "opened", revision: Number(kind.value.revision), ids: kind.value.ids });
+              channel.push({
+                kind: "opened",
+                revision: Number(kind.value.revision),
+                ids: kind.value.ids,
+                incarnation: kind.value.incarnation,
+              });
             // A message of a kind this client does not know is skipped: it still proved the
             // stream alive.
             else return;
@@ -228,6 +239,7 @@ export function createGrpcWatchVariablesSource(
               includeInitial: request.includeInitial,
               heartbeatIntervalMs: options.heartbeatIntervalMs,
               ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+              incarnation: request.incarnation ?? "",
             }),
           ),
         );

@@ -57,6 +57,9 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
   let state: WatchInfo["state"] = "active";
   // The revision the watch has reached: everything up to it was delivered or is not wanted.
   let lastRevision: number | undefined = request.fromRevision;
+  // The session's incarnation, as given or as the server first told it: every resume names it,
+  // so that a session recreated under the same id ends the watch with session_expired.
+  let incarnation = request.incarnation === "" ? undefined : request.incarnation;
   // The watch follows the ids its identifiers named when it started, told by the server's
   // first `created`; a resume names these ids, so a variable registered later under a watched
   // name is never picked up. A `deleted` event ends an identifier's interest for good.
@@ -171,6 +174,9 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
   }
 
   function handleMessage(message: WatchMessage): Promise<void> | undefined {
+    if (message.kind !== "events" && incarnation === undefined && message.incarnation) {
+      incarnation = message.incarnation;
+    }
     if (message.kind === "heartbeat") {
       if (lastRevision === undefined || message.revision > lastRevision) lastRevision = message.revision;
       return undefined;
@@ -258,7 +264,10 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
         return;
       }
       try {
-        for await (const message of source.open(next, current.signal)) {
+        for await (const message of source.open(
+          incarnation === undefined ? next : { ...next, incarnation },
+          current.signal,
+        )) {
           if (isClosed()) return;
           if (!heard) {
             heard = true;

@@ -9,6 +9,11 @@ export interface WatchRequest {
   readonly includeInitial: boolean;
   /** Resume after this revision: every later change, or `resync` events. */
   readonly fromRevision?: number;
+  /**
+   * The session's incarnation as the watch knows it: a session recreated under the same id
+   * has another, and the server then ends the watch with `session_expired`.
+   */
+  readonly incarnation?: string;
 }
 
 /**
@@ -23,8 +28,14 @@ export interface WatchRequest {
  */
 export type WatchMessage =
   | { readonly kind: "events"; readonly events: WireWatchEvents }
-  | { readonly kind: "heartbeat"; readonly revision: number }
-  | { readonly kind: "opened"; readonly revision: number; readonly ids: readonly string[] };
+  | { readonly kind: "heartbeat"; readonly revision: number; readonly incarnation?: string }
+  | {
+      readonly kind: "opened";
+      readonly revision: number;
+      readonly ids: readonly string[];
+      /** The session's incarnation, if the server tells it: a resume names it. */
+      readonly incarnation?: string;
+    };
 
 /**
  * Where watch streams come from. `open` starts one attempt of a watch: its iterable yields

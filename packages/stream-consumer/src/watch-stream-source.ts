@@ -4,7 +4,7 @@ import type { BridgeService, WatchStreamRequestSchema, WatchStreamResponse } fro
 import { StateError } from "@statebridge/state-provider";
 import { stateErrorFromErrorDetail } from "./connect-errors.js";
 import { createMessageChannel, type MessageChannel } from "./message-channel.js";
-import { createSilenceMonitor, type SilenceWatch } from "./silence-monitor.js";
+import { announcedIntervalMs, createSilenceMonitor, type SilenceWatch } from "./silence-monitor.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchStreamSource}. */
@@ -15,6 +15,17 @@ export interface WatchStreamSourceOptions {
    * that interval by a margin (three intervals is usual).
    */
   readonly silenceLimitMs: number;
+  /**
+   * Heartbeat interval asked of the server with every create, in milliseconds; the stream
+   * heartbeats at the shortest one asked. Default: none asked (the server's own).
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Heartbeat intervals of silence tolerated: when the server announces a longer interval
+   * than the one asked (a clamp, or a server that ignores the ask), the silence limit grows to
+   * this many of its intervals. Default 3.
+   */
+  readonly missedHeartbeats?: number;
   /**
    * Messages one watch may have waiting on the client while its watcher is busy. Past it the
    * watch is cancelled on the stream and reported `resource_exhausted`, which the consumer
@@ -137,19 +148,30 @@ export function createWatchStreamSource(
 
   function route(stream: SharedStream, response: WatchStreamResponse): void {
     const { watchId, kind } = response;
+    const announced = announcedIntervalMs(kind);
+    if (announced > 0) stream.silence?.allow(announced * (options.missedHeartbeats ?? 3));
     // Stream-wide heartbeats, and late messages of a watch already cancelled, only prove
     // the stream alive.
     const channel = stream.channels.get(watchId);
     if (channel === undefined) return;
     switch (kind.case) {
       case "created":
-        channel.push({ kind: "opened", revision: Number(kind.value.revision), ids: kind.value.ids });
+        channel.push({
+          kind: "opened",
+          revision: Number(kind.value.revision),
+          ids: kind.value.ids,
+          incarnation: kind.value.incarnation,
+        });
         break;
       case "events":
         channel.push({ kind: "events", events: kind.value });
         break;
       case "heartbeat":
-        channel.push({ kind: "heartbeat", revision: Number(kind.value.revision) });
+        channel.push({
+          kind: "heartbeat",
+          revision: Number(kind.value.revision),
+          incarnation: kind.value.incarnation,
+        });
         break;
       case "ended":
         stream.channels.delete(watchId);
@@ -212,6 +234,8 @@ export function createWatchStreamSource(
               identifiers: [...request.identifiers],
               includeInitial: request.includeInitial,
               ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+              incarnation: request.incarnation ?? "",
+              heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
             },
           },
         });

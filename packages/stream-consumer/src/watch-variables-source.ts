@@ -1,7 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { BridgeService, WatchVariablesResponse } from "@statebridge/proto";
 import { StateError } from "@statebridge/state-provider";
-import { createSilenceMonitor } from "./silence-monitor.js";
+import { announcedIntervalMs, createSilenceMonitor } from "./silence-monitor.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchVariablesSource}. */
@@ -43,6 +43,7 @@ export function createWatchVariablesSource(
           includeInitial: request.includeInitial,
           heartbeatIntervalMs: options.heartbeatIntervalMs,
           ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+          incarnation: request.incarnation ?? "",
         },
         { signal: call.signal },
       );
@@ -53,11 +54,22 @@ export function createWatchVariablesSource(
         silence.heard();
         if (result.done) return;
         const { kind } = result.value;
+        const announced = announcedIntervalMs(kind);
+        if (announced > 0) silence.allow(announced * options.missedHeartbeats);
         if (kind.case === "events") yield { kind: "events", events: kind.value };
         else if (kind.case === "heartbeat")
-          yield { kind: "heartbeat", revision: Number(kind.value.revision) };
+          yield {
+            kind: "heartbeat",
+            revision: Number(kind.value.revision),
+            incarnation: kind.value.incarnation,
+          };
         else if (kind.case === "created")
-          yield { kind: "opened", revision: Number(kind.value.revision), ids: kind.value.ids };
+          yield {
+            kind: "opened",
+            revision: Number(kind.value.revision),
+            ids: kind.value.ids,
+            incarnation: kind.value.incarnation,
+          };
         // A message of a kind this client does not know is skipped: it still proved the stream alive.
       }
     } catch (error) {
