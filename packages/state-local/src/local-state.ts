@@ -442,6 +442,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     }
     const named = new Set<string>();
     const identifierById = new Map<string, string>();
+    const missing: string[] = [];
     for (const identifier of identifiers) {
       if (typeof identifier !== "string") {
         throw new StateError(
@@ -450,12 +451,29 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
         );
       }
       const variable = find(identifier);
-      if (variable === undefined) throw notFound(identifier);
+      if (variable === undefined && fromRevision === undefined) throw notFound(identifier);
       if (named.has(identifier)) continue;
       named.add(identifier);
-      if (!identifierById.has(variable.id)) identifierById.set(variable.id, identifier);
+      if (variable === undefined) missing.push(identifier);
+      else if (!identifierById.has(variable.id)) identifierById.set(variable.id, identifier);
     }
     if (named.size === 0) throw new StateError("invalid_value", "watch needs at least one identifier");
+    if (missing.length > 0) {
+      // A resumed watch may name variables deleted since (a client resumes by the ids it
+      // followed): the deletion is replayed if it came after fromRevision.
+      const unmatched = new Set(missing);
+      if (fromRevision !== undefined && fromRevision >= history.base && fromRevision <= revision) {
+        history.forEachAfter(fromRevision, (entry) => {
+          for (const { kind, variable } of entry.changes) {
+            if (kind !== "deleted" || identifierById.has(variable.id)) continue;
+            const identifier = unmatched.has(variable.id) ? variable.id : variable.name;
+            if (!unmatched.delete(identifier)) continue;
+            identifierById.set(variable.id, identifier);
+          }
+        });
+      }
+      if (identifierById.size === 0) throw notFound(missing[0] as string);
+    }
 
     // Everything below runs in one synchronous step, so no change can fall between the
     // starting events and the live ones.

@@ -427,6 +427,53 @@ export function describeWatch(context: ComplianceContext): void {
       expect(handle.info().state).toBe("active");
     });
 
+    // Regression (issue 10, item 1): a watch is bound to the variable ids its identifiers named
+    // when it started, never to a name; a reconnecting client resumes by those ids.
+    it("a watch by name follows the variable it started with: after a delete and a re-register under the name, the watcher has the deletion and nothing of the new variable (capabilities.watch)", async (test) => {
+      const provider = await open(test);
+      const old = await provider.register("x", "integer", 1);
+      await provider.register("y", "integer", 0);
+      const recorder = recordEvents();
+      await provider.watch(["x", "y"], recorder.watcher);
+      await provider.delete("x");
+      const reborn = await provider.register("x", "integer", 100);
+      await provider.set("x", 101);
+      const version = await provider.set("y", 1);
+      await recorder.waitForEvent(
+        (event) => event.name === "y" && event.version === version,
+        "the change of y",
+        context.eventTimeoutMs,
+      );
+      expect(recorder.events.map((event) => [event.type, event.identifier, event.id])).toEqual([
+        ["deleted", "x", old.id],
+        ["value_change", "y", recorder.events[1]?.id],
+      ]);
+      expect(recorder.events.some((event) => event.id === reborn.id)).toBe(false);
+    });
+
+    it("a watch resumed by id from before the variable's deletion gets the deletion, and nothing of a variable registered later under its name (capabilities.watch)", async (test) => {
+      const provider = await open(test);
+      const old = await provider.register("x", "integer", 1);
+      const y = await provider.register("y", "integer", 0);
+      const resumeFrom = await revisionOf(provider);
+      await provider.delete("x");
+      const reborn = await provider.register("x", "integer", 100);
+      await provider.set("x", 101);
+      const recorder = recordEvents();
+      await provider.watch([old.id, y.id], recorder.watcher, { fromRevision: resumeFrom });
+      const version = await provider.set("y", 1);
+      await recorder.waitForEvent(
+        (event) => event.id === y.id && event.version === version,
+        "the change of y",
+        context.eventTimeoutMs,
+      );
+      expect(recorder.events.map((event) => [event.type, event.identifier, event.name])).toEqual([
+        ["deleted", old.id, "x"],
+        ["value_change", y.id, "y"],
+      ]);
+      expect(recorder.events.some((event) => event.id === reborn.id)).toBe(false);
+    });
+
     it("a throwing or rejecting watcher does not stop delivery; each failure is counted in info().failed (capabilities.watch)", async (test) => {
       const provider = await open(test);
       await provider.register("a", "integer", 0);
