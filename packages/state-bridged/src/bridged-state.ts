@@ -38,6 +38,7 @@ import type { GrpcConnection } from "@statebridge/stream-consumer";
 import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
+import { createSessionGuard, type SessionGuard } from "./session-guard.js";
 import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
@@ -83,6 +84,20 @@ export interface BridgedStateOptions {
   readonly transport?: Transport;
 }
 
+/**
+ * A BridgedState: a {@link StateProvider} that also tells which session it got. The factory
+ * gets or creates its session; `created` says which, and `incarnation` tells this life of the
+ * session from a later one created under the same id (after a restart, say). Once a call or a
+ * watch learns that its session ended, every later call fails with `session_expired`: the
+ * provider never goes on with a session created again as if it were its own.
+ */
+export interface BridgedStateProvider extends StateProvider {
+  /** True if the factory created the session, false if it already existed. */
+  readonly created: boolean;
+  /** The session's incarnation, as the factory found it (16 hex digits; "" from an older server). */
+  readonly incarnation: string;
+}
+
 /** The defaults of {@link BridgedStateOptions}. */
 export const BRIDGED_STATE_DEFAULTS = Object.freeze({
   source: "typescript",
@@ -107,7 +122,7 @@ type UpdateInit = MessageInitShape<typeof VariableUpdateSchema>;
  *   `unauthenticated` for a missing or wrong token; `resource_exhausted` if the server holds
  *   as many sessions as it may; `invalid_value` for malformed options.
  */
-export async function createBridgedState(options: BridgedStateOptions): Promise<StateProvider> {
+export async function createBridgedState(options: BridgedStateOptions): Promise<BridgedStateProvider> {
   const settings = resolveOptions(options);
   const owned = options.transport === undefined ? createBridgeTransport(settings) : undefined;
   const transport = options.transport ?? (owned as NonNullable<typeof owned>).transport;
@@ -183,8 +198,11 @@ function checkPositive(name: string, value: unknown): void {
   }
 }
 
-class BridgedState implements StateProvider {
+class BridgedState implements BridgedStateProvider {
   readonly sessionId: string;
+  created = false;
+  incarnation = "";
+  readonly #session: SessionGuard;
   readonly capabilities: Capabilities;
   readonly requiresBridge = true;
   readonly #client: Client<typeof BridgeService>;
@@ -212,15 +230,19 @@ class BridgedState implements StateProvider {
     this.#source = settings.source;
     this.#closeTransport = closeTransport;
     this.#client = createClient(BridgeService, transport);
-    this.#policy = createCallPolicy({
-      deadlineMs: settings.deadlineMs,
-      retry: settings.retry,
-      target: settings.url,
-      label: `the BridgedState of session ${settings.sessionId}`,
-    });
+    this.#session = createSessionGuard(settings.sessionId);
+    this.#policy = this.#session.wrap(
+      createCallPolicy({
+        deadlineMs: settings.deadlineMs,
+        retry: settings.retry,
+        target: settings.url,
+        label: `the BridgedState of session ${settings.sessionId}`,
+      }),
+    );
     const policy = this.#policy;
     this.#watches = createBridgedWatches({
       sessionId: settings.sessionId,
+      incarnation: () => this.incarnation,
       client: this.#client,
       transport,
       ...(connection === undefined ? {} : { connection }),
@@ -240,9 +262,11 @@ class BridgedState implements StateProvider {
   /** Gets or creates the session; safe to repeat, so it is retried like a read. */
   async initialize(): Promise<void> {
     const sessionId = this.sessionId;
-    await this.#policy.idempotent((call) =>
+    const response = await this.#policy.idempotent((call) =>
       this.#unary(BridgeService.method.initializeSession, { sessionId }, call),
     );
+    this.created = response.created;
+    this.incarnation = response.session?.incarnation ?? "";
   }
 
   async register(
@@ -497,7 +521,18 @@ class BridgedState implements StateProvider {
     options: WatchOptions = {},
   ): Promise<WatchHandle> {
     this.#assertOpen();
-    return await this.#watches.watch([...identifiers], watcher, options);
+    if (!this.#policy.closed) this.#session.assertLive();
+    let handle: WatchHandle;
+    try {
+      handle = await this.#watches.watch([...identifiers], watcher, options);
+    } catch (error) {
+      this.#session.observe(error);
+      throw error;
+    }
+    // A watch that ends with session_expired (its session ended, or was recreated) ends the
+    // provider's session too.
+    void handle.done.then((error) => this.#session.observe(error));
+    return handle;
   }
 
   listWatchers(): WatchInfo[] {

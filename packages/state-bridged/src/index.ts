@@ -1,4 +1,4 @@
-export type { BridgedStateOptions } from "./bridged-state.js";
+export type { BridgedStateOptions, BridgedStateProvider } from "./bridged-state.js";
 export { BRIDGED_STATE_DEFAULTS, createBridgedState } from "./bridged-state.js";
 export type { RetryOptions } from "./call-policy.js";
 export type { TranslationContext } from "./error-translation.js";

@@ -11,6 +11,8 @@ import {
 export interface WatchContext {
   /** The session being watched. */
   readonly sessionId: string;
+  /** The session's incarnation when a watch opens (see `StreamConsumerOptions.incarnation`). */
+  readonly incarnation?: () => string | undefined;
   /** The generated client, on the provider's transport. */
   readonly client: Client<typeof BridgeService>;
   /** The provider's transport (one HTTP/2 connection, with keepalive pings). */
@@ -69,6 +71,7 @@ export function createBridgedWatches(context: WatchContext): BridgedWatches {
   const consumer = createStreamConsumer({
     client: context.client,
     sessionId: context.sessionId,
+    ...(context.incarnation === undefined ? {} : { incarnation: context.incarnation }),
     ...(context.target === undefined ? {} : { target: context.target }),
     ...(context.connection === undefined ? {} : { connection: context.connection }),
     ...context.options,
