@@ -336,7 +336,10 @@ function isHeartbeat(message: JsonValue): boolean {
 const CLOCK_FIELD = /(At|Time)Ms$|^timestampMs$/;
 const FIXED_IDS = new Set(FIXED_DOCUMENT.variables.map((variable) => variable.id));
 
-/** Blanks what must differ between two servers: clock readings and ids generated during the run. */
+/**
+ * Blanks what must differ between two servers: clock readings, and ids and incarnations generated
+ * during the run.
+ */
 function scrub(value: JsonValue): JsonValue {
   if (Array.isArray(value)) return value.map(scrub);
   if (typeof value !== "object" || value === null) return value;
@@ -345,6 +348,8 @@ function scrub(value: JsonValue): JsonValue {
     if (field === undefined) continue;
     if (CLOCK_FIELD.test(key)) result[key] = "<clock>";
     else if (key === "id" && typeof field === "string" && !FIXED_IDS.has(field)) result[key] = "<generated>";
+    // A session's incarnation is random, created with it on each server.
+    else if (key === "incarnation" && typeof field === "string") result[key] = "<generated>";
     else result[key] = scrub(field);
   }
   return result;
