@@ -22,7 +22,7 @@ export class ContextWatch implements WatchHandle {
   readonly done: Promise<StateError | undefined>;
 
   private readonly identifiers: readonly string[];
-  /** The identifiers still alive: a `deleted` event removes one. */
+  /** The identifiers still alive: a `deleted` event removes those of its variable. */
   private readonly live: Set<string>;
   private readonly watcher: Watcher;
   private readonly options: WatchOptions;
@@ -102,7 +102,13 @@ export class ContextWatch implements WatchHandle {
     if (this.state === "closed") return;
     this.received++;
     if (event.revision > this.revision) this.revision = event.revision;
-    if (event.type === "deleted") this.live.delete(event.identifier);
+    if (event.type === "deleted") {
+      // Every identifier of that variable: its name and its id may both be watched, and the
+      // event names only the first. The watch is bound to the variable, not to the name.
+      this.live.delete(event.identifier);
+      this.live.delete(event.id);
+      this.live.delete(event.name);
+    }
     this.queue.push(event);
     if (!this.draining) void this.drain();
   }
