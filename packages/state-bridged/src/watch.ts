@@ -41,7 +41,10 @@ export interface BridgedWatchOptions {
    * one `WatchVariables` stream per watch if the server lacks `WatchStream`.
    */
   readonly streams?: "auto" | "multiplexed" | "per-watch";
-  /** Heartbeat interval asked of the server (per-watch streams), in ms. Default 5,000. */
+  /**
+   * Heartbeat interval asked of the server, in ms, on both kinds of stream; a longer one the
+   * server announces is followed. Default 5,000.
+   */
   readonly heartbeatIntervalMs?: number;
   /** Heartbeat intervals of silence after which a stream is reopened. Default 3. */
   readonly missedHeartbeats?: number;
