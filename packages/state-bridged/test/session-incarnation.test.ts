@@ -2,6 +2,7 @@ import { type BridgeServer, createBridgeServer } from "@statebridge/bridge-serve
 import type { WatchEvent } from "@statebridge/state-provider";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type BridgedStateProvider, createBridgedState } from "../src/index.js";
+import { startServerProcess } from "./support/server-process.js";
 
 // A session recreated under the same id (here after an in-process server was closed and a new
 // one started on its port) is another session: BridgedState says so instead of following it.
@@ -104,5 +105,26 @@ describe("BridgedState and session incarnations", () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(handle.info().state).toBe("active");
     expect(await provider.get("x")).toBe(0);
+  });
+
+  it("against `bridge-server --session-ttl 1 --heartbeat-interval-ms 30000`, a provider that only watches keeps its session and its stream, with no reconnect", async () => {
+    const server = await startServerProcess(["--session-ttl", "1", "--heartbeat-interval-ms", "30000"]);
+    try {
+      const provider = await createBridgedState({
+        url: server.url,
+        watch: { heartbeatIntervalMs: 200, missedHeartbeats: 3 },
+      });
+      providers.push(provider);
+      await provider.register("x", "integer", 0);
+      const handle = await provider.watch(["x"], () => {});
+      // Four silence limits and more than twice the TTL.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(provider.listWatchers()[0]).toMatchObject({ state: "active", reconnects: 0 });
+      expect(await provider.get("x")).toBe(0);
+      await handle.close();
+    } finally {
+      await Promise.all(providers.splice(0).map((provider) => provider.close()));
+      await server.stop();
+    }
   });
 });
