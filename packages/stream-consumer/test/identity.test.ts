@@ -116,3 +116,46 @@ describe.each(MODES)("a watch follows the variable ids it started with (%s strea
     30_000,
   );
 });
+
+describe.each(MODES)("a watch whose every variable was deleted (%s streams)", (mode) => {
+  it("is not ended by a reconnect, and gets nothing of a variable registered later under the name", async () => {
+    const { server } = await bridge();
+    const proxy = await proxyTo(server.port);
+    const sessionId = `all-deleted-${mode}`;
+    const store = server.store;
+    store.initializeSession(sessionId);
+    store.register(sessionId, "x", "integer", 0);
+    store.register(sessionId, "y", "integer", 0);
+    const consumer = consumerOn(proxy.url, "connect", {
+      sessionId,
+      streams: mode,
+      heartbeatIntervalMs: 50,
+      reconnect: { baseDelayMs: 10, maxDelayMs: 50, maxFailures: 1_000 },
+    });
+    const seen: WatchEvent[] = [];
+    const emptied = await consumer.watch(["x"], (event) => void seen.push(event));
+    const sibling: WatchEvent[] = [];
+    await consumer.watch(["y"], (event) => void sibling.push(event));
+    store.delete(sessionId, "x");
+    await vi.waitFor(() => expect(seen.map((event) => event.type)).toEqual(["deleted"]));
+    proxy.cut();
+    store.register(sessionId, "x", "integer", 100);
+    store.set(sessionId, "x", 101);
+    store.set(sessionId, "y", 1);
+    // The sibling resumed after the cut: the emptied watch had as long to reopen.
+    await vi.waitFor(() => expect(sibling).toHaveLength(1), { timeout: 10_000 });
+    store.set(sessionId, "x", 102);
+    store.set(sessionId, "y", 2);
+    await vi.waitFor(() => expect(sibling).toHaveLength(2));
+    let ended: unknown = "still open";
+    void emptied.done.then((error) => {
+      ended = error;
+    });
+    await Promise.resolve();
+    expect(ended).toBe("still open");
+    expect(emptied.info().state).toBe("active");
+    expect(seen.map((event) => event.type)).toEqual(["deleted"]);
+    await emptied.close();
+    expect(await emptied.done).toBeUndefined();
+  });
+});
