@@ -134,21 +134,37 @@ def dead_port() -> int:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to an upstream port; :meth:`cut` closes every open
-    connection at once, as a network failure would, and keeps accepting new ones."""
+    """Forwards 127.0.0.1:<port> to an upstream port, and fails the ways a network does.
+
+    :meth:`cut` closes every open connection at once and keeps accepting new ones.
+    :meth:`blackhole` stops forwarding without closing anything: the open connections go
+    silent (what is sent on them is dropped, in both directions) and new connections are
+    accepted and held, silent, as behind a partition that drops packets. :meth:`heal` forwards
+    new connections again; the held ones stay silent until the client gives up on them.
+    ``latency`` (seconds, 0 by default) holds every chunk that long before forwarding it, as a
+    slow link or a server slow to answer would.
+    """
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
+        self._listener.listen(64)
         self.port = self._listener.getsockname()[1]
         self.target = f"127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        # The held connections' sockets, by connection: what is read from them is dropped.
+        self._held: set[int] = set()
+        self._blackholed = False
         self._closed = False
+        #: Connections forwarded upstream so far.
         self.connections = 0
+        #: Connections accepted and held while blackholed.
+        self.held_connections = 0
+        #: Seconds every chunk waits before it is forwarded.
+        self.latency = 0.0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -157,6 +173,15 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                blackholed = self._blackholed
+            if blackholed:
+                with self._lock:
+                    self._sockets.append(client)
+                    self._held.add(id(client))
+                    self.held_connections += 1
+                threading.Thread(target=self._pump, args=(client, None, id(client)), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             except OSError:
@@ -165,35 +190,54 @@ class TcpProxy:
             with self._lock:
                 self._sockets += [client, upstream]
                 self.connections += 1
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, id(client)), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, id(client)), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, destination: socket.socket) -> None:
+    def _pump(self, source: socket.socket, destination: Optional[socket.socket], connection: int) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
-                destination.sendall(data)
+                with self._lock:
+                    held = connection in self._held
+                if not held and destination is not None:
+                    if self.latency > 0:
+                        time.sleep(self.latency)
+                    destination.sendall(data)
         except OSError:
             pass
         for end in (source, destination):
+            if end is None:
+                continue
             try:
                 end.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
     def cut(self) -> None:
-        """Closes every connection open now."""
+        """Closes every connection open now, held ones included."""
         with self._lock:
             sockets, self._sockets = self._sockets, []
+            self._held.clear()
         for end in sockets:
             try:
                 end.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             end.close()
+
+    def blackhole(self) -> None:
+        """Stops forwarding: open connections go silent, new ones are held; nothing is closed."""
+        with self._lock:
+            self._blackholed = True
+            for end in self._sockets:
+                self._held.add(id(end))
+
+    def heal(self) -> None:
+        """Forwards new connections again; the ones held stay silent."""
+        with self._lock:
+            self._blackholed = False
 
     def close(self) -> None:
         self._closed = True

@@ -1,5 +1,7 @@
-"""A watch stream that goes silent is reopened from the last revision seen. The streams here
-are scripted: a real server cannot be made to stop sending heartbeats on an open stream."""
+"""A watch stream that goes silent is reopened from the last revision seen, on a new connection
+(its opener is told that the connection under it is dead). The streams here are scripted: a
+real server cannot be made to stop sending heartbeats on an open stream (tests/
+test_network_faults.py silences real ones with a proxy)."""
 
 import asyncio
 import threading
@@ -79,15 +81,17 @@ def translate(error):
 
 
 class SilentStreamTest(unittest.TestCase):
-    def test_a_silent_stream_is_cancelled_and_reopened_from_the_last_revision(self):
+    def test_a_silent_stream_is_cancelled_and_reopened_from_the_last_revision_on_a_new_connection(self):
         first = ScriptedStream([change(4, 1), heartbeat(6)])
         second = ScriptedStream([change(7, 2)])
         streams = [first, second]
         requests = []
+        lost = []
 
         def open_stream(request):
             requests.append(request)
-            return streams.pop(0)
+            stream = streams.pop(0)
+            return stream, lambda: lost.append(stream)
 
         cursor = WatchCursor("s", ["a"], False, None, 50, FAST)
         watch = Watch(open_stream, translate, cursor, dead_after=0.2).start()
@@ -98,18 +102,21 @@ class SilentStreamTest(unittest.TestCase):
         self.assertTrue(first.cancelled.is_set())
         self.assertEqual(len(requests), 2)
         self.assertEqual(requests[1].from_revision, 6)
+        self.assertEqual(lost, [first])
 
 
 class AsyncSilentStreamTest(unittest.IsolatedAsyncioTestCase):
-    async def test_a_silent_stream_is_abandoned_and_reopened_from_the_last_revision(self):
+    async def test_a_silent_stream_is_abandoned_and_reopened_from_the_last_revision_on_a_new_connection(self):
         first = AsyncScriptedStream([change(4, 1), heartbeat(6)])
         second = AsyncScriptedStream([change(7, 2)])
         streams = [first, second]
         requests = []
+        lost = []
 
         def open_stream(request):
             requests.append(request)
-            return streams.pop(0)
+            stream = streams.pop(0)
+            return stream, lambda: lost.append(stream)
 
         cursor = WatchCursor("s", ["a"], False, None, 50, FAST)
         async with AsyncWatch(open_stream, translate, cursor, dead_after=0.2) as watch:
@@ -117,6 +124,7 @@ class AsyncSilentStreamTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(values, [1, 2])
         self.assertTrue(first.cancelled)
         self.assertEqual(requests[1].from_revision, 6)
+        self.assertEqual(lost, [first])
 
 
 if __name__ == "__main__":

@@ -22,15 +22,22 @@ from .watch import ReconnectPolicy, WatchCursor, final
 #: value and the value it replaced, each up to the server's 64 MiB.
 DEFAULT_MAX_MESSAGE_LENGTH = 256 * 1024 * 1024
 
-#: Options of every channel besides the message size limits: HTTP/2 keepalive pings so that a
-#: dead connection under a long-lived watch is noticed, and a short reconnect backoff so that
-#: the watch's own backoff, not the channel's, decides when to try again.
+#: Seconds a connection attempt may take, TCP and HTTP/2 handshakes included, by default.
+DEFAULT_CONNECT_TIMEOUT = 5.0
+
+#: Options of every channel besides the message size limits and the connect timeout:
+#: - a subchannel pool of its own, so that a channel opened to replace a dead one gets a new
+#:   connection (channels with equal options otherwise share one, dead or alive);
+#: - HTTP/2 keepalive PINGs while calls are open, as the TypeScript transport sends them
+#:   (every 15 s, 10 s to answer), so that a dead connection under a watch is dropped;
+#: - a short reconnect backoff, so that the watch's own backoff decides when to try again.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.keepalive_time_ms", 15_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 0),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1_000),
     ("grpc.primary_user_agent", "statebridge-python/0.1.0"),
 )
@@ -46,11 +53,24 @@ def message_length_limit(value: Any, name: str) -> int:
     return int(value)
 
 
-def channel_options(max_receive_message_length: int, max_send_message_length: int) -> tuple[tuple[str, Any], ...]:
-    """The options of a channel with the given message size limits."""
+def connect_timeout_option(value: Any) -> float:
+    """Checks the connect timeout option: a positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise StateError("invalid_value", f"connect_timeout must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def channel_options(
+    max_receive_message_length: int, max_send_message_length: int, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> tuple[tuple[str, Any], ...]:
+    """The options of a channel with the given message size limits and connect timeout."""
     return CHANNEL_OPTIONS + (
         ("grpc.max_receive_message_length", max_receive_message_length),
         ("grpc.max_send_message_length", max_send_message_length),
+        # Despite its name, grpc takes this as the least time a connection attempt gets (its
+        # deadline is the later of this and the next backoff): at 100 ms a server slow to
+        # answer the handshake could never be reached.
+        ("grpc.min_reconnect_backoff_ms", min(max(1, int(connect_timeout * 1000)), 2**31 - 1)),
     )
 
 
@@ -107,13 +127,15 @@ class SessionCore:
         timeout: Optional[float],
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         if not isinstance(session_id, str) or not session_id:
             raise StateError("invalid_value", f"session_id must be a non-empty string, got {session_id!r}")
         self._max_receive = message_length_limit(max_receive_message_length, "max_receive_message_length")
         self._max_send = message_length_limit(max_send_message_length, "max_send_message_length")
+        self._connect_timeout = connect_timeout_option(connect_timeout)
         #: The options of every channel this context opens.
-        self._channel_options = channel_options(self._max_receive, self._max_send)
+        self._channel_options = channel_options(self._max_receive, self._max_send, self._connect_timeout)
         self._address, self._secure = parse_target(target)
         self._target = target
         self._session_id = session_id
@@ -146,6 +168,12 @@ class SessionCore:
     def closed(self) -> bool:
         """Whether close() was called."""
         return self._closed
+
+    @property
+    def _retire_grace(self) -> float:
+        """How long a replaced channel stays open for the calls still on it: a call has at most
+        the context's timeout (a second more for good measure), or a minute without one."""
+        return 60.0 if self._timeout is None else self._timeout + 1.0
 
     def _translate(self, error: grpc.RpcError) -> StateError:
         """The client's one seam from a failed call to a StateError (see ``state_error_from_rpc``),

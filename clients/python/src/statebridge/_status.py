@@ -92,6 +92,15 @@ def _trailers(error: grpc.RpcError) -> Iterable[tuple[str, Any]]:
     return tuple((key, value) for key, value in (metadata or ()))
 
 
+def connection_failed(error: grpc.RpcError) -> bool:
+    """Whether a failed call says its connection may be dead: grpc's own ``unavailable`` or a
+    deadline, with no statebridge code (which only a server that was reached sends)."""
+    status_code = error.code() if hasattr(error, "code") else None
+    if status_code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return False
+    return not any(key in (ERROR_CODE_TRAILER, STATUS_DETAILS_TRAILER) for key, _ in _trailers(error))
+
+
 def state_error_from_rpc(error: grpc.RpcError, target: str) -> StateError:
     """Translates a failed call into a StateError: the code comes from the
     ``statebridge-error-code`` trailer, else from the ErrorDetail in the status details, else

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import grpc
 import grpc.aio
 
-from ._async_channel import open_async_stream_channel
-from ._core import DEFAULT_MAX_MESSAGE_LENGTH, READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
+from ._async_channel import ReplaceableAsyncChannel
+from ._core import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_LENGTH,
+    READ_ATTEMPTS,
+    SessionCore,
+    read_retry_delay,
+    to_json,
+)
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from ._status import connection_failed
 from .errors import StateError
 from .models import SessionInfo, Variable, session_from_wire
 from .watch import AsyncWatch, ReconnectPolicy
@@ -23,7 +31,8 @@ class AsyncSessionContext(SessionCore):
     Open it inside a running event loop, either ``ctx = await AsyncSessionContext.open(...)``
     or ``async with AsyncSessionContext(...) as ctx:``; both get or create the session.
     ``await ctx.close()`` (or leaving the ``async with``) closes it. The message size limits
-    (``max_receive_message_length``, ``max_send_message_length``) are SessionContext's.
+    (``max_receive_message_length``, ``max_send_message_length``) and ``connect_timeout`` are
+    SessionContext's, and so is replacing a connection found dead.
     """
 
     def __init__(
@@ -38,14 +47,22 @@ class AsyncSessionContext(SessionCore):
         session_metadata: Optional[Mapping[str, Any]] = None,
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(
-            target, session_id, token, source, timeout, max_receive_message_length, max_send_message_length
+            target,
+            session_id,
+            token,
+            source,
+            timeout,
+            max_receive_message_length,
+            max_send_message_length,
+            connect_timeout,
         )
         self._ttl_seconds = ttl_seconds
         self._session_metadata_json = to_json(session_metadata, "session metadata")
-        self._channel: Any = None
-        self._stub: Any = None
+        self._channels = ReplaceableAsyncChannel(self._address, self._secure, self._channel_options, self._retire_grace)
+        self._opened = False
         self._watches: set[AsyncWatch] = set()
         #: The session as it was when this context was opened.
         self.session: Optional[SessionInfo] = None
@@ -65,6 +82,7 @@ class AsyncSessionContext(SessionCore):
         session_metadata: Optional[Mapping[str, Any]] = None,
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> "AsyncSessionContext":
         """Creates a context and gets or creates its session."""
         context = cls(
@@ -77,6 +95,7 @@ class AsyncSessionContext(SessionCore):
             session_metadata=session_metadata,
             max_receive_message_length=max_receive_message_length,
             max_send_message_length=max_send_message_length,
+            connect_timeout=connect_timeout,
         )
         await context.initialize()
         return context
@@ -86,11 +105,10 @@ class AsyncSessionContext(SessionCore):
         self._check_open()
         if self.session is not None:
             return self.session
-        if self._channel is None:
-            self._channel, self._stub = open_async_stream_channel(self._address, self._secure, self._channel_options)
+        self._opened = True
         try:
             response = await self._call(
-                self._stub.InitializeSession,
+                "InitializeSession",
                 pb.InitializeSessionRequest(
                     session_id=self._session_id,
                     metadata_json=self._session_metadata_json,
@@ -105,19 +123,21 @@ class AsyncSessionContext(SessionCore):
         self.created = bool(response.created)
         return self.session
 
-    async def _call(self, method: Any, request: Any, idempotent: bool = False) -> Any:
-        """Runs one call under the deadline; reads are retried as in SessionContext._call."""
-        self._check_open()
-        if self._stub is None:
-            raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")
+    async def _call(self, method: str, request: Any, idempotent: bool = False) -> Any:
+        """Runs one call (``method`` names the RPC) under the deadline; reads are retried, and
+        the channel replaced, as in SessionContext._call."""
+        self._check_open_and_initialized()
         loop = asyncio.get_running_loop()
         deadline = None if self._timeout is None else loop.time() + self._timeout
         attempt = 1
         while True:
             remaining = None if deadline is None else max(deadline - loop.time(), 0.001)
+            generation, stub = self._channels.current()
             try:
-                return await method(request, timeout=remaining, metadata=self._call_metadata)
+                return await getattr(stub, method)(request, timeout=remaining, metadata=self._call_metadata)
             except grpc.RpcError as rpc_error:
+                if connection_failed(rpc_error):
+                    self._channels.replace(generation)
                 error = self._translate(rpc_error)
             if self._closed:
                 raise StateError("closed", f"the session context for {self._session_id!r} is closed")
@@ -132,6 +152,11 @@ class AsyncSessionContext(SessionCore):
             await asyncio.sleep(delay)
             attempt += 1
 
+    def _check_open_and_initialized(self) -> None:
+        self._check_open()
+        if not self._opened:
+            raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")
+
     async def _learn_types(self, identifiers: list[str]) -> None:
         if identifiers:
             await self.get_variables(identifiers)
@@ -140,25 +165,25 @@ class AsyncSessionContext(SessionCore):
 
     async def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
-        return (await self._call(self._stub.Ping, pb.PingRequest(message=message), idempotent=True)).message
+        return (await self._call("Ping", pb.PingRequest(message=message), idempotent=True)).message
 
     async def get_session(self) -> SessionInfo:
         """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
         response = await self._call(
-            self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id), idempotent=True
+            "GetSession", pb.GetSessionRequest(session_id=self._session_id), idempotent=True
         )
         return session_from_wire(response.session)
 
     async def heartbeat(self) -> SessionInfo:
         """Keeps the session alive: its TTL slides from now."""
         response = await self._call(
-            self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id), idempotent=True
+            "Heartbeat", pb.HeartbeatRequest(session_id=self._session_id), idempotent=True
         )
         return session_from_wire(response.session)
 
     async def delete_session(self) -> bool:
         """Deletes the session for every client; returns whether there was one to delete."""
-        response = await self._call(self._stub.CleanupSession, pb.CleanupSessionRequest(session_id=self._session_id))
+        response = await self._call("CleanupSession", pb.CleanupSessionRequest(session_id=self._session_id))
         return response.deleted
 
     # -- variables --------------------------------------------------------------------------
@@ -174,7 +199,7 @@ class AsyncSessionContext(SessionCore):
     ) -> Variable:
         """Creates a variable at version 0 and returns it."""
         request = self._register_request(name, type, initial, constraints, metadata, description)
-        return self._remember((await self._call(self._stub.RegisterVariable, request)).variable)
+        return self._remember((await self._call("RegisterVariable", request)).variable)
 
     async def get_variable(self, identifier: str) -> Any:
         """Reads a variable's value by name or id."""
@@ -183,7 +208,7 @@ class AsyncSessionContext(SessionCore):
     async def get_variable_info(self, identifier: str) -> Variable:
         """Reads a whole variable by name or id."""
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
-        return self._remember((await self._call(self._stub.GetVariable, request, idempotent=True)).variable, identifier)
+        return self._remember((await self._call("GetVariable", request, idempotent=True)).variable, identifier)
 
     async def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
         """Reads many values, keyed by the identifier as given; missing ones are skipped."""
@@ -194,7 +219,7 @@ class AsyncSessionContext(SessionCore):
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
         response = await self._call(
-            self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
+            "GetVariables", pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
         )
         found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
         return {identifier: found[identifier] for identifier in names if identifier in found}
@@ -209,7 +234,7 @@ class AsyncSessionContext(SessionCore):
         """Writes a value and returns the new version; see SessionContext.set_variable."""
         await self._learn_types(self._untyped([identifier], [value]))
         request = self._set_request(identifier, value, metadata, expected_version)
-        return int((await self._call(self._stub.SetVariable, request)).version)
+        return int((await self._call("SetVariable", request)).version)
 
     async def update_variables(
         self,
@@ -220,7 +245,7 @@ class AsyncSessionContext(SessionCore):
         """Writes many values in one revision; see SessionContext.update_variables."""
         if isinstance(updates, Mapping):
             await self._learn_types(self._untyped(list(updates.keys()), list(updates.values())))
-        response = await self._call(self._stub.SetVariables, self._update_request(updates, atomic, metadata))
+        response = await self._call("SetVariables", self._update_request(updates, atomic, metadata))
         return {identifier: int(version) for identifier, version in response.versions.items()}
 
     async def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
@@ -228,13 +253,13 @@ class AsyncSessionContext(SessionCore):
         request = pb.ListVariablesRequest(session_id=self._session_id)
         if pattern is not None:
             request.pattern = pattern
-        response = await self._call(self._stub.ListVariables, request, idempotent=True)
+        response = await self._call("ListVariables", request, idempotent=True)
         return [self._remember(variable) for variable in response.variables]
 
     async def delete_variable(self, identifier: str) -> None:
         """Deletes a variable."""
         await self._call(
-            self._stub.DeleteVariable,
+            "DeleteVariable",
             pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
         )
         self._forget(identifier)
@@ -254,14 +279,13 @@ class AsyncSessionContext(SessionCore):
         SessionContext.watch_variables (resumes after reconnects, nothing lost or repeated).
         ``await`` it, or enter it with ``async with``, to wait until the server has registered
         the watch; a bare ``async for`` registers it on the first step."""
-        self._check_open()
-        if self._stub is None:
-            raise StateError("closed", "the async session context is not open yet: await initialize() or use open()")
+        self._check_open_and_initialized()
         cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
-        stub = self._stub
+        channels = self._channels
 
-        def open_stream(request: pb.WatchVariablesRequest) -> Any:
-            return stub.WatchVariables(request, metadata=self._call_metadata)
+        def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:
+            generation, stub = channels.current()
+            return stub.WatchVariables(request, metadata=self._call_metadata), lambda: channels.replace(generation)
 
         watch: AsyncWatch
 
@@ -281,8 +305,7 @@ class AsyncSessionContext(SessionCore):
         self._closed = True
         for watch in list(self._watches):
             await watch.aclose()
-        if self._channel is not None:
-            await self._channel.close()
+        await self._channels.close()
 
     async def __aenter__(self) -> "AsyncSessionContext":
         await self.initialize()

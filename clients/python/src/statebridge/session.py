@@ -5,13 +5,21 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import grpc
 
-from ._core import DEFAULT_MAX_MESSAGE_LENGTH, READ_ATTEMPTS, SessionCore, read_retry_delay, to_json
+from ._channel import ReplaceableSyncChannel, open_sync_channel
+from ._core import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_LENGTH,
+    READ_ATTEMPTS,
+    SessionCore,
+    read_retry_delay,
+    to_json,
+)
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
-from ._proto.statebridge.v1 import statebridge_pb2_grpc as pb_grpc
+from ._status import connection_failed
 from .errors import StateError
 from .models import SessionInfo, Variable, session_from_wire
 from .watch import AsyncWatch, ReconnectPolicy, Watch
@@ -41,6 +49,9 @@ class SessionContext(SessionCore):
         max_send_message_length: the largest request sent, in bytes; a larger one fails with
             ``resource_exhausted`` before it is sent. Default 256 MiB (the server's own limit,
             64 MiB by default, refuses it with ``resource_exhausted`` too).
+        connect_timeout: seconds a connection attempt may take, handshakes included. Default 5.
+            A connection found dead (a silent watch, a call past its deadline, grpc's own
+            ``unavailable``) is dropped and the next call or reconnect opens a new one.
     """
 
     def __init__(
@@ -55,22 +66,26 @@ class SessionContext(SessionCore):
         session_metadata: Optional[Mapping[str, Any]] = None,
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(
-            target, session_id, token, source, timeout, max_receive_message_length, max_send_message_length
+            target,
+            session_id,
+            token,
+            source,
+            timeout,
+            max_receive_message_length,
+            max_send_message_length,
+            connect_timeout,
         )
-        options = self._channel_options
-        if self._secure:
-            self._channel = grpc.secure_channel(self._address, grpc.ssl_channel_credentials(), options=options)
-        else:
-            self._channel = grpc.insecure_channel(self._address, options=options)
-        self._stub = pb_grpc.BridgeServiceStub(self._channel)
+        address, secure, options = self._address, self._secure, self._channel_options
+        self._channels = ReplaceableSyncChannel(lambda: open_sync_channel(address, secure, options), self._retire_grace)
         self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
         # Reentrant: a watch collected while this thread holds the lock removes itself from the set.
         self._watches_lock = threading.RLock()
         try:
             response = self._call(
-                self._stub.InitializeSession,
+                "InitializeSession",
                 pb.InitializeSessionRequest(
                     session_id=session_id,
                     metadata_json=to_json(session_metadata, "session metadata"),
@@ -79,7 +94,7 @@ class SessionContext(SessionCore):
                 idempotent=True,
             )
         except BaseException:
-            self._channel.close()
+            self._channels.close()
             self._closed = True
             raise
         #: The session as it was when this context was created.
@@ -87,18 +102,22 @@ class SessionContext(SessionCore):
         #: Whether creating this context created the session.
         self.created: bool = bool(response.created)
 
-    def _call(self, method: Any, request: Any, idempotent: bool = False) -> Any:
-        """Runs one call under the deadline. A read (``idempotent``) that finds the server
-        unavailable is tried again with backoff while the deadline allows; a write is tried
-        once, since one that failed may have been applied."""
+    def _call(self, method: str, request: Any, idempotent: bool = False) -> Any:
+        """Runs one call (``method`` names the RPC) under the deadline. A read (``idempotent``)
+        that finds the server unavailable is tried again with backoff while the deadline
+        allows; a write is tried once, since one that failed may have been applied. A failure
+        that says the connection may be dead replaces the channel for the next try."""
         self._check_open()
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         attempt = 1
         while True:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+            generation, stub = self._channels.current()
             try:
-                return method(request, timeout=remaining, metadata=self._call_metadata)
+                return getattr(stub, method)(request, timeout=remaining, metadata=self._call_metadata)
             except grpc.RpcError as rpc_error:
+                if connection_failed(rpc_error):
+                    self._channels.replace(generation)
                 error = self._translate(rpc_error)
             if self._closed:
                 raise StateError("closed", f"the session context for {self._session_id!r} is closed")
@@ -121,20 +140,20 @@ class SessionContext(SessionCore):
 
     def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
-        return self._call(self._stub.Ping, pb.PingRequest(message=message), idempotent=True).message
+        return self._call("Ping", pb.PingRequest(message=message), idempotent=True).message
 
     def get_session(self) -> SessionInfo:
         """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
-        return session_from_wire(self._call(self._stub.GetSession, pb.GetSessionRequest(session_id=self._session_id), idempotent=True).session)
+        return session_from_wire(self._call("GetSession", pb.GetSessionRequest(session_id=self._session_id), idempotent=True).session)
 
     def heartbeat(self) -> SessionInfo:
         """Keeps the session alive: its TTL slides from now. Returns the session with its new expiry."""
-        return session_from_wire(self._call(self._stub.Heartbeat, pb.HeartbeatRequest(session_id=self._session_id), idempotent=True).session)
+        return session_from_wire(self._call("Heartbeat", pb.HeartbeatRequest(session_id=self._session_id), idempotent=True).session)
 
     def delete_session(self) -> bool:
         """Deletes the session for every client (its watches end with ``session_expired``).
         Returns whether there was one to delete."""
-        return self._call(self._stub.CleanupSession, pb.CleanupSessionRequest(session_id=self._session_id)).deleted
+        return self._call("CleanupSession", pb.CleanupSessionRequest(session_id=self._session_id)).deleted
 
     # -- variables --------------------------------------------------------------------------
 
@@ -155,7 +174,7 @@ class SessionContext(SessionCore):
                 ``constraint_violation`` if the initial value breaks the constraints.
         """
         request = self._register_request(name, type, initial, constraints, metadata, description)
-        return self._remember(self._call(self._stub.RegisterVariable, request).variable)
+        return self._remember(self._call("RegisterVariable", request).variable)
 
     def get_variable(self, identifier: str) -> Any:
         """Reads a variable's value by name or id. Raises ``not_found`` if there is none."""
@@ -164,7 +183,7 @@ class SessionContext(SessionCore):
     def get_variable_info(self, identifier: str) -> Variable:
         """Reads a whole variable by name or id. Raises ``not_found`` if there is none."""
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
-        return self._remember(self._call(self._stub.GetVariable, request, idempotent=True).variable, identifier)
+        return self._remember(self._call("GetVariable", request, idempotent=True).variable, identifier)
 
     def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
         """Reads many values, keyed by the identifier as given; missing ones are skipped."""
@@ -174,7 +193,7 @@ class SessionContext(SessionCore):
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
         response = self._call(
-            self._stub.GetVariables, pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
+            "GetVariables", pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
         )
         found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
         return {identifier: found[identifier] for identifier in names if identifier in found}
@@ -196,7 +215,7 @@ class SessionContext(SessionCore):
         """
         self._learn_types(self._untyped([identifier], [value]))
         request = self._set_request(identifier, value, metadata, expected_version)
-        return int(self._call(self._stub.SetVariable, request).version)
+        return int(self._call("SetVariable", request).version)
 
     def update_variables(
         self,
@@ -212,7 +231,7 @@ class SessionContext(SessionCore):
         """
         if isinstance(updates, Mapping):
             self._learn_types(self._untyped(list(updates.keys()), list(updates.values())))
-        response = self._call(self._stub.SetVariables, self._update_request(updates, atomic, metadata))
+        response = self._call("SetVariables", self._update_request(updates, atomic, metadata))
         return {identifier: int(version) for identifier, version in response.versions.items()}
 
     def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
@@ -221,12 +240,12 @@ class SessionContext(SessionCore):
         request = pb.ListVariablesRequest(session_id=self._session_id)
         if pattern is not None:
             request.pattern = pattern
-        return [self._remember(variable) for variable in self._call(self._stub.ListVariables, request, idempotent=True).variables]
+        return [self._remember(variable) for variable in self._call("ListVariables", request, idempotent=True).variables]
 
     def delete_variable(self, identifier: str) -> None:
         """Deletes a variable. Raises ``not_found`` if there is none."""
         self._call(
-            self._stub.DeleteVariable,
+            "DeleteVariable",
             pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
         )
         self._forget(identifier)
@@ -258,8 +277,9 @@ class SessionContext(SessionCore):
         cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
         self._check_open()
 
-        def open_stream(request: pb.WatchVariablesRequest) -> Any:
-            return self._stub.WatchVariables(request, metadata=self._call_metadata)
+        def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:
+            generation, stub = self._channels.current()
+            return stub.WatchVariables(request, metadata=self._call_metadata), lambda: self._channels.replace(generation)
 
         watch = Watch(open_stream, self._translate, cursor, 3 * heartbeat_interval, self._watch_closed)
         with self._watches_lock:
@@ -281,15 +301,16 @@ class SessionContext(SessionCore):
         the watch."""
         cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
         self._check_open()
-        from ._async_channel import open_async_stream_channel
+        from ._async_channel import ReplaceableAsyncChannel
 
-        channel, stub = open_async_stream_channel(self._address, self._secure, self._channel_options)
+        channels = ReplaceableAsyncChannel(self._address, self._secure, self._channel_options, self._retire_grace)
 
-        def open_stream(request: pb.WatchVariablesRequest) -> Any:
-            return stub.WatchVariables(request, metadata=self._call_metadata)
+        def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:
+            generation, stub = channels.current()
+            return stub.WatchVariables(request, metadata=self._call_metadata), lambda: channels.replace(generation)
 
         async def close_channel() -> None:
-            await channel.close()
+            await channels.close()
 
         return AsyncWatch(open_stream, self._translate, cursor, 3 * heartbeat_interval, close_channel)
 
@@ -318,7 +339,7 @@ class SessionContext(SessionCore):
             watches = list(self._watches)
         for watch in watches:
             watch.close()
-        self._channel.close()
+        self._channels.close()
 
     def __enter__(self) -> "SessionContext":
         return self

@@ -3,7 +3,9 @@
 Both reopen a broken stream from the last revision they saw (in an event or a heartbeat), with
 exponential backoff and jitter, and drop anything at or below the last revision they
 delivered, so no event is lost or repeated across reconnects. A stream that stays silent for
-a few heartbeat intervals is treated as dead and reopened.
+a few heartbeat intervals is treated as dead and reopened. A stream that went silent or failed
+on its connection (not on the server's word) says so to its opener, which then reopens it on a
+new connection: grpc would otherwise reuse the dead one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Awaitable, Callable, Deque, Optional, Sequence
 import grpc
 
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from ._status import connection_failed
 from .errors import StateError
 from .models import WatchEvent, event_from_wire
 
@@ -143,6 +146,14 @@ class WatchCursor:
         return self._policy.delay(self.failures)
 
 
+#: Opens a stream for a request; returns the call and what to call if its connection is dead.
+OpenStream = Callable[[pb.WatchVariablesRequest], "tuple[Any, Callable[[], None]]"]
+
+
+def _no_connection() -> None:
+    pass
+
+
 class Watch:
     """A blocking iterator of :class:`WatchEvent`, from one resumable stream.
 
@@ -152,7 +163,7 @@ class Watch:
 
     def __init__(
         self,
-        open_stream: Callable[[pb.WatchVariablesRequest], Any],
+        open_stream: OpenStream,
         translate: Callable[[grpc.RpcError], StateError],
         cursor: WatchCursor,
         dead_after: float,
@@ -165,6 +176,7 @@ class Watch:
         self._on_close = on_close
         self._pending: Deque[WatchEvent] = collections.deque()
         self._call: Any = None
+        self._connection_lost: Callable[[], None] = _no_connection
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._waiting_since: Optional[float] = None
@@ -221,10 +233,11 @@ class Watch:
                 return None
             if self._call is None:
                 self._stale = False
-                self._call = self._open_stream(self._cursor.request())
+                self._call, self._connection_lost = self._open_stream(self._cursor.request())
                 self._start_watchdog()
-            call = self._call
+            call, connection_lost = self._call, self._connection_lost
         self._waiting_since = time.monotonic()
+        dead_connection = False
         try:
             return next(call)
         except StopIteration:
@@ -232,14 +245,18 @@ class Watch:
         except grpc.RpcError as rpc_error:
             if self._stale:
                 error = StateError("unavailable", f"the watch stream was silent for {self._dead_after:g} s")
+                dead_connection = True
             else:
                 error = self._translate(rpc_error)
+                dead_connection = connection_failed(rpc_error)
         finally:
             self._waiting_since = None
         with self._lock:
             self._call = None
         if self._closed.is_set():
             return None
+        if dead_connection:
+            connection_lost()
         delay = self._cursor.after_failure(error)
         self._closed.wait(delay)
         return None
@@ -294,7 +311,7 @@ class AsyncWatch:
 
     def __init__(
         self,
-        open_stream: Callable[[pb.WatchVariablesRequest], Any],
+        open_stream: OpenStream,
         translate: Callable[[grpc.RpcError], StateError],
         cursor: WatchCursor,
         dead_after: float,
@@ -307,6 +324,7 @@ class AsyncWatch:
         self._on_close = on_close
         self._pending: Deque[WatchEvent] = collections.deque()
         self._call: Any = None
+        self._connection_lost: Callable[[], None] = _no_connection
         self._closed = False
         self._started = False
         self._close_event: Optional[asyncio.Event] = None
@@ -359,17 +377,20 @@ class AsyncWatch:
 
     async def _receive(self) -> Optional[pb.WatchVariablesResponse]:
         if self._call is None:
-            self._call = self._open_stream(self._cursor.request())
+            self._call, self._connection_lost = self._open_stream(self._cursor.request())
         call = self._call
+        dead_connection = False
         try:
             message = await asyncio.wait_for(call.read(), self._dead_after)
         except asyncio.TimeoutError:
             call.cancel()
             error = StateError("unavailable", f"the watch stream was silent for {self._dead_after:g} s")
+            dead_connection = True
         except grpc.RpcError as rpc_error:
             if self._closed:
                 return None
             error = self._translate(rpc_error)
+            dead_connection = connection_failed(rpc_error)
         else:
             if message is not grpc.aio.EOF:
                 return message
@@ -377,6 +398,8 @@ class AsyncWatch:
         self._call = None
         if self._closed:
             return None
+        if dead_connection:
+            self._connection_lost()
         delay = self._cursor.after_failure(error)
         if self._close_event is None:
             self._close_event = asyncio.Event()
