@@ -19,12 +19,25 @@ def events(revision, *names):
     )
 
 
-def heartbeat(revision):
-    return pb.WatchVariablesResponse(heartbeat=pb.WatchHeartbeat(revision=revision))
+def heartbeat(revision, incarnation="", interval_ms=0):
+    return pb.WatchVariablesResponse(
+        heartbeat=pb.WatchHeartbeat(revision=revision, incarnation=incarnation, interval_ms=interval_ms)
+    )
 
 
-def cursor(include_initial=True, from_revision=None, policy=ReconnectPolicy()):
-    return WatchCursor("session", ["a", "b"], include_initial, from_revision, 1000, policy)
+def created(revision, *ids, incarnation="", interval_ms=0):
+    return pb.WatchVariablesResponse(
+        created=pb.WatchCreated(revision=revision, ids=ids, incarnation=incarnation, heartbeat_interval_ms=interval_ms)
+    )
+
+
+def typed(kind, revision, identifier, id):
+    event = pb.WatchEvent(type=kind, identifier=identifier, id=id, name=identifier, revision=revision)
+    return pb.WatchVariablesResponse(events=pb.WatchEvents(revision=revision, events=[event]))
+
+
+def cursor(include_initial=True, from_revision=None, policy=ReconnectPolicy(), incarnation=""):
+    return WatchCursor("session", ["a", "b"], include_initial, from_revision, 1000, policy, incarnation)
 
 
 class WatchCursorTest(unittest.TestCase):
@@ -88,6 +101,63 @@ class WatchCursorTest(unittest.TestCase):
         watch.accept(heartbeat(1))
         watch.after_failure(StateError("unavailable", "down"))
         self.assertEqual(watch.failures, 1)
+
+
+class WatchIdentityCursorTest(unittest.TestCase):
+    """A watch follows the ids its identifiers named at the start, in one incarnation."""
+
+    def test_a_resume_names_the_ids_the_first_created_told(self):
+        watch = cursor(include_initial=False)
+        watch.accept(created(3, "var_a", "var_b"))
+        request = watch.request()
+        self.assertEqual(list(request.identifiers), ["var_a", "var_b"])
+        self.assertEqual(request.from_revision, 3)
+
+    def test_a_deleted_event_ends_the_interest_of_its_identifier(self):
+        watch = cursor(include_initial=False)
+        watch.accept(created(3, "var_a", "var_b"))
+        watch.accept(typed(pb.WATCH_EVENT_TYPE_DELETED, 4, "a", "var_a"))
+        self.assertEqual(list(watch.request().identifiers), ["var_b"])
+        watch.accept(typed(pb.WATCH_EVENT_TYPE_DELETED, 5, "b", "var_b"))
+        self.assertIsNone(watch.request(), "nothing is left to follow, nor to reopen")
+
+    def test_a_resume_that_finds_a_followed_id_gone_ends_its_identifier(self):
+        watch = cursor(include_initial=False)
+        watch.accept(created(3, "var_a", "var_b"))
+        watch.request()
+        watch.accept(created(3, "", "var_b"))
+        self.assertEqual(list(watch.request().identifiers), ["var_b"])
+
+    def test_events_of_a_stream_resumed_by_ids_carry_the_identifier_as_named(self):
+        watch = cursor(include_initial=False)
+        watch.accept(created(3, "var_a", "var_b"))
+        watch.request()
+        (event,) = watch.accept(typed(pb.WATCH_EVENT_TYPE_VALUE_CHANGE, 4, "var_a", "var_a"))
+        self.assertEqual((event.identifier, event.id), ("a", "var_a"))
+
+    def test_every_request_names_the_incarnation_given_or_first_told(self):
+        given = cursor(incarnation="00000000000000aa")
+        self.assertEqual(given.request().incarnation, "00000000000000aa")
+        given.accept(created(1, "var_a", "var_b", incarnation="00000000000000bb"))
+        self.assertEqual(given.request().incarnation, "00000000000000aa")
+        learned = cursor()
+        self.assertEqual(learned.request().incarnation, "")
+        learned.accept(created(1, "var_a", "var_b", incarnation="00000000000000bb"))
+        learned.accept(events(2, "a"))
+        self.assertEqual(learned.request().incarnation, "00000000000000bb")
+
+    def test_a_resync_behind_the_resume_point_is_delivered_and_the_watch_goes_on_from_it(self):
+        watch = cursor(from_revision=100)
+        (event,) = watch.accept(typed(pb.WATCH_EVENT_TYPE_RESYNC, 7, "a", "var_a"))
+        self.assertEqual(event.type, "resync")
+        self.assertEqual(watch.request().from_revision, 7)
+        self.assertEqual([e.revision for e in watch.accept(events(8, "a"))], [8])
+
+    def test_an_announced_heartbeat_interval_longer_than_asked_lengthens_the_silence_limit(self):
+        watch = cursor()
+        self.assertEqual(watch.silence_limit(3.0), 3.0)
+        watch.accept(heartbeat(1, interval_ms=2000))
+        self.assertEqual(watch.silence_limit(3.0), 6.0)
 
 
 class ReconnectPolicyTest(unittest.TestCase):

@@ -16,7 +16,7 @@ from ._status import state_error_from_rpc
 from .errors import StateError
 from .models import Variable, variable_from_wire
 from .values import encode_value
-from .watch import ReconnectPolicy, WatchCursor, final
+from ._cursor import MISSED_HEARTBEATS, ReconnectPolicy, WatchCursor, final
 
 #: The default largest message a client sends or accepts, in bytes: a watch event carries a
 #: value and the value it replaced, each up to the server's 64 MiB.
@@ -148,6 +148,8 @@ class SessionCore:
         self._types: dict[str, str] = {}
         self._types_lock = threading.Lock()
         self._closed = False
+        # Set once a call or a watch was told session_expired: every later call fails with it.
+        self._session_ended: Optional[StateError] = None
 
     @property
     def session_id(self) -> str:
@@ -170,6 +172,14 @@ class SessionCore:
         return self._closed
 
     @property
+    def incarnation(self) -> str:
+        """This life of the session, as the context found it when it got or created it (see
+        :attr:`SessionInfo.incarnation`); every watch names it, so that a session created
+        again under the same id ends the watch with ``session_expired``."""
+        session = getattr(self, "session", None)
+        return session.incarnation if session is not None else ""
+
+    @property
     def _retire_grace(self) -> float:
         """How long a replaced channel stays open for the calls still on it: a call has at most
         the context's timeout (a second more for good measure), or a minute without one."""
@@ -179,6 +189,8 @@ class SessionCore:
         """The client's one seam from a failed call to a StateError (see ``state_error_from_rpc``),
         with this client's own message size limits named when grpc refused a message for them."""
         translated = state_error_from_rpc(error, self._target)
+        if translated.code == "session_expired":
+            self._session_has_ended(translated)
         if translated.code != "resource_exhausted":
             return translated
         details = error.details() if hasattr(error, "details") else None
@@ -202,6 +214,18 @@ class SessionCore:
     def _check_open(self) -> None:
         if self._closed:
             raise StateError("closed", f"the session context for {self._session_id!r} is closed")
+        if self._session_ended is not None:
+            raise self._session_ended
+
+    def _session_has_ended(self, error: StateError) -> None:
+        """Records that the session ended, so that the context never goes on with a session
+        created again under the same id (after a restart, say) as if it were its own."""
+        if self._session_ended is None:
+            self._session_ended = StateError(
+                "session_expired",
+                f"session {self._session_id!r} of this context ended ({error.message}); a session created "
+                "again under that id would be another one: create a new context to use it",
+            )
 
     # -- the type cache ---------------------------------------------------------------------
 
@@ -329,4 +353,5 @@ class SessionCore:
             from_revision,
             max(1, int(heartbeat_interval * 1000)),
             reconnect,
+            self.incarnation,
         )

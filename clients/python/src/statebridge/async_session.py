@@ -12,6 +12,7 @@ from ._async_channel import ReplaceableAsyncChannel
 from ._core import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_LENGTH,
+    MISSED_HEARTBEATS,
     READ_ATTEMPTS,
     SessionCore,
     read_retry_delay,
@@ -292,7 +293,7 @@ class AsyncSessionContext(SessionCore):
         async def forget() -> None:
             self._watches.discard(watch)
 
-        watch = AsyncWatch(open_stream, self._translate, cursor, 3 * heartbeat_interval, forget)
+        watch = AsyncWatch(open_stream, self._translate, cursor, MISSED_HEARTBEATS * heartbeat_interval, forget)
         self._watches.add(watch)
         return watch
 

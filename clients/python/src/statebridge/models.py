@@ -42,6 +42,10 @@ class SessionInfo:
     variable_count: int
     metadata: dict[str, Any]
     ttl_seconds: int
+    #: This life of the session: 16 hex digits created with it. A session created again under
+    #: the same id (after it was deleted or expired, or the server restarted) has another one.
+    #: Empty from a server that predates incarnations.
+    incarnation: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ def session_from_wire(session: pb.Session) -> SessionInfo:
         variable_count=int(session.variable_count),
         metadata=parse_json_object(session.metadata_json),
         ttl_seconds=int(session.ttl_seconds),
+        incarnation=session.incarnation,
     )
 
 

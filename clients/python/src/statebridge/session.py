@@ -13,6 +13,7 @@ from ._channel import ReplaceableSyncChannel, open_sync_channel
 from ._core import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_LENGTH,
+    MISSED_HEARTBEATS,
     READ_ATTEMPTS,
     SessionCore,
     read_retry_delay,
@@ -281,7 +282,7 @@ class SessionContext(SessionCore):
             generation, stub = self._channels.current()
             return stub.WatchVariables(request, metadata=self._call_metadata), lambda: self._channels.replace(generation)
 
-        watch = Watch(open_stream, self._translate, cursor, 3 * heartbeat_interval, self._watch_closed)
+        watch = Watch(open_stream, self._translate, cursor, MISSED_HEARTBEATS * heartbeat_interval, self._watch_closed)
         with self._watches_lock:
             self._watches.add(watch)
         return watch.start()
@@ -312,7 +313,7 @@ class SessionContext(SessionCore):
         async def close_channel() -> None:
             await channels.close()
 
-        return AsyncWatch(open_stream, self._translate, cursor, 3 * heartbeat_interval, close_channel)
+        return AsyncWatch(open_stream, self._translate, cursor, MISSED_HEARTBEATS * heartbeat_interval, close_channel)
 
     def _watch_closed(self, watch: Watch) -> None:
         with self._watches_lock:

@@ -12,138 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import random
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Deque, Optional, Sequence
+from typing import Any, Awaitable, Callable, Deque, Optional
 
 import grpc
 
+from ._cursor import ReconnectPolicy, WatchCursor, final
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
-from .models import WatchEvent, event_from_wire
+from .models import WatchEvent
 
-
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """How a watch reopens a broken stream.
-
-    The n-th failure in a row waits ``min(cap, base * 2**(n-1))`` seconds, shortened at random
-    by up to ``jitter`` of itself so that clients cut off together do not come back together;
-    after ``max_failures`` failures in a row the watch gives up with ``unavailable``. A message
-    received resets the count. The defaults are the TypeScript consumer's: 1 s, 30 s, 10, 0.2.
-    """
-
-    base: float = 1.0
-    cap: float = 30.0
-    max_failures: int = 10
-    jitter: float = 0.2
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.base <= self.cap):
-            raise ValueError(f"reconnect delays must satisfy 0 <= base <= cap, got {self.base} and {self.cap}")
-        if self.max_failures < 1:
-            raise ValueError(f"max_failures must be at least 1, got {self.max_failures}")
-        if not (0 <= self.jitter <= 1):
-            raise ValueError(f"jitter must be within 0..1, got {self.jitter}")
-
-    def delay(self, failures: int) -> float:
-        """The wait after the given number of failures in a row."""
-        exponential = min(self.cap, self.base * (2.0 ** min(max(failures - 1, 0), 64)))
-        return exponential * (1 - self.jitter * random.random())
-
-
-_FINAL = "_statebridge_final"
-
-
-def final(error: StateError) -> StateError:
-    """Marks an error that reconnecting would only meet again, so that a watch ends with it
-    even if its code is one that is usually retried (a message over this client's
-    ``max_receive_message_length`` is ``resource_exhausted``)."""
-    setattr(error, _FINAL, True)
-    return error
-
-
-class WatchCursor:
-    """The bookkeeping of one watch, whatever drives it: what to ask for on each (re)connect,
-    which messages are new, and how long to wait after a failure."""
-
-    def __init__(
-        self,
-        session_id: str,
-        identifiers: Sequence[str],
-        include_initial: bool,
-        from_revision: Optional[int],
-        heartbeat_interval_ms: int,
-        policy: ReconnectPolicy,
-    ) -> None:
-        self._session_id = session_id
-        self._identifiers = list(identifiers)
-        self._include_initial = include_initial
-        self._heartbeat_interval_ms = heartbeat_interval_ms
-        self._policy = policy
-        #: The revision to resume from: the highest seen in an event or a heartbeat.
-        self.resume_revision: Optional[int] = from_revision
-        #: The revision of the last events delivered; anything at or below is a repeat.
-        self.delivered_revision: Optional[int] = from_revision
-        self.failures = 0
-
-    def request(self) -> pb.WatchVariablesRequest:
-        request = pb.WatchVariablesRequest(
-            session_id=self._session_id,
-            identifiers=self._identifiers,
-            heartbeat_interval_ms=self._heartbeat_interval_ms,
-        )
-        if self.resume_revision is not None:
-            request.from_revision = self.resume_revision
-        else:
-            request.include_initial = self._include_initial
-        return request
-
-    def accept(self, message: pb.WatchVariablesResponse) -> list[WatchEvent]:
-        """Takes one stream message; returns the events to deliver (none for a heartbeat or a
-        repeat)."""
-        self.failures = 0
-        kind = message.WhichOneof("kind")
-        if kind == "heartbeat":
-            revision = int(message.heartbeat.revision)
-            # Before the initial snapshot has arrived, a resume point would skip it.
-            waiting_for_snapshot = self._include_initial and self.resume_revision is None
-            if not waiting_for_snapshot and (self.resume_revision is None or revision > self.resume_revision):
-                self.resume_revision = revision
-            return []
-        if kind != "events":
-            return []
-        revision = int(message.events.revision)
-        if self.delivered_revision is not None and revision <= self.delivered_revision:
-            return []
-        self.delivered_revision = revision
-        if self.resume_revision is None or revision > self.resume_revision:
-            self.resume_revision = revision
-        return [event_from_wire(event) for event in message.events.events]
-
-    def after_failure(self, error: StateError) -> float:
-        """Decides what a failure means: returns the wait before reconnecting, or raises.
-
-        Raises:
-            StateError: the error itself if reconnecting cannot help (``session_expired``,
-                ``not_found``, ``unauthenticated``…), or ``unavailable`` after too many
-                failures in a row.
-        """
-        # Only conditions that can pass are retried, as in the TypeScript consumer: the server
-        # going away (unavailable), a slow consumer cut off or a quota (resource_exhausted), a
-        # stream cancelled by someone other than the watcher (closed).
-        if error.code not in ("unavailable", "resource_exhausted", "closed") or getattr(error, _FINAL, False):
-            raise error
-        self.failures += 1
-        if self.failures >= self._policy.max_failures:
-            raise StateError(
-                "unavailable",
-                f"the watch gave up after {self.failures} failures in a row; last: {error.message}",
-            ) from error
-        return self._policy.delay(self.failures)
+__all__ = ["AsyncWatch", "OpenStream", "ReconnectPolicy", "Watch", "WatchCursor", "final"]
 
 
 #: Opens a stream for a request; returns the call and what to call if its connection is dead.
@@ -231,11 +112,16 @@ class Watch:
         with self._lock:
             if self._closed.is_set():
                 return None
-            if self._call is None:
+            request = self._cursor.request() if self._call is None else None
+            if self._call is None and request is not None:
                 self._stale = False
-                self._call, self._connection_lost = self._open_stream(self._cursor.request())
+                self._call, self._connection_lost = self._open_stream(request)
                 self._start_watchdog()
             call, connection_lost = self._call, self._connection_lost
+        if call is None:
+            # Every watched variable was deleted: nothing to follow, nor to reopen, until close().
+            self._closed.wait()
+            return None
         self._waiting_since = time.monotonic()
         dead_connection = False
         try:
@@ -244,7 +130,7 @@ class Watch:
             error: StateError = StateError("unavailable", "the bridge-server ended the watch stream")
         except grpc.RpcError as rpc_error:
             if self._stale:
-                error = StateError("unavailable", f"the watch stream was silent for {self._dead_after:g} s")
+                error = StateError("unavailable", f"the watch stream was silent for {self._silence_limit():g} s")
                 dead_connection = True
             else:
                 error = self._translate(rpc_error)
@@ -267,11 +153,13 @@ class Watch:
         self._watchdog = threading.Thread(target=self._watch_for_silence, name="statebridge-watchdog", daemon=True)
         self._watchdog.start()
 
+    def _silence_limit(self) -> float:
+        return self._cursor.silence_limit(self._dead_after)
+
     def _watch_for_silence(self) -> None:
-        interval = max(self._dead_after / 4, 0.05)
-        while not self._closed.wait(interval):
+        while not self._closed.wait(max(self._silence_limit() / 4, 0.05)):
             since = self._waiting_since
-            if since is not None and time.monotonic() - since > self._dead_after:
+            if since is not None and time.monotonic() - since > self._silence_limit():
                 with self._lock:
                     call = self._call
                     if call is not None and self._waiting_since == since:
@@ -376,15 +264,23 @@ class AsyncWatch:
             await self._step()
 
     async def _receive(self) -> Optional[pb.WatchVariablesResponse]:
+        if self._close_event is None:
+            self._close_event = asyncio.Event()
         if self._call is None:
-            self._call, self._connection_lost = self._open_stream(self._cursor.request())
+            request = self._cursor.request()
+            if request is None:
+                # Every watched variable was deleted: nothing to follow, nor to reopen, until aclose().
+                await self._close_event.wait()
+                return None
+            self._call, self._connection_lost = self._open_stream(request)
         call = self._call
         dead_connection = False
+        silence_limit = self._cursor.silence_limit(self._dead_after)
         try:
-            message = await asyncio.wait_for(call.read(), self._dead_after)
+            message = await asyncio.wait_for(call.read(), silence_limit)
         except asyncio.TimeoutError:
             call.cancel()
-            error = StateError("unavailable", f"the watch stream was silent for {self._dead_after:g} s")
+            error = StateError("unavailable", f"the watch stream was silent for {silence_limit:g} s")
             dead_connection = True
         except grpc.RpcError as rpc_error:
             if self._closed:
@@ -401,8 +297,6 @@ class AsyncWatch:
         if dead_connection:
             self._connection_lost()
         delay = self._cursor.after_failure(error)
-        if self._close_event is None:
-            self._close_event = asyncio.Event()
         try:
             await asyncio.wait_for(self._close_event.wait(), delay)
         except asyncio.TimeoutError:
