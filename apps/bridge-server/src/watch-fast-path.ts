@@ -343,6 +343,9 @@ function flushCall(call: WatchCall): void {
 
 /** Resolves when `stream` can take more, or is gone. */
 function drained(stream: http2.ServerHttp2Stream): Promise<void> {
+  // The buffer may have drained while the next message was awaited (the write that filled it
+  // happens a tick after the message is taken): a 'drain' already emitted does not come again.
+  if (!stream.writableNeedDrain || stream.destroyed || stream.closed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       stream.off("drain", done);
