@@ -228,6 +228,29 @@ class SessionIncarnationTest(unittest.TestCase):
             self.assertIn("recreated", caught.exception.message)
 
 
+class AsyncSessionIncarnationTest(unittest.IsolatedAsyncioTestCase):
+    async def test_an_async_context_told_session_expired_never_goes_on_with_a_session_recreated_under_its_id(self):
+        with BridgeServer() as server:
+            session = unique_session()
+            async with AsyncSessionContext(server.target, session) as context:
+                self.assertRegex(context.incarnation, r"^[0-9a-f]{16}$")
+                self.assertTrue(context.created)
+                await context.register_variable("a", "integer", 0)
+                watch = await context.watch_variables(["a"], include_initial=False, reconnect=FAST)
+                with SessionContext(server.target, session) as other:
+                    other.delete_session()
+                with SessionContext(server.target, session) as recreator:
+                    self.assertTrue(recreator.created)
+                    recreator.register_variable("a", "integer", 0)
+                with self.assertRaises(StateError) as caught:
+                    await asyncio.wait_for(watch.__anext__(), 20)
+                self.assertEqual(caught.exception.code, "session_expired")
+                with self.assertRaises(StateError) as caught:
+                    await context.get_variable("a")
+                self.assertEqual(caught.exception.code, "session_expired")
+                self.assertIn("create a new context", caught.exception.message)
+
+
 class ResumeAheadTest(unittest.TestCase):
     """Issue 10 item 4: a resume point ahead of the session is answered with resync, which the
     client applies rather than dropping everything after it as duplicates."""

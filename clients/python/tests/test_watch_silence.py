@@ -80,6 +80,15 @@ def translate(error):
     return StateError("closed", "cancelled")
 
 
+def created(revision, *ids):
+    return pb.WatchVariablesResponse(created=pb.WatchCreated(revision=revision, ids=ids))
+
+
+def deleted(revision):
+    event = pb.WatchEvent(type=pb.WATCH_EVENT_TYPE_DELETED, identifier="a", id="var_a", name="a", revision=revision)
+    return pb.WatchVariablesResponse(events=pb.WatchEvents(revision=revision, events=[event]))
+
+
 class SilentStreamTest(unittest.TestCase):
     def test_a_silent_stream_is_cancelled_and_reopened_from_the_last_revision_on_a_new_connection(self):
         first = ScriptedStream([change(4, 1), heartbeat(6)])
@@ -105,6 +114,21 @@ class SilentStreamTest(unittest.TestCase):
         self.assertEqual(lost, [first])
 
 
+    def test_a_watch_whose_every_variable_was_deleted_opens_no_stream_after_a_failure(self):
+        streams = [ScriptedStream([created(3, "var_a"), deleted(4)])]
+        opened = []
+
+        def open_stream(request):
+            opened.append(request)
+            return streams.pop(0), lambda: None
+
+        watch = Watch(open_stream, translate, WatchCursor("s", ["a"], False, None, 50, FAST), dead_after=0.2).start()
+        self.assertEqual(next(watch).type, "deleted")
+        threading.Timer(0.6, watch.close).start()
+        self.assertEqual(list(watch), [])  # the silent stream failed; nothing was reopened
+        self.assertEqual(len(opened), 1)
+
+
 class AsyncSilentStreamTest(unittest.IsolatedAsyncioTestCase):
     async def test_a_silent_stream_is_abandoned_and_reopened_from_the_last_revision_on_a_new_connection(self):
         first = AsyncScriptedStream([change(4, 1), heartbeat(6)])
@@ -125,6 +149,25 @@ class AsyncSilentStreamTest(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(first.cancelled)
         self.assertEqual(requests[1].from_revision, 6)
         self.assertEqual(lost, [first])
+
+    async def test_a_watch_whose_every_variable_was_deleted_opens_no_stream_after_a_failure(self):
+        streams = [AsyncScriptedStream([created(3, "var_a"), deleted(4)])]
+        opened = []
+
+        def open_stream(request):
+            opened.append(request)
+            return streams.pop(0), lambda: None
+
+        watch = AsyncWatch(open_stream, translate, WatchCursor("s", ["a"], False, None, 50, FAST), dead_after=0.2)
+        await watch.start()
+        self.assertEqual((await watch.__anext__()).type, "deleted")
+        waiting = asyncio.ensure_future(watch.__anext__())
+        await asyncio.sleep(0.6)
+        self.assertFalse(waiting.done(), "the watch stays open and quiet")
+        await watch.aclose()
+        with self.assertRaises(StopAsyncIteration):
+            await waiting
+        self.assertEqual(len(opened), 1)
 
 
 if __name__ == "__main__":
