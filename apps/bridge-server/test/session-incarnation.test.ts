@@ -99,7 +99,7 @@ describe("session incarnations", () => {
       const stream = after.client(protocol).watchVariables({
         sessionId: "s",
         identifiers: ["x"],
-        fromRevision: 2,
+        fromRevision: 2n,
         incarnation: old,
       });
       const error = await (async () => {
