@@ -171,6 +171,14 @@ class NetworkFaultTest(unittest.TestCase):
             self.assertEqual(context.get_variable("counter"), 0)
 
 
+    def test_connect_timeout_must_be_a_positive_number_of_seconds(self):
+        for value in (0, -1, "5", True, float("nan"), float("inf")):
+            with self.subTest(value=value), self.assertRaises(StateError) as raised:
+                SessionContext(self.server.target, self.session, connect_timeout=value)
+            self.assertEqual(raised.exception.code, "invalid_value")
+            self.assertIn("connect_timeout", raised.exception.message)
+
+
 class AsyncNetworkFaultTest(unittest.IsolatedAsyncioTestCase):
     @classmethod
     def setUpClass(cls):
