@@ -1,12 +1,13 @@
 import type { Client } from "@connectrpc/connect";
 import type { BridgeService } from "@statebridge/proto";
-import { StateError, type WatchEvent, type Watcher, type WatchOptions } from "@statebridge/state-provider";
+import { StateError, type WatchEvent, type Watcher } from "@statebridge/state-provider";
 import { type ReconnectOptions, resolveReconnectOptions } from "./backoff.js";
 import { createFallbackWatchSource } from "./fallback-watch-source.js";
 import type { GrpcConnection } from "./grpc-stream.js";
 import { createGrpcWatchStreamOpener, createGrpcWatchVariablesSource } from "./grpc-watch-sources.js";
 import { type StreamWatchHandle, type StreamWatchInfo, startStreamWatch } from "./stream-watch.js";
 import type { WatchSource } from "./watch-source.js";
+import type { StreamWatchOptions } from "./watch-status.js";
 import { createWatchStreamSource } from "./watch-stream-source.js";
 import { createWatchVariablesSource } from "./watch-variables-source.js";
 
@@ -37,7 +38,11 @@ export interface StreamConsumerOptions {
    * reopened. Default 3.
    */
   readonly missedHeartbeats?: number;
-  /** Backoff of reconnects. */
+  /**
+   * Backoff of reconnects: 1 s base, doubling to a 30 s cap, and a watch gives up (ends with
+   * `unavailable`, told to `onStatus` as `gave-up`) after 10 failed reopens in a row, by
+   * default.
+   */
   readonly reconnect?: ReconnectOptions;
   /**
    * How watches travel:
@@ -82,12 +87,17 @@ export interface StreamConsumerOptions {
 export interface StreamConsumer {
   /**
    * Opens a watch. Resolves once the server confirmed it (its first message); from then on
-   * the watcher sees every change in revision order, exactly once, across reconnects.
+   * the watcher sees every change in revision order, exactly once, across reconnects, and
+   * `options.onStatus` is told the connection state (see `WatchStatus`).
    * @throws `invalid_value` for an empty or malformed identifier list or `fromRevision`;
    *   `not_found`, `session_expired`, `unauthenticated` or `unavailable` as the server answers;
    *   `closed` after {@link StreamConsumer.close}.
    */
-  watch(identifiers: Iterable<string>, watcher: Watcher, options?: WatchOptions): Promise<StreamWatchHandle>;
+  watch(
+    identifiers: Iterable<string>,
+    watcher: Watcher,
+    options?: StreamWatchOptions,
+  ): Promise<StreamWatchHandle>;
   /** The live watches, in the order they were opened. */
   watchers(): StreamWatchInfo[];
   /** Closes every watch (each stream is cancelled on both ends). Idempotent. */
@@ -140,6 +150,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         watcher,
         filter: watchOptions.filter,
         onError: watchOptions.onError,
+        onStatus: watchOptions.onStatus,
         reconnect,
         onWatcherError,
         target: options.target,

@@ -11,6 +11,7 @@ import { type ResolvedReconnectOptions, reconnectDelay } from "./backoff.js";
 import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
 import { decodeWatchEvents } from "./watch-events.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+import type { WatchStatus } from "./watch-status.js";
 
 /** {@link WatchInfo} with what only a stream consumer counts. */
 export interface StreamWatchInfo extends WatchInfo {
@@ -34,6 +35,8 @@ export interface StreamWatchSettings {
   readonly watcher: Watcher;
   readonly filter: ((event: WatchEvent) => boolean) | undefined;
   readonly onError: ((error: StateError) => void) | undefined;
+  /** Told each change of the connection state. */
+  readonly onStatus?: ((status: WatchStatus) => void) | undefined;
   readonly reconnect: ResolvedReconnectOptions;
   /** The server's address, named in `unavailable` errors. */
   readonly target: string | undefined;
@@ -247,6 +250,15 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
     return { ...request, identifiers: sentIdentifiers, includeInitial: false, fromRevision: lastRevision };
   }
 
+  function tell(status: WatchStatus): void {
+    if (settings.onStatus === undefined) return;
+    try {
+      settings.onStatus(status);
+    } catch (onStatusFailure) {
+      settings.onWatcherError(onStatusFailure, undefined);
+    }
+  }
+
   /** Runs attempts until the watch ends. `opened` settles after the first attempt's first message. */
   async function run(opened: (error: StateError | undefined) => void): Promise<void> {
     let isOpen = false;
@@ -273,8 +285,10 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
             heard = true;
             failures = 0;
             state = "active";
-            if (!isOpen) {
+            if (isOpen) tell({ kind: "resumed", revision: next.fromRevision ?? lastRevision ?? 0 });
+            else {
               isOpen = true;
+              tell({ kind: "connected", revision: revisionOf(message) });
               opened(undefined);
             }
           }
@@ -301,17 +315,19 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       }
       if (!heard) failures++;
       if (failures >= reconnect.maxFailures) {
-        end(
-          new StateError(
-            "unavailable",
-            `watch ${describeIdentifiers(request.identifiers)} gave up after ${failures} failed reconnects in a row: ${failure.rawMessage}`,
-            { cause: failure },
-          ),
+        const gaveUp = new StateError(
+          "unavailable",
+          `watch ${describeIdentifiers(request.identifiers)} gave up after ${failures} failed reconnects in a row: ${failure.rawMessage}`,
+          { cause: failure },
         );
+        tell({ kind: "gave-up", error: gaveUp });
+        end(gaveUp);
         return;
       }
       state = "reconnecting";
-      await sleep(reconnectDelay(failures + 1, reconnect), stop.signal);
+      const delayMs = reconnectDelay(failures + 1, reconnect);
+      tell({ kind: "reconnecting", attempt: failures + 1, delayMs, error: failure });
+      await sleep(delayMs, stop.signal);
       if (isClosed()) return;
       reconnects++;
     }
@@ -334,6 +350,11 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       },
     );
   });
+}
+
+/** The revision a message is at. */
+function revisionOf(message: WatchMessage): number {
+  return message.kind === "events" ? Number(message.events.revision) : message.revision;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -1,0 +1,142 @@
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { BridgeService } from "@statebridge/proto";
+import { isStateError, type WatchEvent } from "@statebridge/state-provider";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  createStreamConsumer,
+  type StreamConsumer,
+  type StreamConsumerOptions,
+  type WatchStatus,
+} from "../src/index.js";
+import { type ServerProcess, startServerProcess } from "./support/server-process.js";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+
+// Guards the liveness a user can see: a server gone for good shows as `reconnecting` with
+// growing attempts and then `gave-up`, not as minutes of silence; a server that comes back
+// shows as `resumed` at the revision the watch had reached.
+const MODES = ["per-watch", "multiplexed"] as const;
+const HEARTBEAT_MS = 50;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function serverProcess(): Promise<ServerProcess> {
+  const server = await startServerProcess(["--heartbeat-interval-ms", String(HEARTBEAT_MS)], 0);
+  cleanups.push(() => server.stop("SIGKILL"));
+  return server;
+}
+
+async function proxyTo(port: number): Promise<TcpProxy> {
+  const proxy = await startTcpProxy(port);
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+function clientOf(baseUrl: string): Client<typeof BridgeService> {
+  const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs: 500, pingTimeoutMs: 500 });
+  cleanups.push(() => sessionManager.abort());
+  return createClient(BridgeService, createGrpcTransport({ baseUrl, sessionManager }));
+}
+
+function consumerOf(options: StreamConsumerOptions): StreamConsumer {
+  const consumer = createStreamConsumer(options);
+  cleanups.push(() => consumer.close());
+  return consumer;
+}
+
+const integer = (value: number) => ({ kind: { case: "integerValue" as const, value: BigInt(value) } });
+
+describe("the connection state a watcher is told (onStatus)", () => {
+  it.each(MODES)(
+    "a server stopped for good (%s): connected, then reconnecting with attempts 1, 2, 3, then gave-up with the error the watch ends with",
+    async (mode) => {
+      const server = await serverProcess();
+      const writer = clientOf(server.url);
+      const sessionId = `gone-${mode}`;
+      await writer.initializeSession({ sessionId });
+      const registered = await writer.registerVariable({
+        sessionId,
+        name: "x",
+        type: "integer",
+        initialValue: integer(0),
+      });
+      const consumer = consumerOf({
+        client: clientOf(server.url),
+        sessionId,
+        streams: mode,
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        reconnect: { baseDelayMs: 10, maxDelayMs: 40, maxFailures: 3 },
+      });
+      const statuses: WatchStatus[] = [];
+      const handle = await consumer.watch(["x"], () => {}, {
+        onStatus: (status) => statuses.push(status),
+      });
+      expect(statuses).toEqual([{ kind: "connected", revision: Number(registered.revision) }]);
+      await server.stop("SIGKILL");
+      const ended = await handle.done;
+      expect(isStateError(ended, "unavailable"), String(ended)).toBe(true);
+      expect(statuses.map((status) => status.kind)).toEqual([
+        "connected",
+        "reconnecting",
+        "reconnecting",
+        "reconnecting",
+        "gave-up",
+      ]);
+      const reconnecting = statuses.filter((status) => status.kind === "reconnecting");
+      expect(reconnecting.map((status) => status.attempt)).toEqual([1, 2, 3]);
+      for (const status of reconnecting) {
+        expect(status.delayMs).toBeGreaterThanOrEqual(0);
+        expect(status.delayMs).toBeLessThanOrEqual(40);
+        expect(isStateError(status.error, "unavailable"), String(status.error)).toBe(true);
+      }
+      expect(statuses.at(-1)).toEqual({ kind: "gave-up", error: ended });
+    },
+    60_000,
+  );
+
+  it.each(MODES)(
+    "a server that comes back after a partition (%s): reconnecting, then resumed at the last revision delivered, and nothing is lost",
+    async (mode) => {
+      const server = await serverProcess();
+      const proxy = await proxyTo(server.port);
+      const writer = clientOf(server.url);
+      const sessionId = `back-${mode}`;
+      await writer.initializeSession({ sessionId });
+      await writer.registerVariable({ sessionId, name: "x", type: "integer", initialValue: integer(0) });
+      const consumer = consumerOf({
+        client: clientOf(proxy.url),
+        sessionId,
+        streams: mode,
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        reconnect: { baseDelayMs: 10, maxDelayMs: 100, maxFailures: 1_000 },
+      });
+      const statuses: WatchStatus[] = [];
+      const events: WatchEvent[] = [];
+      const handle = await consumer.watch(["x"], (event) => void events.push(event), {
+        onStatus: (status) => statuses.push(status),
+      });
+      const before = await writer.setVariable({ sessionId, identifier: "x", value: integer(1) });
+      await vi.waitFor(() => expect(events).toHaveLength(1));
+      proxy.blackhole(true);
+      await vi.waitFor(() => expect(statuses.some((status) => status.kind === "reconnecting")).toBe(true), {
+        timeout: 15_000,
+      });
+      const during = await writer.setVariable({ sessionId, identifier: "x", value: integer(2) });
+      proxy.blackhole(false);
+      await vi.waitFor(() => expect(events).toHaveLength(2), { timeout: 15_000 });
+      expect(events.map((event) => event.revision)).toEqual([
+        Number(before.revision),
+        Number(during.revision),
+      ]);
+      expect(statuses[0]?.kind).toBe("connected");
+      const kinds = statuses.map((status) => status.kind);
+      expect(kinds.slice(1, -1).every((kind) => kind === "reconnecting")).toBe(true);
+      expect(statuses.at(-1)).toEqual({ kind: "resumed", revision: Number(before.revision) });
+      expect(handle.info().state).toBe("active");
+    },
+    60_000,
+  );
+});
