@@ -32,9 +32,8 @@ import {
   type Watcher,
   type WatchHandle,
   type WatchInfo,
-  type WatchOptions,
 } from "@statebridge/state-provider";
-import type { GrpcConnection } from "@statebridge/stream-consumer";
+import type { GrpcConnection, StreamWatchOptions } from "@statebridge/stream-consumer";
 import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
@@ -96,6 +95,11 @@ export interface BridgedStateProvider extends StateProvider {
   readonly created: boolean;
   /** The session's incarnation, as the factory found it (16 hex digits; "" from an older server). */
   readonly incarnation: string;
+  /**
+   * {@link StateProvider.watch}, whose options also take `onStatus`: told the watch's
+   * connection state (`connected`, `reconnecting`, `resumed`, `gave-up`; see `WatchStatus`).
+   */
+  watch(identifiers: Iterable<string>, watcher: Watcher, options?: StreamWatchOptions): Promise<WatchHandle>;
 }
 
 /** The defaults of {@link BridgedStateOptions}. */
@@ -518,7 +522,7 @@ class BridgedState implements BridgedStateProvider {
   async watch(
     identifiers: Iterable<string>,
     watcher: Watcher,
-    options: WatchOptions = {},
+    options: StreamWatchOptions = {},
   ): Promise<WatchHandle> {
     this.#assertOpen();
     if (!this.#policy.closed) this.#session.assertLive();

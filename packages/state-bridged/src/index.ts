@@ -1,3 +1,4 @@
+export type { StreamWatchOptions, WatchStatus } from "@statebridge/stream-consumer";
 export type { BridgedStateOptions, BridgedStateProvider } from "./bridged-state.js";
 export { BRIDGED_STATE_DEFAULTS, createBridgedState } from "./bridged-state.js";
 export type { RetryOptions } from "./call-policy.js";

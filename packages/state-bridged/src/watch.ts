@@ -1,10 +1,11 @@
 import type { Client, Transport } from "@connectrpc/connect";
 import type { BridgeService } from "@statebridge/proto";
-import type { StateError, Watcher, WatchHandle, WatchInfo, WatchOptions } from "@statebridge/state-provider";
+import type { StateError, Watcher, WatchHandle, WatchInfo } from "@statebridge/state-provider";
 import {
   createStreamConsumer,
   type GrpcConnection,
   type ReconnectOptions,
+  type StreamWatchOptions,
 } from "@statebridge/stream-consumer";
 
 /** What the watch side of a BridgedState gets from the provider. */
@@ -48,7 +49,10 @@ export interface BridgedWatchOptions {
   readonly heartbeatIntervalMs?: number;
   /** Heartbeat intervals of silence after which a stream is reopened. Default 3. */
   readonly missedHeartbeats?: number;
-  /** Reconnect backoff: 1 s base, 30 s cap, give up after 10 failures in a row by default. */
+  /**
+   * Reconnect backoff: 1 s base, 30 s cap, give up after 10 failures in a row by default. A
+   * watch's `onStatus` is told each reconnect and the give-up.
+   */
   readonly reconnect?: ReconnectOptions;
 }
 
@@ -56,8 +60,8 @@ export interface BridgedWatchOptions {
 export interface BridgedWatches {
   /** Whether this build delivers changes; it becomes the provider's `capabilities.watch`. */
   readonly supported: boolean;
-  /** Opens a watch. */
-  watch(identifiers: readonly string[], watcher: Watcher, options: WatchOptions): Promise<WatchHandle>;
+  /** Opens a watch; `options.onStatus` is told its connection state. */
+  watch(identifiers: readonly string[], watcher: Watcher, options: StreamWatchOptions): Promise<WatchHandle>;
   /** The live watches. */
   list(): WatchInfo[];
   /** Closes every watch; called once by the provider's `close()`. */
