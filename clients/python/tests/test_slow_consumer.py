@@ -16,7 +16,7 @@ from support import BridgeServer, unique_session
 
 VALUE_BYTES = 16 * 1024
 WRITES = 3000
-WATCHERS = 4
+WATCHERS = 8
 #: What unbounded queues would hold: every write's value, for every watcher.
 BACKLOG_BYTES = WRITES * VALUE_BYTES * WATCHERS
 CUT_OFF = "watch stream cut off: consumer too slow"
@@ -62,7 +62,7 @@ class SlowConsumerTest(unittest.TestCase):
 
     def check(self, histories, last, version, growth):
         # Bounded: far below the backlog that unbounded queues would have held.
-        self.assertLess(growth, BACKLOG_BYTES / 3)
+        self.assertLess(growth, BACKLOG_BYTES / 4)
         cut_offs = [line for line in self.server.errors if CUT_OFF in line]
         self.assertGreaterEqual(len(cut_offs), WATCHERS, "every watcher's stream was cut off by the server")
         for events in histories:

@@ -15,7 +15,7 @@ import { type ServerProcess, startServerProcess } from "./support/server-process
 
 const VALUE_BYTES = 16 * 1024;
 const WRITES = 3_000;
-const WATCHERS = 4;
+const WATCHERS = 8;
 /** What unbounded queues would hold: every write's value, for every watcher. */
 const BACKLOG_BYTES = WRITES * VALUE_BYTES * WATCHERS;
 
@@ -115,7 +115,7 @@ describe("slow consumers are cut off and catch up on every stream mode", () => {
       }
 
       // Bounded: far below the backlog that unbounded queues would have held.
-      expect(peak - baseline).toBeLessThan(BACKLOG_BYTES / 3);
+      expect(peak - baseline).toBeLessThan(BACKLOG_BYTES / 4);
       for (const { events, handle } of watches) {
         const info = handle.info();
         expect(info.state).not.toBe("closed");
