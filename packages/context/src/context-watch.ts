@@ -1,3 +1,4 @@
+import type { StreamWatchOptions } from "@statebridge/state-bridged";
 import {
   isStateError,
   type StateError,
@@ -6,7 +7,6 @@ import {
   type Watcher,
   type WatchHandle,
   type WatchInfo,
-  type WatchOptions,
 } from "@statebridge/state-provider";
 
 let nextWatchNumber = 0;
@@ -25,7 +25,7 @@ export class ContextWatch implements WatchHandle {
   /** The identifiers still alive: a `deleted` event removes those of its variable. */
   private readonly live: Set<string>;
   private readonly watcher: Watcher;
-  private readonly options: WatchOptions;
+  private readonly options: StreamWatchOptions;
   private readonly queue: WatchEvent[] = [];
   private draining = false;
   private underlying: WatchHandle | undefined;
@@ -44,7 +44,7 @@ export class ContextWatch implements WatchHandle {
   constructor(
     identifiers: readonly string[],
     watcher: Watcher,
-    options: WatchOptions,
+    options: StreamWatchOptions,
     onClosed: (watch: ContextWatch) => void,
   ) {
     this.identifiers = identifiers;
@@ -60,10 +60,15 @@ export class ContextWatch implements WatchHandle {
 
   /** Opens the first backend watch with the caller's options. */
   async start(provider: StateProvider): Promise<void> {
-    const options: { includeInitial?: boolean; fromRevision?: number; onError: (error: StateError) => void } =
-      {
-        onError: (error) => this.end(error),
-      };
+    const options: {
+      includeInitial?: boolean;
+      fromRevision?: number;
+      onError: (error: StateError) => void;
+      onStatus?: StreamWatchOptions["onStatus"];
+    } = {
+      onError: (error) => this.end(error),
+      ...this.statusOption(),
+    };
     if (this.options.includeInitial !== undefined) options.includeInitial = this.options.includeInitial;
     if (this.options.fromRevision !== undefined) options.fromRevision = this.options.fromRevision;
     this.underlying = await provider.watch(this.identifiers, (event) => this.receive(event), options);
@@ -75,10 +80,21 @@ export class ContextWatch implements WatchHandle {
    */
   async openOn(provider: StateProvider, fromRevision: number): Promise<WatchHandle | undefined> {
     if (this.state === "closed" || this.live.size === 0) return undefined;
-    return provider.watch([...this.live], (event) => this.receive(event), {
+    const options: StreamWatchOptions = {
       fromRevision,
       onError: (error) => this.end(error),
-    });
+      ...this.statusOption(),
+    };
+    return provider.watch([...this.live], (event) => this.receive(event), options);
+  }
+
+  /**
+   * The caller's `onStatus`, passed on to every backend watch: a bridged one tells its
+   * connection state (`connected` again after a move); LocalState, which never reconnects,
+   * tells nothing.
+   */
+  private statusOption(): Pick<StreamWatchOptions, "onStatus"> {
+    return this.options.onStatus === undefined ? {} : { onStatus: this.options.onStatus };
   }
 
   /** Makes a handle from {@link ContextWatch.openOn} the one this watch follows. */

@@ -1,4 +1,8 @@
-import { type BridgedStateOptions, createBridgedState } from "@statebridge/state-bridged";
+import {
+  type BridgedStateOptions,
+  createBridgedState,
+  type StreamWatchOptions,
+} from "@statebridge/state-bridged";
 import { createLocalState } from "@statebridge/state-local";
 import {
   createSessionId,
@@ -18,7 +22,6 @@ import {
   type Watcher,
   type WatchHandle,
   type WatchInfo,
-  type WatchOptions,
 } from "@statebridge/state-provider";
 import { ContextWatch } from "./context-watch.js";
 import { bridgeReason, type ProgramSpec } from "./program-spec.js";
@@ -120,9 +123,10 @@ export interface Context {
   export(): Promise<ExportDocument>;
   /**
    * Watches variables. The handle survives a switch: events keep coming from the new backend,
-   * with no gap and no duplicate.
+   * with no gap and no duplicate. `options.onStatus` is passed on to each backend's watch:
+   * a bridged backend tells the connection state (see `WatchStatus`), LocalState nothing.
    */
-  watch(identifiers: Iterable<string>, watcher: Watcher, options?: WatchOptions): Promise<WatchHandle>;
+  watch(identifiers: Iterable<string>, watcher: Watcher, options?: StreamWatchOptions): Promise<WatchHandle>;
   listWatchers(): WatchInfo[];
 
   /**
