@@ -15,7 +15,7 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_00
 // Guards that a Context passes a watch's onStatus on to the backend it moves to: LocalState
 // never reconnects and tells nothing; after the switch the bridged watch tells its state.
 describe("Context watch onStatus", () => {
-  it("tells nothing on LocalState, connected after the switch, then reconnecting and gave-up when the bridge stops for good", async () => {
+  it("tells nothing on LocalState, connected after the switch, then reconnecting and gave_up when the bridge stops for good", async () => {
     const server = await startBridgeProcess();
     try {
       const context = await createContext({
@@ -39,7 +39,7 @@ describe("Context watch onStatus", () => {
         "connected",
         "reconnecting",
         "reconnecting",
-        "gave-up",
+        "gave_up",
       ]);
       await context.close();
     } finally {

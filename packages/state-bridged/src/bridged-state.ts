@@ -97,7 +97,7 @@ export interface BridgedStateProvider extends StateProvider {
   readonly incarnation: string;
   /**
    * {@link StateProvider.watch}, whose options also take `onStatus`: told the watch's
-   * connection state (`connected`, `reconnecting`, `resumed`, `gave-up`; see `WatchStatus`).
+   * connection state (`connected`, `reconnecting`, `resumed`, `gave_up`; see `WatchStatus`).
    */
   watch(identifiers: Iterable<string>, watcher: Watcher, options?: StreamWatchOptions): Promise<WatchHandle>;
 }

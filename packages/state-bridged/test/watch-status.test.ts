@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type BridgedStateProvider, createBridgedState, type WatchStatus } from "../src/index.js";
 
 // Guards the liveness a BridgedState watcher can see: a server gone for good shows through
-// the watch's onStatus as reconnecting, then gave-up, rather than as minutes of silence.
+// the watch's onStatus as reconnecting, then gave_up, rather than as minutes of silence.
 const servers: BridgeServer[] = [];
 const providers: BridgedStateProvider[] = [];
 
@@ -15,7 +15,7 @@ afterEach(async () => {
 
 describe("BridgedState watch onStatus", () => {
   for (const streams of ["multiplexed", "per-watch"] as const) {
-    it(`a watcher whose server stopped for good is told connected, reconnecting with attempts 1 to maxFailures, then gave-up with the error the watch ends with (${streams})`, async () => {
+    it(`a watcher whose server stopped for good is told connected, reconnecting with attempts 1 to maxFailures, then gave_up with the error the watch ends with (${streams})`, async () => {
       const server = await createBridgeServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 100 });
       servers.push(server);
       const provider = await createBridgedState({
@@ -41,12 +41,12 @@ describe("BridgedState watch onStatus", () => {
         "reconnecting",
         "reconnecting",
         "reconnecting",
-        "gave-up",
+        "gave_up",
       ]);
       expect(statuses.flatMap((status) => (status.kind === "reconnecting" ? [status.attempt] : []))).toEqual([
         1, 2, 3,
       ]);
-      expect(statuses.at(-1)).toEqual({ kind: "gave-up", error: ended });
+      expect(statuses.at(-1)).toEqual({ kind: "gave_up", error: ended });
     });
   }
 });

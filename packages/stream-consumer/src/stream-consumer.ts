@@ -40,7 +40,7 @@ export interface StreamConsumerOptions {
   readonly missedHeartbeats?: number;
   /**
    * Backoff of reconnects: 1 s base, doubling to a 30 s cap, and a watch gives up (ends with
-   * `unavailable`, told to `onStatus` as `gave-up`) after 10 failed reopens in a row, by
+   * `unavailable`, told to `onStatus` as `gave_up`) after 10 failed reopens in a row, by
    * default.
    */
   readonly reconnect?: ReconnectOptions;

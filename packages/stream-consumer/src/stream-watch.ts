@@ -320,7 +320,7 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
           `watch ${describeIdentifiers(request.identifiers)} gave up after ${failures} failed reconnects in a row: ${failure.rawMessage}`,
           { cause: failure },
         );
-        tell({ kind: "gave-up", error: gaveUp });
+        tell({ kind: "gave_up", error: gaveUp });
         end(gaveUp);
         return;
       }

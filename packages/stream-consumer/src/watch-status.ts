@@ -7,7 +7,7 @@ import type { StateError, WatchOptions } from "@statebridge/state-provider";
  * - `reconnecting`: the stream broke; reopen number `attempt` (1 after a stream that was
  *   open, then counting failures in a row) comes in `delayMs`; `error` is why.
  * - `resumed`: a reopened stream is open again; every change after `revision` follows.
- * - `gave-up`: `maxFailures` reopens failed in a row; the watch ends with `error`
+ * - `gave_up`: `maxFailures` reopens failed in a row; the watch ends with `error`
  *   (`unavailable`), which `onError` and the handle's `done` also tell.
  */
 export type WatchStatus =
@@ -19,7 +19,7 @@ export type WatchStatus =
       readonly error: StateError;
     }
   | { readonly kind: "resumed"; readonly revision: number }
-  | { readonly kind: "gave-up"; readonly error: StateError };
+  | { readonly kind: "gave_up"; readonly error: StateError };
 
 /** {@link WatchOptions} with the connection state of a watch over a network. */
 export interface StreamWatchOptions extends WatchOptions {

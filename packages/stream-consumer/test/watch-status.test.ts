@@ -13,7 +13,7 @@ import { type ServerProcess, startServerProcess } from "./support/server-process
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
 
 // Guards the liveness a user can see: a server gone for good shows as `reconnecting` with
-// growing attempts and then `gave-up`, not as minutes of silence; a server that comes back
+// growing attempts and then `gave_up`, not as minutes of silence; a server that comes back
 // shows as `resumed` at the revision the watch had reached.
 const MODES = ["per-watch", "multiplexed"] as const;
 const HEARTBEAT_MS = 50;
@@ -51,7 +51,7 @@ const integer = (value: number) => ({ kind: { case: "integerValue" as const, val
 
 describe("the connection state a watcher is told (onStatus)", () => {
   it.each(MODES)(
-    "a server stopped for good (%s): connected, then reconnecting with attempts 1, 2, 3, then gave-up with the error the watch ends with",
+    "a server stopped for good (%s): connected, then reconnecting with attempts 1, 2, 3, then gave_up with the error the watch ends with",
     async (mode) => {
       const server = await serverProcess();
       const writer = clientOf(server.url);
@@ -83,7 +83,7 @@ describe("the connection state a watcher is told (onStatus)", () => {
         "reconnecting",
         "reconnecting",
         "reconnecting",
-        "gave-up",
+        "gave_up",
       ]);
       const reconnecting = statuses.filter((status) => status.kind === "reconnecting");
       expect(reconnecting.map((status) => status.attempt)).toEqual([1, 2, 3]);
@@ -92,7 +92,7 @@ describe("the connection state a watcher is told (onStatus)", () => {
         expect(status.delayMs).toBeLessThanOrEqual(40);
         expect(isStateError(status.error, "unavailable"), String(status.error)).toBe(true);
       }
-      expect(statuses.at(-1)).toEqual({ kind: "gave-up", error: ended });
+      expect(statuses.at(-1)).toEqual({ kind: "gave_up", error: ended });
     },
     60_000,
   );
