@@ -117,7 +117,7 @@ describe("checkHistory", () => {
 
   it("reports a missing tail as Reliable", () => {
     expect(check(correct.slice(0, 4)).violations).toEqual([
-      "Reliable: w: a: 1 changes never arrived (first: r6)",
+      "Reliable: w: a (var_a): 1 changes never arrived (first: r6)",
     ]);
   });
 
@@ -165,7 +165,54 @@ describe("checkHistory", () => {
     expect(guaranteesBroken(events, { start: { kind: "initial", revision: 2 } })).toContain("Resumable");
   });
 
-  it("reports an event for a variable not watched", () => {
-    expect(guaranteesBroken(correct, { names: ["a"] })).toEqual(["Reliable"]);
+  it("reports an event for a variable not watched as Identity", () => {
+    expect(guaranteesBroken(correct, { names: ["a"] })).toEqual(["Identity"]);
+  });
+});
+
+describe("checkHistory on deletes, re-registers and a recreated session", () => {
+  // After r6: r7 deletes a, r8 registers a new a (var_a2, value 10), r9 sets it to 11.
+  const replaced = {
+    variables: [
+      { ...(variables[0] as (typeof variables)[0]), deletedAt: 7 },
+      variables[1] as (typeof variables)[0],
+      { name: "a", id: "var_a2", initialValue: 10, registeredAt: 8 },
+    ],
+    writes: [
+      ...writes,
+      { writer: "w1", revision: 9, atomic: false, changes: [{ name: "a", version: 1, value: 11 }] },
+    ],
+    finalRevision: 9,
+  };
+  const deletion = { ...event("deleted", "a", 7, 3, 3), newValue: undefined, oldValue: 3 };
+  const ofNewA = { ...event("value_change", "a", 9, 1, 11, 10), id: "var_a2" };
+
+  it("accepts a watch of a name that ends with the deletion and gets nothing of the new variable", () => {
+    expect(check([...correct, deletion], {}, replaced).violations).toEqual([]);
+  });
+
+  it("reports an event of the variable registered later under the watched name as Identity", () => {
+    expect(guaranteesBroken([...correct, deletion, ofNewA], {}, replaced)).toEqual(["Identity"]);
+  });
+
+  it("reports a deletion that never arrived as Reliable", () => {
+    expect(guaranteesBroken(correct, {}, replaced)).toEqual(["Reliable"]);
+  });
+
+  it("follows the ids a watch resolved when it opened: a watch opened after the re-register gets the new variable", () => {
+    const opened = { start: { kind: "live", revision: 8 } as const, names: ["a"] };
+    expect(check([ofNewA], opened, replaced).violations).toEqual([]);
+    expect(guaranteesBroken([deletion, ofNewA], opened, replaced)).toEqual(["Identity"]);
+  });
+
+  it("requires every watcher to end with session_expired after the session was recreated", () => {
+    const recreated = { sessionRecreated: true };
+    expect(check(correct, { endedWith: "session_expired" }, recreated).violations).toEqual([]);
+    expect(guaranteesBroken(correct, {}, recreated)).toEqual(["Incarnation"]);
+    // An event of the new session (its revisions start again) breaks the order as well.
+    const ofNewSession = event("value_change", "a", 2, 1, 1, 0);
+    expect(
+      guaranteesBroken([...correct, ofNewSession], { endedWith: "session_expired" }, recreated),
+    ).toContain("Ordered");
   });
 });

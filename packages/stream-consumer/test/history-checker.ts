@@ -7,6 +7,8 @@ export interface VariableRecord {
   readonly initialValue: number;
   /** The revision its registration took. */
   readonly registeredAt: number;
+  /** The revision its deletion took; a later variable may take its name. */
+  readonly deletedAt?: number;
 }
 
 /** One committed write, from the writer's own response: the server's word on what happened. */
@@ -36,6 +38,13 @@ export interface WatcherRecord {
   readonly events: readonly WatchEvent[];
   /** How often its stream was reopened. */
   readonly reconnects: number;
+  /**
+   * The variable ids its names resolved to when it was opened; by default those the names
+   * had at `start.revision`. A watch follows these ids only (the README's Guarantees).
+   */
+  readonly ids?: readonly string[];
+  /** The error code the watch ended with, if it ended. */
+  readonly endedWith?: string;
 }
 
 /** What {@link checkHistory} is given. */
@@ -50,11 +59,19 @@ export interface HistoryInput {
    * changes themselves, never a resync.
    */
   readonly historyCoversRun: boolean;
+  /**
+   * The session was recreated under its id after `finalRevision` (a server restart lost it):
+   * every watcher must end with `session_expired` and get nothing of the new session.
+   */
+  readonly sessionRecreated?: boolean;
 }
 
 /** The outcome: an empty `violations` means every guarantee held. */
 export interface HistoryReport {
-  /** Each broken guarantee, named (Ordered, Unique, Reliable, Atomic, Resumable) with where. */
+  /**
+   * Each broken guarantee, named (Ordered, Unique, Reliable, Atomic, Resumable, Identity,
+   * Incarnation) with where.
+   */
   readonly violations: readonly string[];
   readonly events: number;
   readonly resyncs: number;
@@ -80,10 +97,16 @@ const MAX_VIOLATIONS_PER_WATCHER = 20;
  *   all of them, next to each other.
  * - Resumable: with a history that covers the run, a reopened stream resumes with the
  *   changes themselves: no `resync` and no `initial` after the start.
+ * - Identity: a watch follows the variable ids its names resolved to when it opened; a
+ *   variable's deletion arrives as its last event, and nothing of a variable registered
+ *   later under the same name ever arrives.
+ * - Incarnation: after the session was recreated under its id, every watcher ends with
+ *   `session_expired`, never resuming into the new session's history.
  * The writers' log must hold every write of the session after the registrations.
  */
 export function checkHistory(input: HistoryInput): HistoryReport {
   const timelines = buildTimelines(input);
+  const variablesById = new Map(input.variables.map((variable) => [variable.id, variable]));
   const writesByRevision = new Map(input.writes.map((write) => [write.revision, write]));
   const violations: string[] = [];
   let events = 0;
@@ -94,7 +117,13 @@ export function checkHistory(input: HistoryInput): HistoryReport {
     const report = (guarantee: string, message: string) => {
       if (found.length < MAX_VIOLATIONS_PER_WATCHER) found.push(`${guarantee}: ${watcher.label}: ${message}`);
     };
-    checkWatcher(watcher, input, timelines, writesByRevision, report);
+    checkWatcher(watcher, input, timelines, variablesById, writesByRevision, report);
+    if (input.sessionRecreated === true && watcher.endedWith !== "session_expired") {
+      report(
+        "Incarnation",
+        `ended with ${watcher.endedWith ?? "nothing"} after the session was recreated, not session_expired`,
+      );
+    }
     violations.push(...found);
     events += watcher.events.length;
     resyncs += watcher.events.filter((event) => event.type === "resync").length;
@@ -106,20 +135,37 @@ export function checkHistory(input: HistoryInput): HistoryReport {
 function buildTimelines(input: HistoryInput): Map<string, State[]> {
   const timelines = new Map<string, State[]>();
   for (const variable of input.variables) {
-    timelines.set(variable.name, [
+    timelines.set(variable.id, [
       { revision: variable.registeredAt, version: 0, value: variable.initialValue },
     ]);
   }
   const writes = [...input.writes].sort((left, right) => left.revision - right.revision);
   for (const write of writes) {
     for (const change of write.changes) {
-      const timeline = timelines.get(change.name);
+      const variable = variableAt(input.variables, change.name, write.revision);
+      const timeline = variable === undefined ? undefined : timelines.get(variable.id);
       if (timeline === undefined)
-        throw new Error(`the writers' log names an unknown variable ${change.name}`);
+        throw new Error(
+          `the writers' log names ${change.name} at r${write.revision}, when no variable had that name`,
+        );
       timeline.push({ revision: write.revision, version: change.version, value: change.value });
     }
   }
   return timelines;
+}
+
+/** The variable that had `name` at `revision`. */
+function variableAt(
+  variables: readonly VariableRecord[],
+  name: string,
+  revision: number,
+): VariableRecord | undefined {
+  return variables.find(
+    (variable) =>
+      variable.name === name &&
+      variable.registeredAt <= revision &&
+      (variable.deletedAt === undefined || revision < variable.deletedAt),
+  );
 }
 
 /** The state of a variable as of `revision` (its last change at or before it). */
@@ -136,22 +182,33 @@ function checkWatcher(
   watcher: WatcherRecord,
   input: HistoryInput,
   timelines: Map<string, State[]>,
+  variablesById: Map<string, VariableRecord>,
   writesByRevision: Map<number, WriteRecord>,
   report: (guarantee: string, message: string) => void,
 ): void {
-  const watched = new Set(watcher.names);
   const start = watcher.start.revision;
+  const followed = new Set(
+    watcher.ids ?? watcher.names.flatMap((name) => variableAt(input.variables, name, start)?.id ?? []),
+  );
   const describe = (event: WatchEvent, index: number) =>
     `event ${index} (${event.type} ${event.name} v${event.version} r${event.revision})`;
 
-  // Ordered, Unique, Atomic (contiguity) over the whole sequence.
+  // Ordered, Unique, Atomic (contiguity) and Identity over the whole sequence.
   const seen = new Set<string>();
   const closedRevisions = new Set<number>();
+  const deleted = new Set<string>();
   let lastRevision = Number.NEGATIVE_INFINITY;
   const lastVersion = new Map<string, number>();
   for (const [index, event] of watcher.events.entries()) {
-    if (!watched.has(event.name))
-      report("Reliable", `${describe(event, index)} is for a variable not watched`);
+    if (!followed.has(event.id)) {
+      report(
+        "Identity",
+        `${describe(event, index)} is of variable ${event.id}, which the watch did not start with`,
+      );
+    }
+    if (deleted.has(event.id))
+      report("Identity", `${describe(event, index)} comes after its variable's deletion`);
+    if (event.type === "deleted") deleted.add(event.id);
     if (event.revision < lastRevision) {
       report("Ordered", `${describe(event, index)} comes after revision ${lastRevision}`);
     }
@@ -162,30 +219,49 @@ function checkWatcher(
       if (Number.isFinite(lastRevision)) closedRevisions.add(lastRevision);
       lastRevision = event.revision;
     }
-    const key = `${event.name}@${event.revision}`;
+    const key = `${event.id}@${event.revision}`;
     if (seen.has(key)) report("Unique", `${describe(event, index)} was delivered before`);
     seen.add(key);
-    const previous = lastVersion.get(event.name);
-    if (previous !== undefined && event.version <= previous) {
+    const previous = lastVersion.get(event.id);
+    if (
+      previous !== undefined &&
+      (event.type === "deleted" ? event.version < previous : event.version <= previous)
+    ) {
       report("Ordered", `${describe(event, index)}: version ${event.version} after version ${previous}`);
     }
-    lastVersion.set(event.name, event.version);
+    lastVersion.set(event.id, event.version);
   }
 
   // Reliable, variable by variable, against the writers' log.
-  for (const name of watcher.names) {
-    const timeline = timelines.get(name);
-    if (timeline === undefined) {
-      report("Reliable", `watches ${name}, which the writers never registered`);
+  for (const id of followed) {
+    const timeline = timelines.get(id);
+    const variable = variablesById.get(id);
+    if (timeline === undefined || variable === undefined) {
+      report("Reliable", `follows ${id}, which the writers never registered`);
       continue;
     }
+    const name = variable.name;
     const expected = timeline.filter(
-      (state) => state.revision > start && state.revision <= input.finalRevision,
+      (state) => state.version > 0 && state.revision > start && state.revision <= input.finalRevision,
     );
-    const delivered = watcher.events.filter((event) => event.name === name);
+    const delivered = watcher.events.filter((event) => event.id === id);
+    const deletion =
+      variable.deletedAt !== undefined &&
+      variable.deletedAt > start &&
+      variable.deletedAt <= input.finalRevision
+        ? variable.deletedAt
+        : undefined;
+    let deletionSeen = false;
     let next = 0;
     for (const [position, event] of delivered.entries()) {
-      const where = `${name} event ${position} (${event.type} v${event.version} r${event.revision})`;
+      const where = `${name} (${id}) event ${position} (${event.type} v${event.version} r${event.revision})`;
+      if (event.type === "deleted") {
+        deletionSeen = true;
+        if (event.revision !== variable.deletedAt) {
+          report("Reliable", `${where}: the variable was deleted at r${variable.deletedAt ?? "never"}`);
+        }
+        continue;
+      }
       if (event.type === "initial") {
         if (watcher.start.kind !== "initial" || position !== 0) {
           report("Resumable", `${where}: an initial event after the start`);
@@ -253,15 +329,20 @@ function checkWatcher(
       const missing = expected.slice(next, next + 5).map((state) => `r${state.revision}`);
       report(
         "Reliable",
-        `${name}: ${expected.length - next} changes never arrived (first: ${missing.join(", ")})`,
+        `${name} (${id}): ${expected.length - next} changes never arrived (first: ${missing.join(", ")})`,
       );
+    }
+    if (deletion !== undefined && !deletionSeen) {
+      report("Reliable", `${name} (${id}): its deletion at r${deletion} never arrived`);
     }
   }
 
-  // Atomic: every watched member of an atomic batch arrives at its revision.
+  // Atomic: every followed member of an atomic batch arrives at its revision.
   for (const write of writesByRevision.values()) {
     if (!write.atomic || write.revision <= start) continue;
-    const members = write.changes.filter((change) => watched.has(change.name)).map((change) => change.name);
+    const members = write.changes
+      .map((change) => variableAt(input.variables, change.name, write.revision)?.id ?? "")
+      .filter((id) => followed.has(id));
     if (members.length < 2) continue;
     const delivered = watcher.events.filter(
       (event) => event.revision === write.revision && event.type === "value_change",
@@ -270,11 +351,11 @@ function checkWatcher(
       (event) => event.type === "resync" && event.revision >= write.revision,
     );
     if (delivered.length === 0 && resynced) continue;
-    const names = delivered.map((event) => event.name).sort();
-    if (names.join(",") !== members.sort().join(",")) {
+    const ids = delivered.map((event) => event.id).sort();
+    if (ids.join(",") !== members.sort().join(",")) {
       report(
         "Atomic",
-        `batch r${write.revision} of ${members.join(", ")} arrived as ${names.join(", ") || "nothing"}`,
+        `batch r${write.revision} of ${members.join(", ")} arrived as ${ids.join(", ") || "nothing"}`,
       );
     }
   }
