@@ -15,7 +15,7 @@ from .errors import STATE_ERROR_CODES, Failure, StateError
 from .models import SessionInfo, Variable, WatchEvent
 from .session import SessionContext
 from .values import VARIABLE_TYPES, Tensor
-from .watch import AsyncWatch, ReconnectPolicy, Watch
+from .watch import AsyncWatch, ReconnectPolicy, Watch, WatchStatus
 
 __version__ = "0.1.0"
 
@@ -33,5 +33,6 @@ __all__ = [
     "Variable",
     "Watch",
     "WatchEvent",
+    "WatchStatus",
     "__version__",
 ]

@@ -16,7 +16,7 @@ from ._status import state_error_from_rpc
 from .errors import StateError
 from .models import Variable, variable_from_wire
 from .values import encode_value
-from ._cursor import MISSED_HEARTBEATS, ReconnectPolicy, WatchCursor, final
+from ._cursor import MISSED_HEARTBEATS, OnStatus, ReconnectPolicy, WatchCursor, final
 
 #: The default largest message a client sends or accepts, in bytes: a watch event carries a
 #: value and the value it replaced, each up to the server's 64 MiB.
@@ -340,6 +340,7 @@ class SessionCore:
         from_revision: Optional[int],
         heartbeat_interval: float,
         reconnect: ReconnectPolicy,
+        on_status: Optional[OnStatus] = None,
     ) -> WatchCursor:
         names = self._identifiers(identifiers, "watch identifiers")
         if from_revision is not None and (isinstance(from_revision, bool) or not isinstance(from_revision, int) or from_revision < 0):
@@ -354,4 +355,5 @@ class SessionCore:
             max(1, int(heartbeat_interval * 1000)),
             reconnect,
             self.incarnation,
+            on_status,
         )

@@ -5,9 +5,10 @@ how long to wait after a failure."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from .errors import StateError
@@ -46,6 +47,29 @@ class ReconnectPolicy:
         return exponential * (1 - self.jitter * random.random())
 
 
+@dataclass(frozen=True)
+class WatchStatus:
+    """The connection state of a watch, as its ``on_status`` callback is told it (the same
+    kinds as TypeScript's ``WatchStatus``):
+
+    - ``connected``: the first stream is open; ``revision`` is where the watch starts.
+    - ``reconnecting``: a stream failed; reopen number ``attempt`` (failures in a row) comes
+      in ``delay`` seconds; ``error`` says why.
+    - ``resumed``: a reopened stream is open again; every change after ``revision`` follows.
+    - ``gave_up``: ``max_failures`` failures in a row; the watch ends with ``error``
+      (``unavailable``), which iterating it then raises.
+    """
+
+    kind: Literal["connected", "reconnecting", "resumed", "gave_up"]
+    revision: Optional[int] = None
+    attempt: Optional[int] = None
+    delay: Optional[float] = None
+    error: Optional[StateError] = None
+
+
+#: Told each change of a watch's connection state.
+OnStatus = Callable[[WatchStatus], None]
+
 _FINAL = "_statebridge_final"
 
 
@@ -79,6 +103,7 @@ class WatchCursor:
         heartbeat_interval_ms: int,
         policy: ReconnectPolicy,
         incarnation: str = "",
+        on_status: Optional[OnStatus] = None,
     ) -> None:
         self._session_id = session_id
         self._identifiers = list(identifiers)
@@ -101,6 +126,11 @@ class WatchCursor:
         # What the current stream was asked for: the identifiers, or on a resume the ids.
         self._sent: list[str] = list(identifiers)
         self._resumed_by_ids = False
+        self._on_status = on_status
+        # Whether a stream was ever open, whether the current one said anything, and where it resumed.
+        self._opened = False
+        self._heard = False
+        self._requested_from: Optional[int] = None
 
     def request(self) -> Optional[pb.WatchVariablesRequest]:
         """The request of the next stream, or None when nothing is left to follow (every
@@ -127,7 +157,31 @@ class WatchCursor:
             )
         if self.incarnation is not None:
             request.incarnation = self.incarnation
+        self._heard = False
+        self._requested_from = self.resume_revision
         return request
+
+    def _tell(self, status: WatchStatus) -> None:
+        if self._on_status is None:
+            return
+        try:
+            self._on_status(status)
+        except Exception:
+            # A callback's failure never stops the watch.
+            logging.getLogger("statebridge").exception("a watch's on_status callback raised")
+
+    def _told_open(self, message: pb.WatchVariablesResponse) -> None:
+        """Tells ``connected`` or ``resumed`` on a stream's first message."""
+        if self._heard:
+            return
+        self._heard = True
+        if self._opened:
+            self._tell(WatchStatus("resumed", revision=self._requested_from if self._requested_from is not None else 0))
+            return
+        self._opened = True
+        kind = message.WhichOneof("kind")
+        inner = getattr(message, kind) if kind in ("created", "heartbeat", "events") else None
+        self._tell(WatchStatus("connected", revision=int(inner.revision) if inner is not None else 0))
 
     def silence_limit(self, default: float) -> float:
         """Seconds of silence after which the stream is dead: ``default``, or longer if the
@@ -139,6 +193,7 @@ class WatchCursor:
         """Takes one stream message; returns the events to deliver (none for ``created``, a
         heartbeat or a repeat)."""
         self.failures = 0
+        self._told_open(message)
         kind = message.WhichOneof("kind")
         if kind == "created":
             created = message.created
@@ -232,8 +287,12 @@ class WatchCursor:
             raise error
         self.failures += 1
         if self.failures >= self._policy.max_failures:
-            raise StateError(
+            gave_up = StateError(
                 "unavailable",
                 f"the watch gave up after {self.failures} failures in a row; last: {error.message}",
-            ) from error
-        return self._policy.delay(self.failures)
+            )
+            self._tell(WatchStatus("gave_up", error=gave_up))
+            raise gave_up from error
+        delay = self._policy.delay(self.failures)
+        self._tell(WatchStatus("reconnecting", attempt=self.failures, delay=delay, error=error))
+        return delay

@@ -22,7 +22,7 @@ from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
 from .models import SessionInfo, Variable, session_from_wire
-from .watch import AsyncWatch, ReconnectPolicy
+from .watch import AsyncWatch, OnStatus, ReconnectPolicy
 
 
 class AsyncSessionContext(SessionCore):
@@ -275,13 +275,16 @@ class AsyncSessionContext(SessionCore):
         *,
         heartbeat_interval: float = 5.0,
         reconnect: ReconnectPolicy = ReconnectPolicy(),
+        on_status: Optional[OnStatus] = None,
     ) -> AsyncWatch:
         """Watches variables: returns an asyncio iterator of WatchEvent with the guarantees of
         SessionContext.watch_variables (resumes after reconnects, nothing lost or repeated).
         ``await`` it, or enter it with ``async with``, to wait until the server has registered
         the watch; a bare ``async for`` registers it on the first step."""
         self._check_open_and_initialized()
-        cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
+        cursor = self._watch_cursor(
+            identifiers, include_initial, from_revision, heartbeat_interval, reconnect, on_status
+        )
         channels = self._channels
 
         def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:

@@ -23,7 +23,7 @@ from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
 from .models import SessionInfo, Variable, session_from_wire
-from .watch import AsyncWatch, ReconnectPolicy, Watch
+from .watch import AsyncWatch, OnStatus, ReconnectPolicy, Watch
 
 
 class SessionContext(SessionCore):
@@ -261,6 +261,7 @@ class SessionContext(SessionCore):
         *,
         heartbeat_interval: float = 5.0,
         reconnect: ReconnectPolicy = ReconnectPolicy(),
+        on_status: Optional[OnStatus] = None,
     ) -> Watch:
         """Watches variables: returns a blocking iterator of :class:`~statebridge.WatchEvent`,
         once the server has registered the watch, so that every change made after this call
@@ -274,8 +275,16 @@ class SessionContext(SessionCore):
         as broken. No event is lost or repeated. The iterator raises StateError when the
         watch cannot go on (``not_found`` for an unknown identifier, ``session_expired``,
         ``unavailable`` after too many failures in a row).
+
+        ``on_status``, if given, is told the watch's connection state as it changes
+        (:class:`~statebridge.WatchStatus`: ``connected``, ``reconnecting`` with the attempt,
+        the delay and the error, ``resumed`` at a revision, ``gave_up`` with the final error),
+        so that a server gone for good shows at once rather than as silence. What it raises is
+        logged and changes nothing.
         """
-        cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
+        cursor = self._watch_cursor(
+            identifiers, include_initial, from_revision, heartbeat_interval, reconnect, on_status
+        )
         self._check_open()
 
         def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:
@@ -295,12 +304,15 @@ class SessionContext(SessionCore):
         *,
         heartbeat_interval: float = 5.0,
         reconnect: ReconnectPolicy = ReconnectPolicy(),
+        on_status: Optional[OnStatus] = None,
     ) -> AsyncWatch:
         """Like :meth:`watch_variables`, as an asyncio iterator (``async for``) on its own
         grpc.aio channel, closed with the watch. Call it from a running event loop; ``await``
         the result (or enter it with ``async with``) to wait until the server has registered
         the watch."""
-        cursor = self._watch_cursor(identifiers, include_initial, from_revision, heartbeat_interval, reconnect)
+        cursor = self._watch_cursor(
+            identifiers, include_initial, from_revision, heartbeat_interval, reconnect, on_status
+        )
         self._check_open()
         from ._async_channel import ReplaceableAsyncChannel
 

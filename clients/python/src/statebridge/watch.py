@@ -18,13 +18,13 @@ from typing import Any, Awaitable, Callable, Deque, Optional
 
 import grpc
 
-from ._cursor import ReconnectPolicy, WatchCursor, final
+from ._cursor import OnStatus, ReconnectPolicy, WatchCursor, WatchStatus, final
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
 from .models import WatchEvent
 
-__all__ = ["AsyncWatch", "OpenStream", "ReconnectPolicy", "Watch", "WatchCursor", "final"]
+__all__ = ["AsyncWatch", "OnStatus", "OpenStream", "ReconnectPolicy", "Watch", "WatchCursor", "WatchStatus", "final"]
 
 
 #: Opens a stream for a request; returns the call and what to call if its connection is dead.
