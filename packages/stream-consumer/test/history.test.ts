@@ -1,7 +1,7 @@
+import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from "@statebridge/bridge-server";
 import { describe, expect, it } from "vitest";
 import { checkHistory } from "./history-checker.js";
-import { startBridge } from "./support/bridge.js";
-import { runHistory } from "./support/history-run.js";
+import { type HistoryRun, type HistoryRunOptions, runHistory } from "./support/history-run.js";
 import { createRandom, seedOf } from "./support/random.js";
 
 // `pnpm test:soak` sets STATEBRIDGE_SOAK=1: a longer run with a random seed (or
@@ -9,48 +9,91 @@ import { createRandom, seedOf } from "./support/random.js";
 const soak = process.env.STATEBRIDGE_SOAK === "1";
 const seed = seedOf(soak ? undefined : 20_240_601);
 const scale = soak ? Number(process.env.STATEBRIDGE_SOAK_SCALE ?? 20) : 1;
+const heartbeatIntervalMs = 50;
+const serverOptions: BridgeServerOptions = {
+  historySize: 1_000_000,
+  heartbeatIntervalMs,
+  shutdownGraceMs: 200,
+};
+
+/** Runs a history against an in-process server (restartable on its port) and checks it. */
+async function runAndCheck(
+  label: string,
+  overrides: Partial<HistoryRunOptions> & { restart?: boolean },
+): Promise<{ run: HistoryRun; report: ReturnType<typeof checkHistory>; server: BridgeServer }> {
+  let server = await createBridgeServer({ port: 0, ...serverOptions });
+  const port = server.port;
+  try {
+    const run = await runHistory({
+      serverPort: port,
+      random: createRandom(seed),
+      variables: 6,
+      writers: 3,
+      operationsPerWriter: 120 * scale,
+      watchers: 8,
+      lateWatchers: 3 * Math.min(scale, 10),
+      heartbeatIntervalMs,
+      faultEveryMs: 40,
+      partitions: true,
+      ...(overrides.restart === true
+        ? {
+            restartServer: async () => {
+              await server.close();
+              server = await createBridgeServer({ port, ...serverOptions });
+            },
+          }
+        : {}),
+      ...(soak ? { log: (line: string) => console.log(line) } : {}),
+      ...overrides,
+    });
+    const report = checkHistory({
+      variables: run.variables,
+      writes: run.writes,
+      watchers: run.watchers,
+      finalRevision: run.finalRevision,
+      historyCoversRun: true,
+      sessionRecreated: run.sessionRecreated,
+    });
+    console.log(
+      `${label}, seed ${seed}: ${run.writes.length} writes, ${report.events} events to ${run.watchers.length} watchers, ` +
+        `${run.faults} faults, ${report.reconnects} reconnects, ${run.connectionsAccepted} connections`,
+    );
+    return { run, report, server };
+  } finally {
+    await server.close();
+  }
+}
 
 describe("watch history under network faults", () => {
   it(
-    `every watcher's history is Ordered, Unique, Reliable, Atomic and Resumable (seed ${seed})`,
+    `every watcher's history is Ordered, Unique, Reliable, Atomic and Resumable, and follows the variables it started with across deletes and re-registers (seed ${seed})`,
     async () => {
       console.log(`watch history run: STATEBRIDGE_SEED=${seed}${soak ? ` (soak, scale ${scale})` : ""}`);
-      const heartbeatIntervalMs = 50;
-      const bridge = await startBridge({ historySize: 1_000_000, heartbeatIntervalMs });
-      try {
-        const run = await runHistory({
-          serverPort: bridge.server.port,
-          random: createRandom(seed),
-          variables: 6,
-          writers: 3,
-          operationsPerWriter: 120 * scale,
-          watchers: 8,
-          lateWatchers: 3 * Math.min(scale, 10),
-          heartbeatIntervalMs,
-          faultEveryMs: 40,
-          partitions: true,
-          ...(soak ? { log: (line: string) => console.log(line) } : {}),
-        });
-        const report = checkHistory({
-          variables: run.variables,
-          writes: run.writes,
-          watchers: run.watchers,
-          finalRevision: run.finalRevision,
-          historyCoversRun: true,
-        });
-        console.log(
-          `seed ${seed}: ${run.writes.length} writes, ${report.events} events to ${run.watchers.length} watchers, ` +
-            `${run.faults} faults, ${report.reconnects} reconnects, ${run.connectionsAccepted} connections`,
-        );
-        expect(report.violations).toEqual([]);
-        // The run must have exercised what it checks.
-        expect(run.faults).toBeGreaterThan(0);
-        expect(report.reconnects).toBeGreaterThan(0);
-        expect(report.events).toBeGreaterThan(run.writes.length);
-        expect(bridge.server.store.stats().watchers).toBe(0);
-      } finally {
-        await bridge.close();
-      }
+      const { run, report, server } = await runAndCheck("deletes and re-registers", {
+        replacements: 4 * scale,
+      });
+      expect(report.violations).toEqual([]);
+      // The run must have exercised what it checks.
+      expect(run.faults).toBeGreaterThan(0);
+      expect(report.reconnects).toBeGreaterThan(0);
+      expect(report.events).toBeGreaterThan(run.writes.length);
+      expect(run.variables.some((variable) => variable.deletedAt !== undefined)).toBe(true);
+      expect(server.store.stats().watchers).toBe(0);
+    },
+    soak ? 3_600_000 : 120_000,
+  );
+
+  it(
+    `after a server restart that lost the session, every watcher ends with session_expired and gets nothing of the session recreated under its id (seed ${seed})`,
+    async () => {
+      const { run, report } = await runAndCheck("server restart", {
+        restart: true,
+        operationsPerWriter: 40 * scale,
+        lateWatchers: Math.min(scale, 10),
+      });
+      expect(report.violations).toEqual([]);
+      expect(run.sessionRecreated).toBe(true);
+      expect(run.watchers.every((watcher) => watcher.endedWith === "session_expired")).toBe(true);
     },
     soak ? 3_600_000 : 120_000,
   );

@@ -25,6 +25,14 @@ export interface HistoryRunOptions {
   readonly faultEveryMs: number;
   /** Whether faults include partitions (blackholes), not only cut connections. */
   readonly partitions: boolean;
+  /** Variables deleted and registered again under the same name during the writes. */
+  readonly replacements?: number;
+  /**
+   * Restarts the server with nothing in it, on the same port, once every watcher caught up:
+   * the run then recreates the session under its id and writes to it, and every watcher
+   * must end with `session_expired`.
+   */
+  readonly restartServer?: () => Promise<void>;
   /** Told what happens, for a soak run's progress. */
   readonly log?: (line: string) => void;
 }
@@ -35,6 +43,8 @@ export interface HistoryRun {
   readonly writes: WriteRecord[];
   readonly watchers: WatcherRecord[];
   readonly finalRevision: number;
+  /** Whether the session was recreated after `finalRevision` (see `restartServer`). */
+  readonly sessionRecreated: boolean;
   readonly faults: number;
   readonly connectionsAccepted: number;
 }
@@ -68,22 +78,36 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
   try {
     await admin.initializeSession({ sessionId });
     const variables: VariableRecord[] = [];
-    for (let index = 0; index < options.variables; index++) {
+    /** The id each name has now. */
+    const current = new Map<string, string>();
+    const register = async (name: string) => {
       const initialValue = random.integer(-100, 100);
       const response = await admin.registerVariable({
         sessionId,
-        name: `v${index}`,
+        name,
         type: "integer",
         initialValue: { kind: { case: "integerValue", value: BigInt(initialValue) } },
       });
-      variables.push({
-        name: `v${index}`,
-        id: response.variable?.id ?? "",
-        initialValue,
-        registeredAt: Number(response.revision),
-      });
-    }
+      const id = response.variable?.id ?? "";
+      variables.push({ name, id, initialValue, registeredAt: Number(response.revision) });
+      current.set(name, id);
+    };
+    for (let index = 0; index < options.variables; index++) await register(`v${index}`);
     const names = variables.map((variable) => variable.name);
+    // Writes and watch openings pass a gate that a replacement (delete, then register under
+    // the same name) closes, so that each write names one variable and each watch knows the
+    // ids its names resolved to.
+    let gate: Promise<void> = Promise.resolve();
+    let inFlight = 0;
+    const passing = async <T>(action: () => Promise<T>): Promise<T> => {
+      await gate;
+      inFlight++;
+      try {
+        return await action();
+      } finally {
+        inFlight--;
+      }
+    };
     const startRevision = Number((await admin.getSession({ sessionId })).session?.revision);
 
     const consumerOptions = {
@@ -106,6 +130,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
     const watching: {
       label: string;
       names: string[];
+      ids: string[];
       start: WatchStart;
       events: WatchEvent[];
       handle: StreamWatchHandle;
@@ -114,22 +139,26 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       const watched = random.sample(names, random.integer(1, Math.min(4, names.length)));
       const events: WatchEvent[] = [];
       const consumer = random.pick(consumers);
-      const handle = await openRetrying(() =>
-        consumer.watch(
-          watched,
-          async (event) => {
-            events.push(event);
-            // Now and then a slow watcher, so that deliveries overlap with faults.
-            if (events.length % 17 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-          },
-          start.kind === "initial"
-            ? { includeInitial: true }
-            : start.kind === "from"
-              ? { fromRevision: start.revision }
-              : {},
-        ),
-      );
-      watching.push({ label, names: watched, start, events, handle });
+      let ids: string[] = [];
+      const handle = await passing(() => {
+        ids = watched.map((name) => current.get(name) ?? "");
+        return openRetrying(() =>
+          consumer.watch(
+            watched,
+            async (event) => {
+              events.push(event);
+              // Now and then a slow watcher, so that deliveries overlap with faults.
+              if (events.length % 17 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+            },
+            start.kind === "initial"
+              ? { includeInitial: true }
+              : start.kind === "from"
+                ? { fromRevision: start.revision }
+                : {},
+          ),
+        );
+      });
+      watching.push({ label, names: watched, ids, start, events, handle });
     };
     for (let index = 0; index < options.watchers; index++) {
       await openWatcher(`watcher ${index}`, {
@@ -146,45 +175,47 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       for (let operation = 0; operation < options.operationsPerWriter; operation++) {
         const value = () => number * 1_000_000 + ++counter;
         const roll = random.next();
-        if (roll < 0.6) {
-          const name = random.pick(names);
-          const written = value();
-          const response = await client.setVariable({
-            sessionId,
-            identifier: name,
-            value: { kind: { case: "integerValue", value: BigInt(written) } },
-            source: `writer-${number}`,
-          });
-          writes.push({
-            writer: `writer-${number}`,
-            revision: Number(response.revision),
-            atomic: false,
-            changes: [{ name, version: Number(response.version), value: written }],
-          });
-        } else {
-          const members = random.sample(names, random.integer(2, Math.min(4, names.length)));
-          const values = new Map(members.map((name) => [name, value()]));
-          const atomic = roll < 0.85;
-          const response = await client.setVariables({
-            sessionId,
-            atomic,
-            updates: [...values].map(([identifier, written]) => ({
-              identifier,
+        await passing(async () => {
+          if (roll < 0.6) {
+            const name = random.pick(names);
+            const written = value();
+            const response = await client.setVariable({
+              sessionId,
+              identifier: name,
               value: { kind: { case: "integerValue", value: BigInt(written) } },
-            })),
-            source: `writer-${number}`,
-          });
-          writes.push({
-            writer: `writer-${number}`,
-            revision: Number(response.revision),
-            atomic,
-            changes: [...values].map(([name, written]) => ({
-              name,
-              version: Number(response.versions[name]),
-              value: written,
-            })),
-          });
-        }
+              source: `writer-${number}`,
+            });
+            writes.push({
+              writer: `writer-${number}`,
+              revision: Number(response.revision),
+              atomic: false,
+              changes: [{ name, version: Number(response.version), value: written }],
+            });
+          } else {
+            const members = random.sample(names, random.integer(2, Math.min(4, names.length)));
+            const values = new Map(members.map((name) => [name, value()]));
+            const atomic = roll < 0.85;
+            const response = await client.setVariables({
+              sessionId,
+              atomic,
+              updates: [...values].map(([identifier, written]) => ({
+                identifier,
+                value: { kind: { case: "integerValue", value: BigInt(written) } },
+              })),
+              source: `writer-${number}`,
+            });
+            writes.push({
+              writer: `writer-${number}`,
+              revision: Number(response.revision),
+              atomic,
+              changes: [...values].map(([name, written]) => ({
+                name,
+                version: Number(response.versions[name]),
+                value: written,
+              })),
+            });
+          }
+        });
         if (random.chance(0.3)) await new Promise((resolve) => setTimeout(resolve, random.integer(0, 3)));
       }
     };
@@ -210,6 +241,25 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       }
     })();
 
+    const replacer = (async () => {
+      for (let count = 0; count < (options.replacements ?? 0) && !writersDone; count++) {
+        await new Promise((resolve) => setTimeout(resolve, random.integer(10, 80)));
+        if (writersDone) break;
+        let open = () => {};
+        gate = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        const name = random.pick(names);
+        const deleted = await admin.deleteVariable({ sessionId, identifier: name });
+        const index = variables.findIndex((variable) => variable.id === current.get(name));
+        variables[index] = { ...(variables[index] as VariableRecord), deletedAt: Number(deleted.revision) };
+        await register(name);
+        log(`replaced ${name} at r${deleted.revision}`);
+        open();
+      }
+    })();
+
     const late: Promise<unknown> = (async () => {
       for (let index = 0; index < options.lateWatchers; index++) {
         await new Promise((resolve) => setTimeout(resolve, random.integer(5, 40)));
@@ -221,6 +271,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
 
     await Promise.all(Array.from({ length: options.writers }, (_, index) => writer(index + 1)));
     writersDone = true;
+    await replacer;
     const lateFailure = await Promise.all([chaos, late]).then(([, result]) => result);
     if (lateFailure !== undefined) throw lateFailure;
     proxy.blackhole(false);
@@ -229,7 +280,12 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
 
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const behind = watching.filter(({ handle }) => handle.info().revision < finalRevision);
+      // A watch whose every variable was deleted stays open and may hear no more.
+      const behind = watching.filter(
+        ({ handle, ids, events }) =>
+          handle.info().revision < finalRevision &&
+          !ids.every((id) => events.some((event) => event.type === "deleted" && event.id === id)),
+      );
       const ended = watching.filter(({ handle }) => handle.info().state === "closed");
       if (ended.length > 0)
         throw new Error(`watchers ended during the run: ${ended.map((watcher) => watcher.label)}`);
@@ -243,14 +299,54 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const watchers: WatcherRecord[] = watching.map(({ label, names: watched, start, events, handle }) => ({
-      label,
-      names: watched,
-      start,
-      events: [...events],
-      reconnects: handle.info().reconnects,
-    }));
-    return { variables, writes, watchers, finalRevision, faults, connectionsAccepted: proxy.accepted };
+    const runVariables = [...variables];
+    const endings = new Map<StreamWatchHandle, string>();
+    if (options.restartServer !== undefined) {
+      await options.restartServer();
+      log("server restarted; recreating the session");
+      await admin.initializeSession({ sessionId });
+      for (const name of names) await register(name);
+      for (let write = 0; write < 20; write++) {
+        await admin.setVariable({
+          sessionId,
+          identifier: random.pick(names),
+          value: { kind: { case: "integerValue", value: BigInt(-write) } },
+        });
+      }
+      await Promise.all(
+        watching.map(async ({ handle }) => {
+          const ended = await Promise.race([
+            handle.done,
+            new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 30_000).unref()),
+          ]);
+          endings.set(handle, ended === "open" ? "still open after 30 s" : (ended?.code ?? "closed"));
+        }),
+      );
+    }
+    const watchers: WatcherRecord[] = watching.map(
+      ({ label, names: watched, ids, start, events, handle }) => {
+        const endedWith = endings.get(handle);
+        return {
+          label,
+          names: watched,
+          ids,
+          start,
+          events: [...events],
+          reconnects: handle.info().reconnects,
+          ...(endedWith === undefined ? {} : { endedWith }),
+        };
+      },
+    );
+    return {
+      // The records of the run's session only, not of the one recreated under its id.
+      variables: runVariables,
+      writes,
+      watchers,
+      finalRevision,
+      sessionRecreated: options.restartServer !== undefined,
+      faults,
+      connectionsAccepted: proxy.accepted,
+    };
   } finally {
     await Promise.all(consumers.map((consumer) => consumer.close()));
     await admin.cleanupSession({ sessionId }).catch(() => {});
