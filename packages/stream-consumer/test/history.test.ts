@@ -19,9 +19,9 @@ const serverOptions: BridgeServerOptions = {
 /** Runs a history against an in-process server (restartable on its port) and checks it. */
 async function runAndCheck(
   label: string,
-  overrides: Partial<HistoryRunOptions> & { restart?: boolean },
+  overrides: Partial<HistoryRunOptions> & { restart?: boolean; server?: BridgeServerOptions },
 ): Promise<{ run: HistoryRun; report: ReturnType<typeof checkHistory>; server: BridgeServer }> {
-  let server = await createBridgeServer({ port: 0, ...serverOptions });
+  let server = await createBridgeServer({ port: 0, ...serverOptions, ...overrides.server });
   const port = server.port;
   try {
     const run = await runHistory({
@@ -39,7 +39,7 @@ async function runAndCheck(
         ? {
             restartServer: async () => {
               await server.close();
-              server = await createBridgeServer({ port, ...serverOptions });
+              server = await createBridgeServer({ port, ...serverOptions, ...overrides.server });
             },
           }
         : {}),
@@ -79,6 +79,31 @@ describe("watch history under network faults", () => {
       expect(report.events).toBeGreaterThan(run.writes.length);
       expect(run.variables.some((variable) => variable.deletedAt !== undefined)).toBe(true);
       expect(server.store.stats().watchers).toBe(0);
+    },
+    soak ? 3_600_000 : 120_000,
+  );
+
+  it(
+    `slow and stalled watchers on every stream mode are cut off by the server and resume with nothing lost or repeated (seed ${seed})`,
+    async () => {
+      let cutOffs = 0;
+      const logger = {
+        debug() {},
+        info() {},
+        error() {},
+        warn(_object: object, message?: string) {
+          if (message?.includes("consumer too slow") === true) cutOffs++;
+        },
+      };
+      const { run, report } = await runAndCheck("slow consumers", {
+        slowWatchers: Math.min(scale, 3),
+        stallMs: 500,
+        // A queue of 64 messages: a watcher that stalls while the writers go on overflows it.
+        server: { watchQueueLimit: 64, logger },
+      });
+      expect(report.violations).toEqual([]);
+      expect(cutOffs).toBeGreaterThan(0);
+      expect(run.watchers.filter((watcher) => watcher.label.startsWith("stalled")).length).toBe(4);
     },
     soak ? 3_600_000 : 120_000,
   );

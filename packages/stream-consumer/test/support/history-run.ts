@@ -25,6 +25,13 @@ export interface HistoryRunOptions {
   readonly faultEveryMs: number;
   /** Whether faults include partitions (blackholes), not only cut connections. */
   readonly partitions: boolean;
+  /**
+   * Watchers, per stream mode, that take 5–30 ms per event, and as many that stall once for
+   * `stallMs`, while the writers go on.
+   */
+  readonly slowWatchers?: number;
+  /** How long a stalled watcher stalls, in ms (default 1,000). */
+  readonly stallMs?: number;
   /** Variables deleted and registered again under the same name during the writes. */
   readonly replacements?: number;
   /**
@@ -135,10 +142,17 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       events: WatchEvent[];
       handle: StreamWatchHandle;
     }[] = [];
-    const openWatcher = async (label: string, start: WatchStart) => {
+    /** Slow and stalled watchers take their time only while the writers go on. */
+    let writing = true;
+    const openWatcher = async (
+      label: string,
+      start: WatchStart,
+      pace: "normal" | "slow" | "stalled" = "normal",
+      consumer = random.pick(consumers),
+    ) => {
       const watched = random.sample(names, random.integer(1, Math.min(4, names.length)));
       const events: WatchEvent[] = [];
-      const consumer = random.pick(consumers);
+      const stallAt = random.integer(1, 20);
       let ids: string[] = [];
       const handle = await passing(() => {
         ids = watched.map((name) => current.get(name) ?? "");
@@ -149,6 +163,11 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
               events.push(event);
               // Now and then a slow watcher, so that deliveries overlap with faults.
               if (events.length % 17 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+              if (!writing) return;
+              if (pace === "slow") await new Promise((resolve) => setTimeout(resolve, random.integer(5, 30)));
+              if (pace === "stalled" && events.length === stallAt) {
+                await new Promise((resolve) => setTimeout(resolve, options.stallMs ?? 1_000));
+              }
             },
             start.kind === "initial"
               ? { includeInitial: true }
@@ -165,6 +184,15 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
         kind: random.chance(0.5) ? "initial" : "live",
         revision: startRevision,
       });
+    }
+    // Slow and stalled watchers on every stream mode: the server cuts them off once their
+    // stream's queue is full, and they resume.
+    for (let index = 0; index < (options.slowWatchers ?? 0); index++) {
+      for (const [number, consumer] of consumers.entries()) {
+        const start = { kind: random.chance(0.5) ? "initial" : "live", revision: startRevision } as const;
+        await openWatcher(`slow watcher ${index}.${number}`, start, "slow", consumer);
+        await openWatcher(`stalled watcher ${index}.${number}`, start, "stalled", consumer);
+      }
     }
 
     const writes: WriteRecord[] = [];
@@ -271,6 +299,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
 
     await Promise.all(Array.from({ length: options.writers }, (_, index) => writer(index + 1)));
     writersDone = true;
+    writing = false;
     await replacer;
     const lateFailure = await Promise.all([chaos, late]).then(([, result]) => result);
     if (lateFailure !== undefined) throw lateFailure;
