@@ -385,15 +385,18 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
 }
 
 /**
- * Opens a watch, again while the network fault of the moment makes the first attempt fail
- * with `unavailable` (watch() reports a first attempt's failure rather than waiting).
+ * Opens a watch, again while the network fault of the moment (or a slow watcher's cut-off of
+ * the stream it joins) makes the first attempt fail (watch() reports a first attempt's failure
+ * rather than waiting).
  */
 async function openRetrying(open: () => Promise<StreamWatchHandle>): Promise<StreamWatchHandle> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await open();
     } catch (error) {
-      if (attempt >= 100 || !isStateError(error, "unavailable")) throw error;
+      // resource_exhausted: the multiplexed stream it was to join was cut off as too slow.
+      const retryable = isStateError(error, "unavailable") || isStateError(error, "resource_exhausted");
+      if (attempt >= 100 || !retryable) throw error;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
