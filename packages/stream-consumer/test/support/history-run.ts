@@ -318,7 +318,11 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       const ended = watching.filter(({ handle }) => handle.info().state === "closed");
       if (ended.length > 0)
         throw new Error(`watchers ended during the run: ${ended.map((watcher) => watcher.label)}`);
-      if (behind.length === 0) break;
+      if (behind.length === 0) {
+        // A watch's revision moves with the first event of a batch; let it deliver the rest.
+        await new Promise((resolve) => setTimeout(resolve, options.heartbeatIntervalMs * 4));
+        break;
+      }
       if (Date.now() > deadline) {
         throw new Error(
           `watchers still behind revision ${finalRevision} after 60 s: ${behind
