@@ -2,6 +2,7 @@ import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from 
 import { describe, expect, it } from "vitest";
 import { checkHistory } from "./history-checker.js";
 import { type HistoryRun, type HistoryRunOptions, runHistory } from "./support/history-run.js";
+import { PYTHON_GRPC_CAPABILITY, pythonGrpcAvailable } from "./support/python-watcher.js";
 import { createRandom, seedOf } from "./support/random.js";
 
 // `pnpm test:soak` sets STATEBRIDGE_SOAK=1: a longer run with a random seed (or
@@ -79,6 +80,28 @@ describe("watch history under network faults", () => {
       expect(report.events).toBeGreaterThan(run.writes.length);
       expect(run.variables.some((variable) => variable.deletedAt !== undefined)).toBe(true);
       expect(server.store.stats().watchers).toBe(0);
+    },
+    soak ? 3_600_000 : 120_000,
+  );
+
+  it.skipIf(!pythonGrpcAvailable())(
+    `Python watchers through the cutting proxy get every change in order, once, with atomic batches whole, and follow the variables they started with across deletes and re-registers (seed ${seed}; needs ${PYTHON_GRPC_CAPABILITY})`,
+    async () => {
+      const { run, report } = await runAndCheck("python watchers", {
+        pythonWatchers: soak ? 2 : 1,
+        watchers: 2,
+        lateWatchers: Math.min(scale, 10),
+        replacements: 2 * scale,
+      });
+      const python = run.watchers.filter((watcher) => watcher.label.startsWith("python"));
+      console.log(
+        `python watchers: ${python.map((watcher) => `${watcher.events.length} events, ${watcher.reconnects} reconnects`)}`,
+      );
+      expect(report.violations).toEqual([]);
+      expect(python.length).toBe(soak ? 2 : 1);
+      // The run must have exercised what it checks: the Python watchers saw changes.
+      expect(python.every((watcher) => watcher.events.length > 0)).toBe(true);
+      expect(run.faults).toBeGreaterThan(0);
     },
     soak ? 3_600_000 : 120_000,
   );

@@ -4,6 +4,7 @@ import { BridgeService } from "@statebridge/proto";
 import { isStateError, type WatchEvent } from "@statebridge/state-provider";
 import { createStreamConsumer, type StreamConsumer, type StreamWatchHandle } from "../../src/index.js";
 import type { VariableRecord, WatcherRecord, WatchStart, WriteRecord } from "../history-checker.js";
+import { type PythonWatcher, startPythonWatcher } from "./python-watcher.js";
 import type { Random } from "./random.js";
 import { startTcpProxy } from "./tcp-proxy.js";
 
@@ -34,6 +35,11 @@ export interface HistoryRunOptions {
   readonly stallMs?: number;
   /** Variables deleted and registered again under the same name during the writes. */
   readonly replacements?: number;
+  /**
+   * Python watchers (`SessionContext.watch_variables` in /usr/bin/python3 child processes)
+   * opened with the first watchers, through the same proxy; needs Python grpcio.
+   */
+  readonly pythonWatchers?: number;
   /**
    * Restarts the server with nothing in it, on the same port, once every watcher caught up:
    * the run then recreates the session under its id and writes to it, and every watcher
@@ -82,6 +88,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
   const sessionId = `history-${random.seed}-${Date.now()}`;
   const admin = clientOf(direct);
   const consumers: StreamConsumer[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
   try {
     await admin.initializeSession({ sessionId });
     const variables: VariableRecord[] = [];
@@ -179,6 +186,27 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       });
       watching.push({ label, names: watched, ids, start, events, handle });
     };
+    const python: {
+      label: string;
+      names: string[];
+      ids: string[];
+      start: WatchStart;
+      watcher: PythonWatcher;
+    }[] = [];
+    for (let index = 0; index < (options.pythonWatchers ?? 0); index++) {
+      const watched = random.sample(names, random.integer(1, Math.min(4, names.length)));
+      const start = { kind: random.chance(0.5) ? "initial" : "live", revision: startRevision } as const;
+      const watcher = await startPythonWatcher({
+        target: proxy.url,
+        sessionId,
+        names: watched,
+        includeInitial: start.kind === "initial",
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+      });
+      stoppers.push(() => watcher.stop());
+      const ids = watched.map((name) => current.get(name) ?? "");
+      python.push({ label: `python watcher ${index}`, names: watched, ids, start, watcher });
+    }
     for (let index = 0; index < options.watchers; index++) {
       await openWatcher(`watcher ${index}`, {
         kind: random.chance(0.5) ? "initial" : "live",
@@ -315,10 +343,18 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
           handle.info().revision < finalRevision &&
           !ids.every((id) => events.some((event) => event.type === "deleted" && event.id === id)),
       );
-      const ended = watching.filter(({ handle }) => handle.info().state === "closed");
+      const ended = [
+        ...watching.filter(({ handle }) => handle.info().state === "closed"),
+        ...python.filter(({ watcher }) => watcher.endedWith() !== undefined),
+      ];
       if (ended.length > 0)
         throw new Error(`watchers ended during the run: ${ended.map((watcher) => watcher.label)}`);
-      if (behind.length === 0) {
+      const pythonBehind = python.filter(
+        ({ watcher, ids }) =>
+          watcher.revision() < finalRevision &&
+          !ids.every((id) => watcher.events.some((event) => event.type === "deleted" && event.id === id)),
+      );
+      if (behind.length === 0 && pythonBehind.length === 0) {
         // A watch's revision moves with the first event of a batch; let it deliver the rest.
         await new Promise((resolve) => setTimeout(resolve, options.heartbeatIntervalMs * 4));
         break;
@@ -327,6 +363,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
         throw new Error(
           `watchers still behind revision ${finalRevision} after 60 s: ${behind
             .map(({ label, handle }) => `${label} at ${JSON.stringify(handle.info())}`)
+            .concat(pythonBehind.map(({ label, watcher }) => `${label} at r${watcher.revision()}`))
             .join("; ")}`,
         );
       }
@@ -346,15 +383,14 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
           value: { kind: { case: "integerValue", value: BigInt(-write) } },
         });
       }
-      await Promise.all(
-        watching.map(async ({ handle }) => {
-          const ended = await Promise.race([
-            handle.done,
-            new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 30_000).unref()),
-          ]);
+      const open = new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 30_000).unref());
+      await Promise.all([
+        ...watching.map(async ({ handle }) => {
+          const ended = await Promise.race([handle.done, open]);
           endings.set(handle, ended === "open" ? "still open after 30 s" : (ended?.code ?? "closed"));
         }),
-      );
+        ...python.map(({ watcher }) => Promise.race([watcher.done, open])),
+      ]);
     }
     const watchers: WatcherRecord[] = watching.map(
       ({ label, names: watched, ids, start, events, handle }) => {
@@ -370,6 +406,19 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
         };
       },
     );
+    for (const { label, names: watched, ids, start, watcher } of python) {
+      const endedWith =
+        options.restartServer === undefined ? undefined : (watcher.endedWith() ?? "still open after 30 s");
+      watchers.push({
+        label,
+        names: watched,
+        ids,
+        start,
+        events: [...watcher.events],
+        reconnects: watcher.reconnects(),
+        ...(endedWith === undefined ? {} : { endedWith }),
+      });
+    }
     return {
       // The records of the run's session only, not of the one recreated under its id.
       variables: runVariables,
@@ -381,7 +430,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       connectionsAccepted: proxy.accepted,
     };
   } finally {
-    await Promise.all(consumers.map((consumer) => consumer.close()));
+    await Promise.all([...consumers.map((consumer) => consumer.close()), ...stoppers.map((stop) => stop())]);
     await admin.cleanupSession({ sessionId }).catch(() => {});
     for (const sessionManager of sessionManagers) sessionManager.abort();
     await proxy.close();
