@@ -146,6 +146,8 @@ describe("watch history under network faults", () => {
         restart: true,
         operationsPerWriter: 40 * scale,
         lateWatchers: Math.min(scale, 10),
+        // A Python watcher too, when Python grpcio is there: it must learn of the restart.
+        pythonWatchers: pythonGrpcAvailable() ? 1 : 0,
       });
       expect(report.violations).toEqual([]);
       expect(run.sessionRecreated).toBe(true);
