@@ -80,7 +80,12 @@ describe("the bridge-server CLI", () => {
         const stream = client.watchVariables({ sessionId: "cli", identifiers: ["x"] });
         return failureOf(
           (async () => {
-            for await (const _message of stream) running.child.kill("SIGTERM");
+            // One signal, at the first message: a second one makes the CLI exit at once.
+            let signalled = false;
+            for await (const _message of stream) {
+              if (!signalled) running.child.kill("SIGTERM");
+              signalled = true;
+            }
           })(),
         );
       })();
