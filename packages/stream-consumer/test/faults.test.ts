@@ -1,54 +1,21 @@
-import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { BridgeService } from "@statebridge/proto";
 import { isStateError, type StateError, type WatchEvent } from "@statebridge/state-provider";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  createStreamConsumer,
-  type StreamConsumer,
-  type StreamConsumerOptions,
-  type StreamWatchHandle,
-} from "../src/index.js";
+import { describe, expect, it, vi } from "vitest";
+import type { StreamWatchHandle } from "../src/index.js";
 import { checkHistory, type WatcherRecord, type WriteRecord } from "./history-checker.js";
 import { startBridge } from "./support/bridge.js";
+import {
+  clientOf,
+  consumerOf,
+  integer,
+  proxyTo,
+  releaseAfterTest,
+  serverProcess,
+} from "./support/fault-fixtures.js";
 import { runHistory } from "./support/history-run.js";
 import { createRandom } from "./support/random.js";
-import { type ServerProcess, startServerProcess } from "./support/server-process.js";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
 
 const MODES = ["per-watch", "multiplexed"] as const;
 const MIB = 1024 * 1024;
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function serverProcess(flags: readonly string[], port = 0): Promise<ServerProcess> {
-  const server = await startServerProcess(flags, port);
-  cleanups.push(() => server.stop("SIGKILL"));
-  return server;
-}
-
-async function proxyTo(port: number): Promise<TcpProxy> {
-  const proxy = await startTcpProxy(port);
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
-
-function clientOf(baseUrl: string): Client<typeof BridgeService> {
-  const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs: 500, pingTimeoutMs: 500 });
-  cleanups.push(() => sessionManager.abort());
-  return createClient(BridgeService, createGrpcTransport({ baseUrl, sessionManager }));
-}
-
-function consumerOf(options: StreamConsumerOptions): StreamConsumer {
-  const consumer = createStreamConsumer(options);
-  cleanups.push(() => consumer.close());
-  return consumer;
-}
-
-const integer = (value: number) => ({ kind: { case: "integerValue" as const, value: BigInt(value) } });
 
 describe("watching through network faults (bridge-server as its own process)", () => {
   it("random cuts and partitions: every watcher's history matches the writers' log (seed 7)", async () => {
@@ -250,7 +217,7 @@ describe("watch open/close cycles (in-process server, to read its observer count
     "10,000 cycles (%s): the server's observer count returns to zero and memory stays flat",
     async (mode) => {
       const bridge = await startBridge();
-      cleanups.push(() => bridge.close());
+      releaseAfterTest(() => bridge.close());
       bridge.server.store.initializeSession("cycles");
       bridge.server.store.register("cycles", "x", "integer", 0);
       const consumer = consumerOf({ client: bridge.client(), sessionId: "cycles", streams: mode });

@@ -1,16 +1,7 @@
-import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { BridgeService } from "@statebridge/proto";
 import { isStateError, type WatchEvent } from "@statebridge/state-provider";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  createStreamConsumer,
-  type StreamConsumer,
-  type StreamConsumerOptions,
-  type WatchStatus,
-} from "../src/index.js";
-import { type ServerProcess, startServerProcess } from "./support/server-process.js";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+import { describe, expect, it, vi } from "vitest";
+import type { WatchStatus } from "../src/index.js";
+import { clientOf, consumerOf, integer, proxyTo, serverProcess } from "./support/fault-fixtures.js";
 
 // Guards the liveness a user can see: a server gone for good shows as `reconnecting` with
 // growing attempts and then `gave_up`, not as minutes of silence; a server that comes back
@@ -18,42 +9,11 @@ import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
 const MODES = ["per-watch", "multiplexed"] as const;
 const HEARTBEAT_MS = 50;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function serverProcess(): Promise<ServerProcess> {
-  const server = await startServerProcess(["--heartbeat-interval-ms", String(HEARTBEAT_MS)], 0);
-  cleanups.push(() => server.stop("SIGKILL"));
-  return server;
-}
-
-async function proxyTo(port: number): Promise<TcpProxy> {
-  const proxy = await startTcpProxy(port);
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
-
-function clientOf(baseUrl: string): Client<typeof BridgeService> {
-  const sessionManager = new Http2SessionManager(baseUrl, { pingIntervalMs: 500, pingTimeoutMs: 500 });
-  cleanups.push(() => sessionManager.abort());
-  return createClient(BridgeService, createGrpcTransport({ baseUrl, sessionManager }));
-}
-
-function consumerOf(options: StreamConsumerOptions): StreamConsumer {
-  const consumer = createStreamConsumer(options);
-  cleanups.push(() => consumer.close());
-  return consumer;
-}
-
-const integer = (value: number) => ({ kind: { case: "integerValue" as const, value: BigInt(value) } });
-
 describe("the connection state a watcher is told (onStatus)", () => {
   it.each(MODES)(
     "a server stopped for good (%s): connected, then reconnecting with attempts 1, 2, 3, then gave_up with the error the watch ends with",
     async (mode) => {
-      const server = await serverProcess();
+      const server = await serverProcess(["--heartbeat-interval-ms", String(HEARTBEAT_MS)]);
       const writer = clientOf(server.url);
       const sessionId = `gone-${mode}`;
       await writer.initializeSession({ sessionId });
@@ -100,7 +60,7 @@ describe("the connection state a watcher is told (onStatus)", () => {
   it.each(MODES)(
     "a server that comes back after a partition (%s): reconnecting, then resumed at the last revision delivered, and nothing is lost",
     async (mode) => {
-      const server = await serverProcess();
+      const server = await serverProcess(["--heartbeat-interval-ms", String(HEARTBEAT_MS)]);
       const proxy = await proxyTo(server.port);
       const writer = clientOf(server.url);
       const sessionId = `back-${mode}`;
