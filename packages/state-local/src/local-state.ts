@@ -23,6 +23,7 @@ import {
   StateError,
   type StateErrorFailure,
   type StateProvider,
+  traceOperations,
   type UpdateManyOptions,
   type UpdateManyResult,
   type Updates,
@@ -558,7 +559,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     history.reset(revision);
   }
 
-  return {
+  const provider: StateProvider = {
     sessionId,
     capabilities: CAPABILITIES,
     requiresBridge: false,
@@ -576,6 +577,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     listWatchers,
     close,
   };
+  return traceOperations(provider, "local");
 }
 
 /** Builds a frozen variable, always with the same property order (one object shape). */

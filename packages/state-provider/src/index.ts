@@ -30,6 +30,21 @@ export type {
   UpdateManyResult,
   Updates,
 } from "./provider.js";
+export type {
+  BackendSwitchMessage,
+  OperationEvent,
+  OperationName,
+  OperationStart,
+  ProviderKind,
+} from "./telemetry.js";
+export {
+  BACKEND_SWITCH_CHANNEL,
+  backendSwitchChannel,
+  OPERATION_CHANNEL,
+  operationChannel,
+  TRACED_OPERATIONS,
+  traceOperations,
+} from "./telemetry.js";
 export type { NormalizedConstraints } from "./type-system.js";
 export {
   assertExpectedVersion,

@@ -77,6 +77,8 @@ export { describeList } from "./list.js";
 export { describeProperties } from "./properties.js";
 export type { EventRecorder } from "./support.js";
 export { expectStateError, recordEvents, waitFor } from "./support.js";
+export type { OperationRecorder } from "./telemetry.js";
+export { describeOperationTelemetry, recordOperations } from "./telemetry.js";
 export { describeTypes } from "./types.js";
 export { describeVariables } from "./variables.js";
 export { describeWatch, expectOrderedAndUnique } from "./watch.js";
