@@ -2,7 +2,7 @@ import { createSessionId } from "@statebridge/state-provider";
 import { describeStateProvider } from "@statebridge/state-provider/testing";
 import { afterAll } from "vitest";
 import { createSessionStore } from "../src/index.js";
-import { createStoreProvider } from "./store-provider.js";
+import { createStoreProvider } from "../src/testing/index.js";
 
 // One store for the whole suite, as one bridge-server hosts many sessions.
 const store = createSessionStore();
@@ -10,15 +10,15 @@ afterAll(() => store.close());
 
 describeStateProvider(
   "SessionStore (in process)",
-  () => {
+  async () => {
     const sessionId = createSessionId();
-    store.initializeSession(sessionId);
+    await store.initializeSession(sessionId);
     return createStoreProvider(store, sessionId);
   },
   {
     makeSecond: (first) => createStoreProvider(store, first.sessionId),
-    cleanup: (provider) => {
-      store.deleteSession(provider.sessionId);
+    cleanup: async (provider) => {
+      await store.deleteSession(provider.sessionId);
     },
   },
 );

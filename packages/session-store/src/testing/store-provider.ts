@@ -12,15 +12,7 @@ import {
   type WatchInfo,
   type WatchOptions,
 } from "@statebridge/state-provider";
-import type { SessionStore, WatchSubscription } from "../src/index.js";
-
-const CAPABILITIES: Capabilities = Object.freeze({
-  atomicUpdates: true,
-  compareAndSet: true,
-  watch: true,
-  persistence: false,
-  distribution: true,
-});
+import type { SessionStore, WatchSubscription } from "../types.js";
 
 interface LiveWatch {
   readonly handle: WatchHandle;
@@ -31,8 +23,9 @@ let watchCounter = 0;
 
 /**
  * A StateProvider over one session of a SessionStore, in process: what the bridge-server does
- * over the network, minus the network, so that the compliance suite can check the store's
- * semantics directly. Closing it releases its watches and leaves the session in the store.
+ * over the network, minus the network, so that `describeStateProvider` can check a store's
+ * semantics directly. Two providers on one store share the session (`distribution`);
+ * `persistence` is the store's. Closing it releases its watches and leaves the session.
  */
 export function createStoreProvider(
   store: SessionStore,
@@ -40,6 +33,13 @@ export function createStoreProvider(
   source = "typescript",
 ): StateProvider {
   const watches = new Set<LiveWatch>();
+  const capabilities: Capabilities = Object.freeze({
+    atomicUpdates: true,
+    compareAndSet: true,
+    watch: true,
+    persistence: store.description.persistence,
+    distribution: true,
+  });
   let closed = false;
 
   function ensureOpen(): void {
@@ -75,7 +75,11 @@ export function createStoreProvider(
     );
   }
 
-  function startWatch(identifiers: string[], watcher: Watcher, options: WatchOptions): WatchHandle {
+  async function startWatch(
+    identifiers: string[],
+    watcher: Watcher,
+    options: WatchOptions,
+  ): Promise<WatchHandle> {
     const watchId = `watch_${++watchCounter}`;
     const startedAt = Date.now();
     const pending: WatchEvent[] = [];
@@ -153,7 +157,8 @@ export function createStoreProvider(
     };
     const onAbort = () => live.end(undefined);
 
-    subscription = store.watch(
+    // The listener may be called before the subscription arrives: events queue meanwhile.
+    const opened = await store.watch(
       sessionId,
       identifiers,
       {
@@ -173,8 +178,15 @@ export function createStoreProvider(
         ...(options.fromRevision === undefined ? {} : { fromRevision: options.fromRevision }),
       },
     );
-    if (revision === 0) revision = subscription.startRevision;
+    subscription = opened;
+    // Ended (by the store, or by the caller's signal) while the subscription was on its way.
+    if ((state as WatchInfo["state"]) === "closed") {
+      opened.close();
+      return live.handle;
+    }
+    if (revision === 0) revision = opened.startRevision;
     watches.add(live);
+    if (closed) live.end(undefined);
     if (options.signal?.aborted === true) live.end(undefined);
     else options.signal?.addEventListener("abort", onAbort, { once: true });
     return live.handle;
@@ -182,12 +194,15 @@ export function createStoreProvider(
 
   return {
     sessionId,
-    capabilities: CAPABILITIES,
+    capabilities,
     requiresBridge: false,
 
     async register(name, type, initial, options = {}): Promise<RegisteredVariable> {
       ensureOpen();
-      const { variable, revision } = store.register(sessionId, name, type, initial, { ...options, source });
+      const { variable, revision } = await store.register(sessionId, name, type, initial, {
+        ...options,
+        source,
+      });
       return {
         id: variable.id,
         name: variable.name,
@@ -198,7 +213,7 @@ export function createStoreProvider(
     },
     async get(identifier): Promise<VariableValue> {
       ensureOpen();
-      return store.getVariable(sessionId, identifier).value;
+      return (await store.getVariable(sessionId, identifier)).value;
     },
     async getVariable(identifier) {
       ensureOpen();
@@ -206,13 +221,13 @@ export function createStoreProvider(
     },
     async set(identifier, value, options = {}) {
       ensureOpen();
-      return store.set(sessionId, identifier, value, { ...options, source }).version;
+      return (await store.set(sessionId, identifier, value, { ...options, source })).version;
     },
     async getMany(identifiers) {
       ensureOpen();
       checkIterable(identifiers, "getMany");
       const values = new Map<string, VariableValue>();
-      for (const [identifier, variable] of store.getVariables(sessionId, identifiers)) {
+      for (const [identifier, variable] of await store.getVariables(sessionId, identifiers)) {
         values.set(identifier, variable.value);
       }
       return values;
@@ -227,7 +242,7 @@ export function createStoreProvider(
     },
     async delete(identifier) {
       ensureOpen();
-      store.delete(sessionId, identifier, { source });
+      await store.delete(sessionId, identifier, { source });
     },
     async export() {
       ensureOpen();
@@ -235,7 +250,7 @@ export function createStoreProvider(
     },
     async import(document) {
       ensureOpen();
-      store.importSession(sessionId, document);
+      await store.importSession(sessionId, document);
     },
     async watch(identifiers, watcher, options = {}) {
       ensureOpen();
