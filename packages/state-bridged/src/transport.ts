@@ -1,5 +1,6 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { context, propagation, type TextMapSetter } from "@opentelemetry/api";
 import type { GrpcConnection } from "@statebridge/stream-consumer";
 import { createGrpcUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 
@@ -43,7 +44,8 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
     // An idle connection needs no keepalive: the next call verifies it first.
     pingIdleConnection: false,
   });
-  const interceptors: Interceptor[] = [];
+  // The caller's trace context (`traceparent`), when an OpenTelemetry propagator is registered.
+  const interceptors: Interceptor[] = [propagateTraceContext];
   const { token } = options;
   if (token !== undefined) {
     interceptors.push((next) => async (request) => {
@@ -80,6 +82,22 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
     },
   };
 }
+
+const HEADERS_SETTER: TextMapSetter<Headers> = {
+  set(carrier, key, value) {
+    carrier.set(key, value);
+  },
+};
+
+/**
+ * Puts the active OpenTelemetry context into a call's headers (W3C `traceparent`, or whatever
+ * propagator the application registered), so that the server's span joins the caller's trace.
+ * With no propagator registered it does nothing.
+ */
+export const propagateTraceContext: Interceptor = (next) => (request) => {
+  propagation.inject(context.active(), request.header, HEADERS_SETTER);
+  return next(request);
+};
 
 /**
  * Normalizes a server address: a bare `host:port`, as the bridge-server prints or a user

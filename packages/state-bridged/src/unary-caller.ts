@@ -10,6 +10,7 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
+import { context, propagation } from "@opentelemetry/api";
 import {
   createDeadlineWatchdog,
   createEnvelopeReader,
@@ -38,7 +39,10 @@ export type UnaryCaller = <Input extends DescMessage, Output extends DescMessage
 /** A {@link UnaryCaller} on any connect transport: the one used with a transport the user gave. */
 export function createConnectUnaryCaller(transport: Transport): UnaryCaller {
   return async (method, request, options) => {
-    const response = await transport.unary(method, options.signal, options.timeoutMs, undefined, request);
+    // The caller's trace context, when an OpenTelemetry propagator is registered.
+    const header: Record<string, string> = {};
+    propagation.inject(context.active(), header);
+    const response = await transport.unary(method, options.signal, options.timeoutMs, header, request);
     return response.message;
   };
 }
@@ -139,6 +143,8 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
       "grpc-timeout": formatGrpcTimeout(timeoutMs),
     };
     if (authorization !== undefined) headers.authorization = authorization;
+    // The caller's trace context (`traceparent`), when an OpenTelemetry propagator is registered.
+    propagation.inject(context.active(), headers);
 
     return new Promise<MessageShape<typeof method.output>>((resolve, reject) => {
       let stream: http2.ClientHttp2Stream | undefined;
