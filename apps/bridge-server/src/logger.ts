@@ -7,6 +7,8 @@ export interface BridgeServerLogger {
   info(object: object, message?: string): void;
   warn(object: object, message?: string): void;
   error(object: object, message?: string): void;
+  /** Whether `level` is written (pino's): the access log is skipped when `debug` is not. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** A logger that writes nothing: the default of an embedded server. */
@@ -15,4 +17,5 @@ export const silentLogger: BridgeServerLogger = Object.freeze({
   info() {},
   warn() {},
   error() {},
+  isLevelEnabled: () => false,
 });

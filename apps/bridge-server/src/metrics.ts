@@ -1,0 +1,362 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { SessionStore } from "@statebridge/session-store";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Which wire path served a call: the direct gRPC path, or connect's handler pipeline. */
+export type WirePath = "direct" | "connect";
+
+/** gRPC status names by code, as the `code` label shows them. */
+export const GRPC_CODE_NAMES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+] as const;
+
+/** Seconds: from a tenth of a millisecond (a direct get) to the lifetime of a watch stream. */
+const RPC_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600,
+];
+/** Seconds: an in-memory operation takes microseconds, a networked store milliseconds. */
+const STORE_BUCKETS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  0.5, 1,
+];
+
+/** The series of one method on one wire path, bound once so that a call looks nothing up. */
+export interface RpcSeries {
+  /** `package.Service`. */
+  readonly service: string;
+  /** The method's name. */
+  readonly method: string;
+  readonly path: WirePath;
+  /** A call began: the in-flight gauge goes up. */
+  started(): void;
+  /** A call ended with gRPC `code` after `seconds`. */
+  ended(code: number, seconds: number): void;
+}
+
+/** The live watch queues, summed at scrape time. */
+export interface WatchQueueGauge {
+  readonly size: number;
+  readonly bytes: number;
+}
+
+/** What the watch streams report besides what the store's stats tell. */
+export interface WatchMetrics {
+  /** Counts a queue in the queued messages and bytes until the returned function is called. */
+  track(queue: WatchQueueGauge): () => void;
+  /** A stream was cut off because its consumer did not keep up. */
+  slowConsumerCutOff(): void;
+}
+
+/** What the store wrapper reports (see `instrumentStore`). */
+export interface StoreMetrics {
+  /** Bound to `operation`: observes each call's duration, and its error's code if it failed. */
+  operation(operation: string): StoreOperationSeries;
+  /** Counts the revisions a write created. */
+  revisionsWritten(count: number): void;
+  /** Counts the events (and resyncs) the store delivered to watch streams. */
+  eventsDelivered(events: number, resync: boolean): void;
+}
+
+/** One store operation's series. */
+export interface StoreOperationSeries {
+  succeeded(seconds: number): void;
+  failed(seconds: number, code: string): void;
+}
+
+/** A server's Prometheus metrics. */
+export interface ServerMetrics {
+  /** The server's own metrics (process metrics are in {@link metricsText}'s output too). */
+  readonly registry: Registry;
+  /**
+   * The series of the method at `requestPath` on `path`, cached.
+   * @returns undefined for a path that names no method of the known services (not an RPC:
+   *   label values stay a bounded set).
+   */
+  rpc(requestPath: string | undefined, path: WirePath): RpcSeries | undefined;
+  readonly watch: WatchMetrics;
+  readonly store: StoreMetrics;
+  /** The exposition text: the server's metrics, then the process's. */
+  metricsText(): Promise<string>;
+  /** The content type of {@link metricsText}. */
+  readonly contentType: string;
+}
+
+/** What the metrics read at scrape time. */
+export interface ServerMetricsOptions {
+  /** The services whose calls are observed; a request for any other path is not an RPC. */
+  readonly services: readonly DescService[];
+  /** Read at scrape time; `stats()` is synchronous. */
+  readonly store: Pick<SessionStore, "stats">;
+  /** Watch and health streams open now. */
+  openStreams(): number;
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Process metrics (event loop lag, heap, GC, CPU, file descriptors: prom-client's default
+ * metrics), once per process whatever the number of servers: their collectors hold observers
+ * that are never released.
+ */
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
+ * Creates a server's metrics. Label values are bounded: a method only from `services`, a code
+ * from the 17 gRPC codes, a store operation from the store's methods, an error code from
+ * statebridge's codes.
+ */
+export function createServerMetrics(options: ServerMetricsOptions): ServerMetrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: "statebridge_rpc_requests_total",
+    help: "Calls ended, by service, method, gRPC status code and wire path (direct or connect).",
+    labelNames: ["service", "method", "code", "path"] as const,
+    registers: [registry],
+  });
+  const durations = new Histogram({
+    name: "statebridge_rpc_duration_seconds",
+    help: "Time from a call's headers to the end of its response, by service, method, code and path.",
+    labelNames: ["service", "method", "code", "path"] as const,
+    buckets: RPC_BUCKETS,
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: "statebridge_rpc_in_flight",
+    help: "Calls being served now (watch streams included), by service, method and path.",
+    labelNames: ["service", "method", "path"] as const,
+    registers: [registry],
+  });
+
+  const methods = new Map<string, { service: string; method: string }>();
+  for (const service of options.services) {
+    for (const method of service.methods) {
+      methods.set(`/${service.typeName}/${method.name}`, { service: service.typeName, method: method.name });
+    }
+  }
+  const direct = new Map<string, RpcSeries>();
+  const connect = new Map<string, RpcSeries>();
+
+  function rpc(requestPath: string | undefined, path: WirePath): RpcSeries | undefined {
+    const cache = path === "direct" ? direct : connect;
+    const cached = requestPath === undefined ? undefined : cache.get(requestPath);
+    if (cached !== undefined) return cached;
+    let route = requestPath ?? "";
+    const query = route.indexOf("?");
+    if (query !== -1) {
+      route = route.slice(0, query);
+      const known = cache.get(route);
+      if (known !== undefined) return known;
+    }
+    const labels = methods.get(route);
+    if (labels === undefined) return undefined;
+    const found = createRpcSeries(labels.service, labels.method, path);
+    // Keyed by the route: a query string (Connect GET) does not grow the cache.
+    cache.set(route, found);
+    return found;
+  }
+
+  function createRpcSeries(service: string, method: string, path: WirePath): RpcSeries {
+    const gauge = inFlight.labels(service, method, path);
+    const counters: (Counter.Internal | undefined)[] = [];
+    const histograms: (Histogram.Internal<"service" | "method" | "code" | "path"> | undefined)[] = [];
+    return {
+      service,
+      method,
+      path,
+      started() {
+        gauge.inc();
+      },
+      ended(code, seconds) {
+        gauge.dec();
+        const index = code >= 0 && code < GRPC_CODE_NAMES.length ? code : 2;
+        let counter = counters[index];
+        let histogram = histograms[index];
+        if (counter === undefined || histogram === undefined) {
+          const name = GRPC_CODE_NAMES[index] as string;
+          counter = requests.labels(service, method, name, path);
+          histogram = durations.labels(service, method, name, path);
+          counters[index] = counter;
+          histograms[index] = histogram;
+        }
+        counter.inc();
+        histogram.observe(seconds);
+      },
+    };
+  }
+
+  return {
+    registry,
+    rpc,
+    watch: createWatchMetrics(registry, options),
+    store: createStoreMetrics(registry, options),
+    async metricsText() {
+      const own = await registry.metrics();
+      return `${own}\n${await processMetrics().metrics()}`;
+    },
+    contentType: registry.contentType,
+  };
+}
+
+function createWatchMetrics(registry: Registry, options: ServerMetricsOptions): WatchMetrics {
+  const queues = new Set<WatchQueueGauge>();
+  new Gauge({
+    name: "statebridge_watch_streams",
+    help: "Watch and health streams open now.",
+    registers: [registry],
+    collect() {
+      this.set(options.openStreams());
+    },
+  });
+  new Gauge({
+    name: "statebridge_watch_queued_messages",
+    help: "Messages waiting in watch streams' queues for their consumers.",
+    registers: [registry],
+    collect() {
+      let total = 0;
+      for (const queue of queues) total += queue.size;
+      this.set(total);
+    },
+  });
+  new Gauge({
+    name: "statebridge_watch_queued_bytes",
+    help: "Bytes (of values and metadata) waiting in watch streams' queues for their consumers.",
+    registers: [registry],
+    collect() {
+      let total = 0;
+      for (const queue of queues) total += queue.bytes;
+      this.set(total);
+    },
+  });
+  const cutOff = new Counter({
+    name: "statebridge_watch_slow_consumers_total",
+    help: "Watch streams ended with resource_exhausted because their consumer did not keep up.",
+    registers: [registry],
+  });
+  return {
+    track(queue) {
+      queues.add(queue);
+      return () => {
+        queues.delete(queue);
+      };
+    },
+    slowConsumerCutOff() {
+      cutOff.inc();
+    },
+  };
+}
+
+function createStoreMetrics(registry: Registry, options: ServerMetricsOptions): StoreMetrics {
+  const { store } = options;
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  // Totals the store keeps itself: set from its stats at scrape time.
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  gauge("statebridge_sessions", "Sessions alive now.", () => store.stats().sessionsCurrent);
+  gauge("statebridge_variables", "Variables in all sessions.", () => store.stats().variables);
+  gauge(
+    "statebridge_watchers",
+    "Store watches open now (one per watch of a stream).",
+    () => store.stats().watchers,
+  );
+  gauge(
+    "statebridge_store_value_bytes",
+    "Bytes of values held, as counted against --max-memory-bytes.",
+    () => store.stats().valueBytes,
+  );
+  gauge(
+    "statebridge_store_history_bytes",
+    "Bytes of change history kept for resuming watches, in all sessions.",
+    () => store.stats().historyBytes,
+  );
+  total("statebridge_sessions_created_total", "Sessions created.", () => store.stats().sessionsCreated);
+  total("statebridge_sessions_expired_total", "Sessions that expired.", () => store.stats().sessionsExpired);
+  total("statebridge_sessions_deleted_total", "Sessions deleted.", () => store.stats().sessionsDeleted);
+
+  const revisions = new Counter({
+    name: "statebridge_store_revisions_written_total",
+    help: "Revisions written: one per write, one per atomic batch.",
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "statebridge_watch_events_total",
+    help: "Events the store delivered to watch streams (initial, changes, deletions, resyncs).",
+    registers: [registry],
+  });
+  const resyncs = new Counter({
+    name: "statebridge_watch_resyncs_total",
+    help: "Resyncs sent: watches resumed from a revision the history no longer reached.",
+    registers: [registry],
+  });
+  const durations = new Histogram({
+    name: "statebridge_store_operation_duration_seconds",
+    help: "Time a store operation took, by operation.",
+    labelNames: ["operation"] as const,
+    buckets: STORE_BUCKETS,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "statebridge_store_errors_total",
+    help: "Store operations that failed, by operation and statebridge error code.",
+    labelNames: ["operation", "code"] as const,
+    registers: [registry],
+  });
+  return {
+    operation(operation) {
+      const histogram = durations.labels(operation);
+      return {
+        succeeded(seconds) {
+          histogram.observe(seconds);
+        },
+        failed(seconds, code) {
+          histogram.observe(seconds);
+          errors.labels(operation, code).inc();
+        },
+      };
+    },
+    revisionsWritten(count) {
+      revisions.inc(count);
+    },
+    eventsDelivered(count, resync) {
+      events.inc(count);
+      if (resync) resyncs.inc();
+    },
+  };
+}
