@@ -22,6 +22,7 @@ import {
   StateError,
   type StateProvider,
   toWireValue,
+  traceOperations,
   type UpdateManyOptions,
   type UpdateManyResult,
   type Updates,
@@ -142,7 +143,7 @@ export async function createBridgedState(options: BridgedStateOptions): Promise<
       owned?.connection,
     );
     await provider.initialize();
-    return provider;
+    return traceOperations(provider, "bridged");
   } catch (error) {
     owned?.close();
     throw error;
@@ -452,7 +453,8 @@ class BridgedState implements BridgedStateProvider {
       } else {
         // See getMany(): a key like `__proto__` cannot survive the decoded protobuf map, so
         // its version is read back.
-        versions.set(identifier, (await this.getVariable(identifier)).version);
+        // Read without the traced getVariable(): one updateMany() is one operation event.
+        versions.set(identifier, Number((await this.#fetchVariable(identifier)).version));
       }
     }
     return { revision: Number(response.revision), versions };
