@@ -13,6 +13,7 @@ import { createHealthService } from "./health-service.js";
 import { createListener } from "./listener.js";
 import { type BridgeServerLogger, silentLogger } from "./logger.js";
 import { ACCEPT_COMPRESSION, createRequestHandler } from "./request-handler.js";
+import { type BridgeServerTlsOptions, createTlsAcceptor } from "./tls.js";
 import { createWatchFastPath } from "./watch-fast-path.js";
 import { createStreamRegistry } from "./watch-registry.js";
 import { createWatchStreamMethod } from "./watch-stream.js";
@@ -120,11 +121,17 @@ export interface BridgeServerOptions {
    * through connect (to compare the two, or to rule the direct path out). Default true.
    */
   readonly grpcFastPath?: boolean;
+  /**
+   * Serve TLS instead of cleartext: HTTP/2 (ALPN `h2`) and HTTP/1.1 on the same port, and,
+   * with `clientCa`, mutual TLS (every client must present a certificate a given CA issued).
+   * The URL becomes `https://`. Default: cleartext.
+   */
+  readonly tls?: BridgeServerTlsOptions;
 }
 
 /** A running bridge-server. */
 export interface BridgeServer {
-  /** The address clients use, such as `http://127.0.0.1:50051`. */
+  /** The address clients use, such as `http://127.0.0.1:50051` (`https://` with TLS). */
   readonly url: string;
   /** The interface it listens on. */
   readonly host: string;
@@ -151,12 +158,18 @@ const packageJson = createRequire(import.meta.url)("../package.json") as { versi
  *
  * @returns once the server listens.
  * @throws if the address cannot be bound (for example `EADDRINUSE`), or for a store option
- *   the store refuses.
+ *   the store refuses; `invalid_value` for TLS options that cannot be used, naming which.
  */
 export async function createBridgeServer(options: BridgeServerOptions = {}): Promise<BridgeServer> {
   const host = options.host ?? BRIDGE_SERVER_DEFAULTS.host;
   const requestedPort = options.port ?? BRIDGE_SERVER_DEFAULTS.port;
   const logger = options.logger ?? silentLogger;
+  const tls =
+    options.tls === undefined
+      ? undefined
+      : createTlsAcceptor(options.tls, (error) =>
+          logger.debug({ reason: "tls handshake", err: error.message }, "connection closed by the server"),
+        );
   const maxRequestBytes = options.maxRequestBytes ?? BRIDGE_SERVER_DEFAULTS.maxRequestBytes;
   const shutdownGraceMs = options.shutdownGraceMs ?? BRIDGE_SERVER_DEFAULTS.shutdownGraceMs;
   const ownsStore = options.store === undefined;
@@ -244,6 +257,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     onError: (error) => logger.error({ err: error }, "listening socket error"),
     // In MB: room for the connection's receive window and a whole largest message, twice over.
     maxSessionMemory: Math.max(64, Math.ceil((2 * maxRequestBytes) / (1024 * 1024))),
+    ...(tls === undefined ? {} : { tls }),
   });
   let port: number;
   try {
@@ -252,7 +266,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     if (ownsStore) store.close();
     throw error;
   }
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info({ url, host, port }, "listening");
 
   let closing: Promise<void> | undefined;

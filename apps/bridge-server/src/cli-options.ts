@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
+import { isStateError } from "@statebridge/state-provider";
 import { BRIDGE_SERVER_DEFAULTS, type BridgeServerOptions } from "./bridge-server.js";
+import { readTlsFiles } from "./tls.js";
 
 /** The log levels of `--log-level`, pino's. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -82,6 +84,19 @@ const FLAGS = [
     "NAME",
     "STATEBRIDGE_ALLOWED_HOSTS",
     "Host name served without a token besides IPs, localhost, --host; repeatable, .domain, * (default: none)",
+  ],
+  [
+    "tls-cert",
+    "FILE",
+    "STATEBRIDGE_TLS_CERT",
+    "serve TLS with this PEM certificate chain (default: cleartext)",
+  ],
+  ["tls-key", "FILE", "STATEBRIDGE_TLS_KEY", "the PEM private key of --tls-cert"],
+  [
+    "tls-client-ca",
+    "FILE",
+    "STATEBRIDGE_TLS_CLIENT_CA",
+    "require client certificates issued by these PEM CAs: mutual TLS (default: none asked)",
   ],
   [
     "headers-timeout-ms",
@@ -205,5 +220,38 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
   else if (allowedFromEnvironment !== undefined && allowedFromEnvironment !== "") {
     options.allowedHosts = allowedFromEnvironment.split(",").map((name) => name.trim());
   }
-  return { kind: "serve", options: options as BridgeServerOptions, logLevel: logLevel as LogLevel };
+  const tls = tlsOf(
+    text("tls-cert", "STATEBRIDGE_TLS_CERT"),
+    text("tls-key", "STATEBRIDGE_TLS_KEY"),
+    text("tls-client-ca", "STATEBRIDGE_TLS_CLIENT_CA"),
+  );
+  return {
+    kind: "serve",
+    options: { ...(options as BridgeServerOptions), ...(tls === undefined ? {} : { tls }) },
+    logLevel: logLevel as LogLevel,
+  };
+}
+
+/** Reads the TLS files of the command line: a certificate and its key go together, and mutual TLS needs both. */
+function tlsOf(
+  cert: string | undefined,
+  key: string | undefined,
+  clientCa: string | undefined,
+): BridgeServerOptions["tls"] {
+  if (cert === undefined && key === undefined) {
+    if (clientCa !== undefined) {
+      throw new UsageError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS runs over TLS");
+    }
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) {
+    throw new UsageError(
+      `--tls-cert and --tls-key go together: ${cert === undefined ? "--tls-cert" : "--tls-key"} is missing`,
+    );
+  }
+  try {
+    return readTlsFiles({ cert, key, ...(clientCa === undefined ? {} : { clientCa }) });
+  } catch (error) {
+    throw new UsageError(isStateError(error) ? error.rawMessage : String(error));
+  }
 }

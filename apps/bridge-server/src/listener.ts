@@ -5,6 +5,7 @@ import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { CallGate, Refusal } from "./call-gate.js";
 import { type ConnectionCloseReason, type ConnectionWatch, watchConnection } from "./connection-watch.js";
 import type { NodeRequestHandler } from "./request-handler.js";
+import type { TlsAcceptor } from "./tls.js";
 
 /** Options of {@link createListener}. */
 export interface ListenerOptions {
@@ -37,6 +38,11 @@ export interface ListenerOptions {
   readonly maxSessionMemory: number;
   /** Told of an error of the listening socket after it started (it keeps listening). */
   readonly onError: (error: Error) => void;
+  /**
+   * Serve TLS only (HTTP/2 by ALPN `h2`, HTTP/1.1 otherwise) instead of cleartext. The
+   * headers timeout runs from the TCP connection, so it covers the handshake too.
+   */
+  readonly tls?: TlsAcceptor;
 }
 
 /** HTTP/2 and HTTP/1.1 on one port. */
@@ -111,7 +117,8 @@ export function createListener(options: ListenerOptions): Listener {
   const { handler, gate, headersTimeoutMs, idleTimeoutMs } = options;
   const sockets = new Set<net.Socket>();
   const http1Sockets = new Set<net.Socket>();
-  const http2Sockets = new Set<net.Socket>();
+  // Connections handed to the HTTP/1.1 or HTTP/2 server (the TCP socket, under TLS too).
+  const handedOver = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   const connectionOf = new WeakMap<net.Socket, ConnectionWatch>();
   let handingOver: ConnectionWatch | undefined;
@@ -297,6 +304,21 @@ export function createListener(options: ListenerOptions): Listener {
     session.on("error", () => {});
   });
 
+  /** Hands a connection to the HTTP/2 or HTTP/1.1 server; `socket` is `tcp` or the TLS socket over it. */
+  const handOver = (tcp: net.Socket, socket: net.Socket, isHttp2: boolean): void => {
+    handedOver.add(tcp);
+    if (isHttp2) {
+      // No resume(): the HTTP/2 session reads the socket natively, buffered bytes first.
+      handingOver = connectionOf.get(tcp);
+      http2Server.emit("connection", socket);
+      handingOver = undefined;
+      return;
+    }
+    http1Sockets.add(socket);
+    if (socket !== tcp) socket.once("close", () => http1Sockets.delete(socket));
+    http1Server.emit("connection", socket);
+    socket.resume();
+  };
   const netServer = net.createServer((socket) => {
     sockets.add(socket);
     connectionOf.set(
@@ -306,8 +328,17 @@ export function createListener(options: ListenerOptions): Listener {
     socket.once("close", () => {
       sockets.delete(socket);
       http1Sockets.delete(socket);
-      http2Sockets.delete(socket);
+      handedOver.delete(socket);
     });
+    if (options.tls !== undefined) {
+      // The TLS socket reports errors; the TCP one under it may too, after a reset.
+      socket.on("error", () => {});
+      options.tls.accept(socket, (secure) => {
+        connectionOf.set(secure, connectionOf.get(socket) as ConnectionWatch);
+        handOver(socket, secure, secure.alpnProtocol === "h2");
+      });
+      return;
+    }
     const ignoreEarlyError = () => {};
     socket.on("error", ignoreEarlyError);
     let buffered: Buffer | undefined;
@@ -318,17 +349,11 @@ export function createListener(options: ListenerOptions): Listener {
       socket.off("error", ignoreEarlyError);
       socket.pause();
       socket.unshift(buffered);
-      if (buffered.toString("latin1", 0, HTTP2_PREFACE_START.length) === HTTP2_PREFACE_START) {
-        // No resume(): the HTTP/2 session reads the socket natively, buffered bytes first.
-        http2Sockets.add(socket);
-        handingOver = connectionOf.get(socket);
-        http2Server.emit("connection", socket);
-        handingOver = undefined;
-      } else {
-        http1Sockets.add(socket);
-        http1Server.emit("connection", socket);
-        socket.resume();
-      }
+      handOver(
+        socket,
+        socket,
+        buffered.toString("latin1", 0, HTTP2_PREFACE_START.length) === HTTP2_PREFACE_START,
+      );
     };
     socket.on("data", onData);
   });
@@ -360,7 +385,7 @@ export function createListener(options: ListenerOptions): Listener {
       }
       // A connection that has not said which protocol it speaks has nothing to finish.
       for (const socket of sockets) {
-        if (!http1Sockets.has(socket) && !http2Sockets.has(socket)) socket.destroy();
+        if (!handedOver.has(socket)) socket.destroy();
       }
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<false>((resolve) => {
