@@ -5,6 +5,7 @@ import {
 } from "@statebridge/state-bridged";
 import { createLocalState } from "@statebridge/state-local";
 import {
+  backendSwitchChannel,
   createSessionId,
   type ExportDocument,
   isStateError,
@@ -236,11 +237,13 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
     let bridged: StateProvider | undefined;
     let imported: ExportDocument | undefined;
     const moved = new Map<ContextWatch, WatchHandle | undefined>();
+    let exportedVariables = 0;
     try {
       // Operations already issued on LocalState have run; let its watch dispatch settle so
       // every event up to the export's revision has reached the Context's watches.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const document = await local.export();
+      exportedVariables = document.variables.length;
       step = "connect";
       bridged = await createBridged(options.bridge, sessionId);
       step = "import";
@@ -255,6 +258,20 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
       backend = "bridged";
       for (const [watch, handle] of moved) watch.commitMove(handle);
       await local.close().catch(() => undefined);
+      if (backendSwitchChannel.hasSubscribers) {
+        backendSwitchChannel.publish({
+          sessionId,
+          from: "local",
+          to: "bridged",
+          variables: document.variables.length,
+          watchers: moved.size,
+          durationMs: performance.now() - started,
+          outcome: "ok",
+          errorCode: undefined,
+          step: undefined,
+          reason,
+        });
+      }
       emit("backend-switch", {
         from: "local",
         to: "bridged",
@@ -275,6 +292,20 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
           "the context stays local",
         { cause },
       );
+      if (backendSwitchChannel.hasSubscribers) {
+        backendSwitchChannel.publish({
+          sessionId,
+          from: "local",
+          to: "bridged",
+          variables: exportedVariables,
+          watchers: moved.size,
+          durationMs: performance.now() - started,
+          outcome: "error",
+          errorCode: error.code,
+          step,
+          reason,
+        });
+      }
       emit("backend-switch-failed", { step, error, durationMs: performance.now() - started, reason });
       await drainPending();
       throw error;
