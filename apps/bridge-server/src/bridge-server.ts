@@ -6,12 +6,14 @@ import { createSessionStore, type SessionStore, type SessionStoreOptions } from 
 import { StateError } from "@statebridge/state-provider";
 import { createHostCheck, createTokenCheck } from "./auth.js";
 import { createUnaryMethods } from "./bridge-service.js";
-import { createCallGate } from "./call-gate.js";
+import { createCallGate, MAX_TIMER_MS } from "./call-gate.js";
 import { defaultMaxConnections } from "./connection-watch.js";
+import { CORS_DEFAULTS, createCors, withCors } from "./cors.js";
 import { createGrpcFastPath } from "./grpc-fast-path.js";
 import { createHealthService } from "./health-service.js";
 import { createListener } from "./listener.js";
 import { type BridgeServerLogger, silentLogger } from "./logger.js";
+import { REFLECTION_LIMITS, withReflection } from "./reflection.js";
 import { ACCEPT_COMPRESSION, createRequestHandler } from "./request-handler.js";
 import { type BridgeServerTlsOptions, createTlsAcceptor } from "./tls.js";
 import { createWatchFastPath } from "./watch-fast-path.js";
@@ -31,6 +33,9 @@ export const BRIDGE_SERVER_DEFAULTS = Object.freeze({
   headersTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
   maxConnections: defaultMaxConnections(),
+  corsMaxAgeSeconds: CORS_DEFAULTS.maxAgeSeconds,
+  reflectionMaxRequests: REFLECTION_LIMITS.maxRequests,
+  reflectionIdleTimeoutMs: REFLECTION_LIMITS.idleTimeoutMs,
 });
 
 /** Options of {@link createBridgeServer}. Every one is optional. */
@@ -122,6 +127,24 @@ export interface BridgeServerOptions {
    */
   readonly grpcFastPath?: boolean;
   /**
+   * Serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), so that `buf curl` and
+   * grpcurl call the server without a local schema. It tells only the schema, which is public;
+   * it needs the token like every other call. Default true.
+   */
+  readonly reflection?: boolean;
+  /** Requests one reflection stream may send; the next ends it with `resource_exhausted`. Default 1,000. */
+  readonly reflectionMaxRequests?: number;
+  /** A reflection stream with no request for this long ends with `unavailable`, in ms. Default 60,000. */
+  readonly reflectionIdleTimeoutMs?: number;
+  /**
+   * Origins whose web pages may call the server (Connect and gRPC-Web, CORS):
+   * `https://app.example.com`, or `*` for any. Default none: no CORS header is sent, and
+   * browsers keep pages of other origins from calling.
+   */
+  readonly corsOrigins?: readonly string[];
+  /** How long a browser may cache a CORS preflight answer, in seconds. Default 7,200. */
+  readonly corsMaxAgeSeconds?: number;
+  /**
    * Serve TLS instead of cleartext: HTTP/2 (ALPN `h2`) and HTTP/1.1 on the same port, and,
    * with `clientCa`, mutual TLS (every client must present a certificate a given CA issued).
    * The URL becomes `https://`. Default: cleartext.
@@ -172,6 +195,13 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
         );
   const maxRequestBytes = options.maxRequestBytes ?? BRIDGE_SERVER_DEFAULTS.maxRequestBytes;
   const shutdownGraceMs = options.shutdownGraceMs ?? BRIDGE_SERVER_DEFAULTS.shutdownGraceMs;
+  const cors =
+    options.corsOrigins === undefined || options.corsOrigins.length === 0
+      ? undefined
+      : createCors({
+          origins: options.corsOrigins,
+          maxAgeSeconds: options.corsMaxAgeSeconds ?? BRIDGE_SERVER_DEFAULTS.corsMaxAgeSeconds,
+        });
   const ownsStore = options.store === undefined;
   const store = options.store ?? createSessionStore(storeOptionsOf(options));
   const streams = createStreamRegistry();
@@ -239,9 +269,25 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
       : { checkToken }),
     acceptCompression: ACCEPT_COMPRESSION,
     compressMinBytes,
+    ...(cors === undefined ? {} : { cors }),
   });
+  const reflected =
+    options.reflection === false
+      ? handler
+      : withReflection(handler, {
+          services: [BridgeService, Health],
+          streams,
+          maxRequests: options.reflectionMaxRequests ?? BRIDGE_SERVER_DEFAULTS.reflectionMaxRequests,
+          idleTimeoutMs: Math.min(
+            MAX_TIMER_MS,
+            options.reflectionIdleTimeoutMs ?? BRIDGE_SERVER_DEFAULTS.reflectionIdleTimeoutMs,
+          ),
+          compressMinBytes,
+          interceptors,
+          logger,
+        });
   const listener = createListener({
-    handler,
+    handler: cors === undefined ? reflected : withCors(reflected, cors),
     gate,
     // A refused unary request is dropped up to the largest one the server would take.
     maxRefusedBodyBytes: maxRequestBytes + 5,

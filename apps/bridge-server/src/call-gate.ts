@@ -10,8 +10,9 @@ import {
 import * as connect from "@connectrpc/connect/protocol-connect";
 import * as grpc from "@connectrpc/connect/protocol-grpc";
 import * as grpcWeb from "@connectrpc/connect/protocol-grpc-web";
-import { BridgeService, Health } from "@statebridge/proto";
+import { BridgeService, Health, ServerReflectionV1, ServerReflectionV1alpha } from "@statebridge/proto";
 import type { HostCheck, TokenCheck } from "./auth.js";
+import { type Cors, isPreflight } from "./cors.js";
 
 /** Options of {@link createCallGate}. */
 export interface CallGateOptions {
@@ -23,6 +24,11 @@ export interface CallGateOptions {
   readonly acceptCompression: readonly Compression[];
   /** Responses at least this large are compressed when the client accepts it. */
   readonly compressMinBytes: number;
+  /**
+   * The CORS policy, when browsers from other origins may call: their preflights pass without
+   * a token (browsers send none), and refusals carry the CORS headers so that scripts read them.
+   */
+  readonly cors?: Cors;
 }
 
 /** What the gate needs of a request: its headers, HTTP/2 pseudo-headers or HTTP/1.1 ones. */
@@ -61,9 +67,11 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 const HEALTH_PATH_PREFIX = `/${Health.typeName}/`;
 /** The paths of the streaming methods: every other path carries one request message. */
 const STREAMING_PATHS: ReadonlySet<string> = new Set(
-  BridgeService.methods
-    .filter((method) => method.methodKind !== "unary")
-    .map((method) => `/${BridgeService.typeName}/${method.name}`),
+  [BridgeService, ServerReflectionV1, ServerReflectionV1alpha].flatMap((service) =>
+    service.methods
+      .filter((method) => method.methodKind !== "unary")
+      .map((method) => `/${service.typeName}/${method.name}`),
+  ),
 );
 const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const GRPC_TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
@@ -82,7 +90,8 @@ const COMPRESSED_FLAG = 0b0000_0001;
  * sees it, so that both apply them alike and neither reads a body first: the bearer token (all
  * but the health service), the `Host`/`:authority` when no token is required (a defence against
  * DNS rebinding), and deadlines beyond what a Node timer holds, which are dropped (24.8 days is
- * no deadline in practice; kept, they would fire at once and re-arm every millisecond).
+ * no deadline in practice; kept, they would fire at once and re-arm every millisecond). A CORS
+ * preflight, when the server allows other origins, needs no token (the host check still applies).
  *
  * A refusal is written as connect writes the same error, with connect's own protocol helpers:
  * gRPC status trailers, a gRPC-Web trailer frame, a Connect end-stream message, or a Connect
@@ -96,15 +105,24 @@ export function createCallGate(options: CallGateOptions): CallGate {
     if (path.startsWith(HEALTH_PATH_PREFIX)) return undefined;
     const procedure = procedureOf(path);
     let refusal: ConnectError | undefined;
-    if (checkToken !== undefined) {
+    // A preflight runs nothing: the CORS policy answers it, and it has no token to show.
+    const preflight = options.cors !== undefined && isPreflight(request.method, request.headers);
+    if (checkToken !== undefined && !preflight) {
       const authorization = request.headers.authorization;
       refusal = checkToken(typeof authorization === "string" ? authorization : undefined, procedure);
     } else if (checkHost !== undefined) {
       refusal = checkHost(request.authority, procedure);
     }
     if (refusal === undefined) return undefined;
+    const origin = request.headers.origin;
+    const corsHeaders = preflight ? undefined : options.cors?.responseHeaders(origin);
     return {
-      response: refusalResponse(request, refusal, options),
+      response: refusalResponse(request, refusal, options).then((response) => {
+        if (corsHeaders === undefined) return response;
+        const header = new Headers(response.header);
+        for (const [name, value] of Object.entries(corsHeaders)) header.set(name, value);
+        return { ...response, header };
+      }),
       singleMessage: !STREAMING_PATHS.has(path),
     };
   };

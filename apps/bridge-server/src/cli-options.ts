@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { isStateError } from "@statebridge/state-provider";
 import { BRIDGE_SERVER_DEFAULTS, type BridgeServerOptions } from "./bridge-server.js";
+import { parseCorsOrigin } from "./cors.js";
 import { readTlsFiles } from "./tls.js";
 
 /** The log levels of `--log-level`, pino's. */
@@ -116,13 +117,32 @@ const FLAGS = [
     undefined,
     "connections open at once; past it new ones are closed at once (default 10000, or the open-file limit minus 64 if lower)",
   ],
+  [
+    "reflection",
+    undefined,
+    undefined,
+    "serve gRPC server reflection, for buf curl and grpcurl without a local schema (default: on)",
+  ],
+  ["no-reflection", undefined, undefined, "do not serve gRPC server reflection"],
+  [
+    "cors-origin",
+    "ORIGIN",
+    "STATEBRIDGE_CORS_ORIGINS",
+    "let web pages of this origin (https://app.example.com) call; repeatable, * for any (default: none)",
+  ],
+  [
+    "cors-max-age",
+    "SECONDS",
+    undefined,
+    `how long browsers may cache a CORS preflight answer (default ${BRIDGE_SERVER_DEFAULTS.corsMaxAgeSeconds})`,
+  ],
   ["log-level", "LEVEL", "STATEBRIDGE_LOG_LEVEL", `${LOG_LEVELS.join(", ")} (default info)`],
   ["help", undefined, undefined, "print this help and exit"],
   ["version", undefined, undefined, "print the version and exit"],
 ] as const;
 
 /** Flags that may be given more than once. */
-const REPEATABLE: ReadonlySet<string> = new Set(["allowed-host"]);
+const REPEATABLE: ReadonlySet<string> = new Set(["allowed-host", "cors-origin"]);
 
 /** The `--help` text. */
 export function usage(): string {
@@ -211,6 +231,7 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     ["headersTimeoutMs", integer("headers-timeout-ms", 1)],
     ["idleTimeoutMs", integer("idle-timeout-ms", 1)],
     ["maxConnections", integer("max-connections", 1)],
+    ["corsMaxAgeSeconds", integer("cors-max-age", 0, 86_400)],
   ];
   const options: Record<string, string | number | string[]> = {};
   for (const [key, value] of entries) if (value !== undefined) options[key] = value;
@@ -220,6 +241,12 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
   else if (allowedFromEnvironment !== undefined && allowedFromEnvironment !== "") {
     options.allowedHosts = allowedFromEnvironment.split(",").map((name) => name.trim());
   }
+  if (values.reflection === true && values["no-reflection"] === true) {
+    throw new UsageError("--reflection and --no-reflection contradict each other: give one");
+  }
+  if (values["no-reflection"] === true) (options as Record<string, unknown>).reflection = false;
+  const corsOrigins = corsOriginsOf(values["cors-origin"], environment.STATEBRIDGE_CORS_ORIGINS);
+  if (corsOrigins !== undefined) options.corsOrigins = corsOrigins;
   const tls = tlsOf(
     text("tls-cert", "STATEBRIDGE_TLS_CERT"),
     text("tls-key", "STATEBRIDGE_TLS_KEY"),
@@ -230,6 +257,29 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     options: { ...(options as BridgeServerOptions), ...(tls === undefined ? {} : { tls }) },
     logLevel: logLevel as LogLevel,
   };
+}
+
+/** Reads `--cors-origin` (repeated) or `STATEBRIDGE_CORS_ORIGINS` (comma-separated), each checked. */
+function corsOriginsOf(
+  flags: string | boolean | (string | boolean)[] | undefined,
+  fromEnvironment: string | undefined,
+): string[] | undefined {
+  let origins: string[];
+  let source: string;
+  if (Array.isArray(flags)) {
+    origins = flags.map(String);
+    source = "--cors-origin";
+  } else if (fromEnvironment !== undefined && fromEnvironment !== "") {
+    origins = fromEnvironment.split(",");
+    source = "STATEBRIDGE_CORS_ORIGINS";
+  } else return undefined;
+  return origins.map((origin) => {
+    try {
+      return parseCorsOrigin(origin);
+    } catch (error) {
+      throw new UsageError(`${source}: ${isStateError(error) ? error.rawMessage : String(error)}`);
+    }
+  });
 }
 
 /** Reads the TLS files of the command line: a certificate and its key go together, and mutual TLS needs both. */
