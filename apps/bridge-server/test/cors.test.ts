@@ -16,9 +16,18 @@ interface WirePath {
   readonly direct: boolean;
   createTransport(baseUrl: string, token?: string): Transport;
 }
-const { WIRE_PATHS } = (await import(
-  fileURLToPath(new URL("../../../packages/state-bridged/test/support/wire-paths.ts", import.meta.url))
-)) as { readonly WIRE_PATHS: readonly WirePath[] };
+interface ServerProcess {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+const supportPath = (file: string) =>
+  fileURLToPath(new URL(`../../../packages/state-bridged/test/support/${file}`, import.meta.url));
+const { WIRE_PATHS } = (await import(supportPath("wire-paths.ts"))) as {
+  readonly WIRE_PATHS: readonly WirePath[];
+};
+const { startServerProcess } = (await import(supportPath("server-process.ts"))) as {
+  startServerProcess(args: readonly string[], env?: Readonly<Record<string, string>>): Promise<ServerProcess>;
+};
 
 const ALLOWED = "https://app.example.com";
 const OTHER = "https://evil.example";
@@ -226,6 +235,21 @@ describe("CORS on actual responses", () => {
 });
 
 describe("--cors-origin and --cors-max-age", () => {
+  it("make the bridge-server command answer preflights from that origin, with a token required", async () => {
+    const server = await startServerProcess(["--cors-origin", ALLOWED, "--cors-max-age", "60"], {
+      STATEBRIDGE_TOKEN: "secret",
+    });
+    try {
+      const answer = await h2(server.url, "OPTIONS", preflightHeaders(ALLOWED));
+      expect(answer.status).toBe(204);
+      expect(answer.headers["access-control-allow-origin"]).toBe(ALLOWED);
+      expect(answer.headers["access-control-max-age"]).toBe("60");
+      expect((await http1(server.url, "OPTIONS", preflightHeaders(OTHER))).status).toBe(403);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("are read, repeatable, into corsOrigins and corsMaxAgeSeconds; STATEBRIDGE_CORS_ORIGINS is comma-separated", () => {
     const parsed = parseCommandLine(
       [

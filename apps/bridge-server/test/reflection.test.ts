@@ -28,9 +28,18 @@ interface WirePath {
   readonly direct: boolean;
   createTransport(baseUrl: string, token?: string): Transport;
 }
-const { WIRE_PATHS } = (await import(
-  fileURLToPath(new URL("../../../packages/state-bridged/test/support/wire-paths.ts", import.meta.url))
-)) as { readonly WIRE_PATHS: readonly WirePath[] };
+interface ServerProcess {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+const supportPath = (file: string) =>
+  fileURLToPath(new URL(`../../../packages/state-bridged/test/support/${file}`, import.meta.url));
+const { WIRE_PATHS } = (await import(supportPath("wire-paths.ts"))) as {
+  readonly WIRE_PATHS: readonly WirePath[];
+};
+const { startServerProcess } = (await import(supportPath("server-process.ts"))) as {
+  startServerProcess(args: readonly string[]): Promise<ServerProcess>;
+};
 
 /** Bidirectional streams need HTTP/2: over HTTP/1.1 connect answers 505 for any of them. */
 const BIDI_PATHS = WIRE_PATHS.filter((path) => !path.name.includes("http/1.1"));
@@ -387,5 +396,24 @@ describe("--reflection and --no-reflection", () => {
     expect(parseCommandLine(["--reflection"], {})).toEqual({ kind: "serve", options: {}, logLevel: "info" });
     expect(parseCommandLine(["--no-reflection"], {})).toMatchObject({ options: { reflection: false } });
     expect(() => parseCommandLine(["--reflection", "--no-reflection"], {})).toThrow(UsageError);
+  });
+});
+
+describe("the bridge-server command", () => {
+  it("serves reflection by default and not with --no-reflection", async () => {
+    const listMethods = (url: string) =>
+      run(BUF, ["curl", "--list-methods", "--protocol", "grpc", "--http2-prior-knowledge", url]);
+    const served = await startServerProcess([]);
+    try {
+      expect((await listMethods(served.url)).stdout).toContain("statebridge.v1.BridgeService/Ping");
+    } finally {
+      await served.stop();
+    }
+    const off = await startServerProcess(["--no-reflection"]);
+    try {
+      await expect(listMethods(off.url)).rejects.toThrow(/unimplemented/i);
+    } finally {
+      await off.stop();
+    }
   });
 });
