@@ -8,7 +8,7 @@ import { isStateError } from "@statebridge/state-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCommandLine, UsageError } from "../src/cli-options.js";
 import { type BridgeServerTlsOptions, createBridgeServer } from "../src/index.js";
-import { createTestCertificates, type TestCertificates, TLS_SKIP_REASON } from "./support-tls.js";
+import { createTestCertificates, type TestCertificates, TLS_SKIP_REASON } from "./support-tls.mjs";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 

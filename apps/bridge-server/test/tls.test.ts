@@ -16,7 +16,7 @@ import { BridgeService } from "@statebridge/proto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from "../src/index.js";
 import { bearer } from "./support.js";
-import { createTestCertificates, type TestCertificates, TLS_SKIP_REASON } from "./support-tls.js";
+import { createTestCertificates, type TestCertificates, TLS_SKIP_REASON } from "./support-tls.mjs";
 
 /** What a client brings to the handshake: the CA it trusts and, for mutual TLS, its certificate. */
 interface ClientTls {

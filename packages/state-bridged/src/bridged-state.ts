@@ -39,6 +39,7 @@ import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-pol
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
 import { createSessionGuard, type SessionGuard } from "./session-guard.js";
+import type { BridgedTlsOptions } from "./tls-options.js";
 import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
@@ -54,7 +55,7 @@ import {
 
 /** Options of {@link createBridgedState}. */
 export interface BridgedStateOptions {
-  /** The bridge-server's address: `http://host:port` (or a bare `host:port`). */
+  /** The bridge-server's address: `http://host:port`, `https://host:port` (TLS), or a bare `host:port`. */
   readonly url: string;
   /** The session to use; created if it does not exist. Default: a new `session_…` id. */
   readonly sessionId?: string;
@@ -82,6 +83,12 @@ export interface BridgedStateOptions {
    * the provider, or in tests). The provider does not close a transport it did not create.
    */
   readonly transport?: Transport;
+  /**
+   * For an `https://` URL: CA certificates to trust instead of the system's (a private CA), and
+   * a client certificate and key for a server that requires one (mutual TLS). PEM. Not applied
+   * to a `transport` you give.
+   */
+  readonly tls?: BridgedTlsOptions;
 }
 
 /**
@@ -160,6 +167,7 @@ interface Settings {
   readonly pingIntervalMs?: number;
   readonly watch?: BridgedWatchOptions;
   readonly maxReceiveBytes: number;
+  readonly tls?: BridgedTlsOptions;
 }
 
 function resolveOptions(options: BridgedStateOptions): Settings {
@@ -192,6 +200,7 @@ function resolveOptions(options: BridgedStateOptions): Settings {
     ...(options.token === undefined ? {} : { token: options.token }),
     ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
     ...(options.watch === undefined ? {} : { watch: options.watch }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   };
   return settings;
 }

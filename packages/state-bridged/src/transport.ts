@@ -2,6 +2,7 @@ import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { context, propagation, type TextMapSetter } from "@opentelemetry/api";
 import type { GrpcConnection } from "@statebridge/stream-consumer";
+import { type BridgedTlsOptions, tlsSessionOptions } from "./tls-options.js";
 import { createGrpcUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 
 /** Options of {@link createBridgeTransport}. */
@@ -16,6 +17,8 @@ export interface BridgeTransportOptions {
   readonly pingTimeoutMs?: number;
   /** The largest response message accepted, in bytes, on every path of the connection. Default: any. */
   readonly maxReceiveBytes?: number;
+  /** CAs to trust and a client certificate, for an `https://` URL. */
+  readonly tls?: BridgedTlsOptions;
 }
 
 /** A gRPC transport over one HTTP/2 connection, and the means to close that connection. */
@@ -36,14 +39,19 @@ export interface BridgeTransport {
  * caller on the same connection (see `createGrpcUnaryCaller`). HTTP/2 PINGs
  * run while streams are open: without them a server that vanished would leave a watch
  * hanging until the operating system notices, which can take hours.
+ * @throws `invalid_value` for `tls` options that cannot be used (see `tlsSessionOptions`).
  */
 export function createBridgeTransport(options: BridgeTransportOptions): BridgeTransport {
-  const sessionManager = new Http2SessionManager(options.url, {
-    pingIntervalMs: options.pingIntervalMs ?? 15_000,
-    pingTimeoutMs: options.pingTimeoutMs ?? 10_000,
-    // An idle connection needs no keepalive: the next call verifies it first.
-    pingIdleConnection: false,
-  });
+  const sessionManager = new Http2SessionManager(
+    options.url,
+    {
+      pingIntervalMs: options.pingIntervalMs ?? 15_000,
+      pingTimeoutMs: options.pingTimeoutMs ?? 10_000,
+      // An idle connection needs no keepalive: the next call verifies it first.
+      pingIdleConnection: false,
+    },
+    tlsSessionOptions(options.url, options.tls),
+  );
   // The caller's trace context (`traceparent`), when an OpenTelemetry propagator is registered.
   const interceptors: Interceptor[] = [propagateTraceContext];
   const { token } = options;

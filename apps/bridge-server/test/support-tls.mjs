@@ -1,62 +1,33 @@
 // Throwaway certificates for TLS tests, made with the openssl command line: a CA, a server
 // certificate for 127.0.0.1 and localhost, a client certificate, and a second CA with its own
-// client certificate that the server does not trust.
+// client certificate that the server does not trust. Plain JavaScript (typed by
+// support-tls.d.mts) so that other packages' tests can import it too.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** The openssl binary, when the machine has one: Debian's package, or the first on PATH. */
-export const OPENSSL: string | undefined = ["/usr/bin/openssl", ...pathCandidates()].find((path) =>
-  existsSync(path),
-);
+export const OPENSSL = [
+  "/usr/bin/openssl",
+  ...(process.env.PATH ?? "").split(":").map((directory) => join(directory, "openssl")),
+].find((path) => existsSync(path));
 
-/** Why TLS tests are skipped: undefined when openssl is there. */
-export const TLS_SKIP_REASON: string | undefined =
+export const TLS_SKIP_REASON =
   OPENSSL === undefined ? "needs the openssl command line to create test certificates" : undefined;
 
-function pathCandidates(): string[] {
-  return (process.env.PATH ?? "").split(":").map((directory) => join(directory, "openssl"));
-}
-
-/** A PEM certificate with its key, and where both are on disk. */
-export interface CertifiedKey {
-  readonly cert: string;
-  readonly key: string;
-  readonly certFile: string;
-  readonly keyFile: string;
-}
-
-/** Everything a TLS test needs, in a temporary directory removed by {@link TestCertificates.remove}. */
-export interface TestCertificates {
-  readonly directory: string;
-  /** The CA that issued `server` and `client`. */
-  readonly ca: CertifiedKey;
-  /** For 127.0.0.1 and localhost. */
-  readonly server: CertifiedKey;
-  /** A client certificate `ca` issued. */
-  readonly client: CertifiedKey;
-  /** Another CA, which the server does not trust. */
-  readonly otherCa: CertifiedKey;
-  /** A client certificate `otherCa` issued. */
-  readonly otherClient: CertifiedKey;
-  remove(): void;
-}
-
-/** Creates the certificates with openssl (EC P-256, valid for two days). */
-export function createTestCertificates(): TestCertificates {
+export function createTestCertificates() {
   const openssl = OPENSSL;
   if (openssl === undefined) throw new Error(TLS_SKIP_REASON);
   const directory = mkdtempSync(join(tmpdir(), "statebridge-tls-"));
-  const run = (args: string[]) => execFileSync(openssl, args, { cwd: directory, stdio: "pipe" });
-  const read = (name: string): CertifiedKey => ({
+  const run = (args) => execFileSync(openssl, args, { cwd: directory, stdio: "pipe" });
+  const read = (name) => ({
     cert: readFileSync(join(directory, `${name}.pem`), "utf8"),
     key: readFileSync(join(directory, `${name}.key`), "utf8"),
     certFile: join(directory, `${name}.pem`),
     keyFile: join(directory, `${name}.key`),
   });
   const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  const authority = (name: string) =>
+  const authority = (name) =>
     run([
       "req",
       "-x509",
@@ -74,7 +45,7 @@ export function createTestCertificates(): TestCertificates {
       "-addext",
       "keyUsage=critical,keyCertSign,cRLSign",
     ]);
-  const issue = (name: string, issuer: string, commonName: string, extensions: string) => {
+  const issue = (name, issuer, commonName, extensions) => {
     writeFileSync(join(directory, `${name}.ext`), extensions);
     run(["req", ...newKey, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${commonName}`]);
     run([
