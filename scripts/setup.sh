@@ -16,3 +16,5 @@ else
   pnpm install --frozen-lockfile --prefer-offline >&2
 fi
 pnpm run build >&2
+# Redis for the Redis session store's tests (they start their own servers on free ports).
+bash scripts/redis-setup.sh

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { StateError } from "@statebridge/state-provider";
+import { createClient, ErrorReply, RESP_TYPES } from "redis";
+
+/** A reply as this package reads them: bulk strings as Buffers, integers, nulls and arrays. */
+export type Reply = Buffer | number | null | string | readonly Reply[];
+
+/** One connection to Redis, as the store uses it. */
+export interface Connection {
+  /** Sends one command; bulk strings come back as Buffers. @throws `unavailable` StateError. */
+  command(args: readonly (string | Buffer)[], timeoutMs?: number): Promise<Reply>;
+  /**
+   * Runs a script by EVALSHA, loading it with SCRIPT LOAD when the server answers NOSCRIPT
+   * (after a restart or a SCRIPT FLUSH). @throws `unavailable` StateError.
+   */
+  script(source: string, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<Reply[]>;
+  /** True while connected and ready. */
+  available(): boolean;
+  /** Called whenever the connection becomes ready (after the first connect and every reconnect). */
+  onReady(listener: () => void): void;
+  /** A second connection to the same server, with the same options (for blocking reads). */
+  duplicate(): Connection;
+  /** Waits until ready or `timeoutMs` passed; never throws. */
+  waitReady(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link createConnection}. */
+export interface ConnectionOptions {
+  readonly url: string;
+  /** Per-command deadline. */
+  readonly commandTimeoutMs: number;
+}
+
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
+/**
+ * Connects with node-redis, set to fail fast: no offline queue (a call while disconnected
+ * fails at once), a deadline on every command and on connecting, and reconnection with
+ * exponential backoff from 50 ms to 2 s, forever.
+ */
+export function createConnection(options: ConnectionOptions): Connection {
+  const client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000),
+    },
+  });
+  const readyListeners: (() => void)[] = [];
+  let closed = false;
+  // node-redis emits 'error' for every failed connection attempt; it reconnects by itself.
+  client.on("error", () => {});
+  client.on("ready", () => {
+    for (const listener of readyListeners) listener();
+  });
+  client.connect().catch(() => {});
+  const hashes = new Map<string, string>();
+
+  async function command(args: readonly (string | Buffer)[], timeoutMs = options.commandTimeoutMs) {
+    if (closed) throw new StateError("closed", "the Redis session store is closed");
+    if (!client.isReady) {
+      throw new StateError("unavailable", `Redis at ${redactUrl(options.url)} is not connected`);
+    }
+    try {
+      return (await client.sendCommand(args as (string | Buffer)[], {
+        typeMapping: BUFFERS,
+        timeout: timeoutMs,
+      })) as Reply;
+    } catch (error) {
+      throw toStateError(error, options.url);
+    }
+  }
+
+  return {
+    command,
+    async script(source, keys, args) {
+      let sha = hashes.get(source);
+      if (sha === undefined) {
+        sha = createHash("sha1").update(source).digest("hex");
+        hashes.set(source, sha);
+      }
+      const call = [sha, String(keys.length), ...keys, ...args];
+      try {
+        return (await command(["EVALSHA", ...call])) as Reply[];
+      } catch (error) {
+        if (!(error instanceof StateError) || !String(error.cause).includes("NOSCRIPT")) throw error;
+        await command(["SCRIPT", "LOAD", source]);
+        return (await command(["EVALSHA", ...call])) as Reply[];
+      }
+    },
+    available: () => !closed && client.isReady,
+    onReady(listener) {
+      readyListeners.push(listener);
+    },
+    duplicate() {
+      return createConnection(options);
+    },
+    async waitReady(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (!client.isReady && !closed && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return client.isReady;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+    },
+  };
+}
+
+/** A failure of a command as a StateError: a Redis error reply, or `unavailable`. */
+function toStateError(error: unknown, url: string): StateError {
+  if (error instanceof StateError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ErrorReply && message.startsWith("OOM")) {
+    return new StateError("resource_exhausted", `Redis is out of memory: ${message}`, { cause: error });
+  }
+  // A reply error other than these (NOSCRIPT, a script bug) is still the backend failing the call.
+  return new StateError("unavailable", `Redis at ${redactUrl(url)} failed the call: ${message}`, {
+    cause: error,
+  });
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}

@@ -1,0 +1,110 @@
+import {
+  assertIdentifierLength,
+  describe,
+  MAX_IDENTIFIER_LENGTH,
+  StateError,
+} from "@statebridge/state-provider";
+import type { Connection, Reply } from "./connection.js";
+import { type SessionKeys, sessionKeys } from "./keys.js";
+import { goneError, parseSessionReply, recreatedError, type SessionReply, text } from "./replies.js";
+import { READ } from "./scripts.js";
+
+/** The checked limits of a store. */
+export interface StoreLimits {
+  readonly ttlMs: number;
+  readonly maxSessions: number;
+  readonly maxVariables: number;
+  readonly maxValueBytes: number;
+  readonly maxWatchers: number;
+  readonly historySize: number;
+  readonly historyBytes: number;
+  /** How long an ended session's reason (expired, deleted) is remembered, in ms. */
+  readonly endedRememberedMs: number;
+}
+
+/** What the store's operations share: the connection, keys, limits and script calls. */
+export interface StoreContext {
+  readonly prefix: string;
+  readonly connection: Connection;
+  readonly limits: StoreLimits;
+  keys(sessionId: string): SessionKeys;
+  /**
+   * Runs a session script with the time, the grace time and the expected epoch ('' for any)
+   * before `args`. @throws `unavailable` when Redis cannot be reached.
+   */
+  run(
+    script: string,
+    keys: SessionKeys,
+    args: readonly (string | Buffer)[],
+    epoch?: string,
+  ): Promise<readonly Reply[]>;
+  /**
+   * Reads a session (and, by mode, variables): 'none', 'peek' (no TTL slide), 'ids', 'all'.
+   * @throws `session_expired` when it is gone, or is of another epoch than `epoch`.
+   */
+  read(
+    sessionId: string,
+    mode: "none" | "peek" | "ids" | "all",
+    identifiers?: readonly string[],
+    epoch?: string,
+  ): Promise<SessionReply>;
+}
+
+/** Creates the shared part of a store. */
+export function createStoreContext(
+  prefix: string,
+  connection: Connection,
+  limits: StoreLimits,
+): StoreContext {
+  const keysOf = (sessionId: string) => sessionKeys(prefix, sessionId);
+  const context: StoreContext = {
+    prefix,
+    connection,
+    limits,
+    keys: keysOf,
+    run(script, keys, args, epoch = "") {
+      return connection.script(script, keys.all, [
+        String(Date.now()),
+        String(limits.endedRememberedMs),
+        epoch,
+        ...args,
+      ]);
+    },
+    async read(sessionId, mode, identifiers = [], epoch = "") {
+      const reply = await context.run(READ, keysOf(sessionId), [mode, ...identifiers], epoch);
+      const status = text(reply[0]);
+      if (status === "gone") throw goneError(sessionId, text(reply[1]));
+      if (status === "epoch") throw recreatedError(sessionId);
+      return parseSessionReply(sessionId, reply);
+    },
+  };
+  return context;
+}
+
+/** Checks a session id as the in-memory store does. @throws `invalid_value`. */
+export function checkSessionId(sessionId: unknown): string {
+  if (typeof sessionId !== "string") {
+    throw new StateError("invalid_value", `a session id must be a string, got ${describe(sessionId)}`);
+  }
+  if (sessionId.length === 0) throw new StateError("invalid_value", "a session id must not be empty");
+  if (sessionId.length > MAX_IDENTIFIER_LENGTH) {
+    throw new StateError(
+      "invalid_value",
+      `a session id must be at most ${MAX_IDENTIFIER_LENGTH} characters, got ${sessionId.length}`,
+    );
+  }
+  return sessionId;
+}
+
+/** Checks an identifier's length (a malformed request), as the in-memory store does. */
+export function checkIdentifier(identifier: unknown): string | undefined {
+  if (typeof identifier !== "string") return undefined;
+  assertIdentifierLength(identifier, "a variable identifier");
+  return identifier;
+}
+
+/** `not_found` for a variable, in the in-memory store's words. */
+export function notFoundError(sessionId: string, identifier: unknown): StateError {
+  const shown = typeof identifier === "string" ? JSON.stringify(identifier) : describe(identifier);
+  return new StateError("not_found", `variable ${shown} not found in session ${JSON.stringify(sessionId)}`);
+}

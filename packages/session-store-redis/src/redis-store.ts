@@ -1,0 +1,436 @@
+import { randomBytes } from "node:crypto";
+import {
+  checkPageOptions,
+  nonNegativeInteger,
+  positive,
+  positiveInteger,
+  type SessionInfo,
+  type SessionStore,
+  type SessionStoreStats,
+  sourceOf,
+} from "@statebridge/session-store";
+import {
+  assertExpectedVersion,
+  compileGlob,
+  createExport,
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  normalizeMetadata,
+  parseExport,
+  parseExportedVariables,
+  StateError,
+  type Variable,
+} from "@statebridge/state-provider";
+import { decodeVariable, encodeMetadata } from "./codec.js";
+import { createConnection } from "./connection.js";
+import { checkIdentifier, checkSessionId, createStoreContext, notFoundError } from "./context.js";
+import { createFeed } from "./feed.js";
+import { checkKeyPrefix, sessionIndexKey } from "./keys.js";
+import { goneError, parseSessionReply, text } from "./replies.js";
+import { DELETE_SESSION, INITIALIZE } from "./scripts.js";
+import type { RedisSessionStoreOptions } from "./types.js";
+import { deleteVariable, importParsed, registerVariable } from "./variable-ops.js";
+import { createValueWriter, metadataUpdateOf } from "./variable-writes.js";
+import { startWatch } from "./watch.js";
+
+/**
+ * Creates a {@link SessionStore} on Redis 7 (or Valkey): sessions shared by every store with
+ * the same `url` and `keyPrefix`, kept across restarts as far as Redis keeps its data. Every
+ * write is one script call on the session's slot; watchers read the session's change log (a
+ * stream whose entry ids are revisions). Resolves once connected, or after `connectTimeoutMs`
+ * with a store that answers `unavailable` until Redis can be reached (it keeps reconnecting).
+ * @throws `invalid_value` for a malformed option.
+ */
+export async function createRedisSessionStore(options: RedisSessionStoreOptions = {}): Promise<SessionStore> {
+  const prefix = checkKeyPrefix(options.keyPrefix ?? "statebridge");
+  const ttlMs = positive(options.ttlSeconds, 3600, "ttlSeconds") * 1000;
+  const limits = {
+    ttlMs,
+    maxSessions: positiveInteger(options.maxSessions, 10_000, "maxSessions"),
+    maxVariables: positiveInteger(options.maxVariablesPerSession, 100_000, "maxVariablesPerSession"),
+    maxValueBytes: positiveInteger(options.maxValueBytes, 64 * 1024 * 1024, "maxValueBytes"),
+    maxWatchers: positiveInteger(options.maxWatchersPerSession, 100_000, "maxWatchersPerSession"),
+    historySize: nonNegativeInteger(options.historySize, 1000, "historySize"),
+    historyBytes: positiveInteger(options.historyBytes, 64 * 1024 * 1024, "historyBytes"),
+    endedRememberedMs: positiveInteger(options.endedRememberedMs, 3_600_000, "endedRememberedMs"),
+  };
+  const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
+  const commandTimeoutMs = positiveInteger(options.commandTimeoutMs, 2000, "commandTimeoutMs");
+  const connectTimeoutMs = nonNegativeInteger(options.connectTimeoutMs, 5000, "connectTimeoutMs");
+  const watchIntervalMs = positiveInteger(
+    options.watchIntervalMs,
+    Math.max(10, Math.min(1000, Math.floor(ttlMs / 4))),
+    "watchIntervalMs",
+  );
+  const url = options.url ?? "redis://127.0.0.1:6379";
+  if (!/^rediss?:\/\//.test(url)) {
+    throw new StateError(
+      "invalid_value",
+      `url must start with redis:// or rediss://, got ${JSON.stringify(url.slice(0, 64))}`,
+    );
+  }
+  const onListenerError = options.onListenerError ?? (() => {});
+  const connection = createConnection({ url, commandTimeoutMs });
+  const context = createStoreContext(prefix, connection, limits);
+  const writer = createValueWriter(context);
+  const indexKey = sessionIndexKey(prefix);
+  const operations = new Map<string, number>();
+  const description: { kind: string; persistence: boolean; distribution: boolean } = {
+    kind: "redis",
+    persistence: true,
+    distribution: true,
+  };
+  let sessionsCreated = 0;
+  let sessionsExpired = 0;
+  let sessionsDeleted = 0;
+  let sessionsCurrent = 0;
+  let closed = false;
+
+  const feed = createFeed({
+    connection,
+    intervalMs: watchIntervalMs,
+    maxWatchersPerSession: limits.maxWatchers,
+    onListenerError,
+    async keepAlive(sessionId, epoch) {
+      try {
+        return (await context.read(sessionId, "none", [], epoch)).info.revision;
+      } catch (error) {
+        if (error instanceof StateError) return error;
+        throw error;
+      }
+    },
+  });
+  // Persistence is what this Redis is configured for: AOF or RDB snapshots.
+  connection.onReady(() => {
+    void connection
+      .command(["CONFIG", "GET", "*"])
+      .then((reply) => {
+        const pairs = reply as readonly Buffer[];
+        const config = new Map<string, string>();
+        for (let index = 0; index + 1 < pairs.length; index += 2) {
+          config.set(text(pairs[index]), text(pairs[index + 1]));
+        }
+        description.persistence = config.get("appendonly") === "yes" || (config.get("save") ?? "") !== "";
+      })
+      .catch(() => {});
+  });
+  const sweeper = setInterval(() => void sweep().catch(() => 0), sweepIntervalMs);
+  sweeper.unref();
+  await connection.waitReady(connectTimeoutMs);
+
+  function begin(kind: string): void {
+    if (closed) throw new StateError("closed", `the session store is closed; ${kind} is not possible`);
+    operations.set(kind, (operations.get(kind) ?? 0) + 1);
+  }
+
+  /** Removes vanished sessions from the index. @returns how many. */
+  async function sweep(): Promise<number> {
+    if (closed) return 0;
+    let removed = 0;
+    let after = "-";
+    for (;;) {
+      const page = ((await connection.command([
+        "ZRANGE",
+        indexKey,
+        after,
+        "+",
+        "BYLEX",
+        "LIMIT",
+        "0",
+        "500",
+      ])) ?? []) as readonly Buffer[];
+      if (page.length === 0) break;
+      const ids = page.map((id) => text(id));
+      const exists = await Promise.all(
+        ids.map((id) => connection.command(["EXISTS", context.keys(id).session]) as Promise<number>),
+      );
+      const gone = ids.filter((_, index) => exists[index] === 0);
+      if (gone.length > 0) removed += Number(await connection.command(["ZREM", indexKey, ...gone]));
+      after = `(${ids[ids.length - 1] as string}`;
+      if (page.length < 500) break;
+    }
+    sessionsExpired += removed;
+    sessionsCurrent = Number(await connection.command(["ZCARD", indexKey]));
+    return removed;
+  }
+
+  /** Refuses a new session when the index holds `maxSessions` live ones (see the README on exactness). */
+  async function checkSessionQuota(sessionId: string): Promise<void> {
+    sessionsCurrent = Number(await connection.command(["ZCARD", indexKey]));
+    if (sessionsCurrent < limits.maxSessions) return;
+    await sweep();
+    if (sessionsCurrent >= limits.maxSessions) {
+      throw new StateError(
+        "resource_exhausted",
+        `the store holds ${sessionsCurrent} sessions, the most allowed; cannot create session ${JSON.stringify(sessionId)}`,
+      );
+    }
+  }
+
+  async function initialize(
+    sessionId: string,
+    metadata: string,
+    sessionTtlMs: number,
+  ): Promise<{ session: SessionInfo; created: boolean }> {
+    const keys = context.keys(sessionId);
+    const epoch = randomBytes(8).toString("hex");
+    const args = [epoch, String(sessionTtlMs), metadata];
+    let reply = await context.run(INITIALIZE, keys, [...args, "0"]);
+    if (text(reply[0]) === "absent") {
+      await checkSessionQuota(sessionId);
+      reply = await context.run(INITIALIZE, keys, [...args, "1"]);
+    }
+    const created = text(reply[0]) === "created";
+    if (created) {
+      await connection.command(["ZADD", indexKey, "0", sessionId]);
+      sessionsCreated++;
+      writer.forget(sessionId);
+    }
+    return { session: parseSessionReply(sessionId, reply).info, created };
+  }
+
+  async function listSessions(listOptions: unknown) {
+    const { limit, after, prefix: idPrefix } = checkPageOptions(listOptions);
+    let start =
+      after !== undefined && after >= idPrefix ? `(${after}` : idPrefix !== "" ? `[${idPrefix}` : "-";
+    const sessions: SessionInfo[] = [];
+    for (;;) {
+      const page = ((await connection.command([
+        "ZRANGE",
+        indexKey,
+        start,
+        "+",
+        "BYLEX",
+        "LIMIT",
+        "0",
+        String(limit + 1),
+      ])) ?? []) as readonly Buffer[];
+      const ids = page.map((id) => text(id)).filter((id) => id.startsWith(idPrefix));
+      const found = await Promise.all(
+        ids.map((id) =>
+          context.read(id, "peek").then(
+            (reply) => reply.info,
+            (error: unknown) => {
+              if (error instanceof StateError && error.code === "session_expired") return undefined;
+              throw error;
+            },
+          ),
+        ),
+      );
+      const vanished = ids.filter((_, index) => found[index] === undefined);
+      if (vanished.length > 0) await connection.command(["ZREM", indexKey, ...vanished]);
+      for (const info of found) {
+        if (info === undefined) continue;
+        if (sessions.length === limit)
+          return { sessions, next: (sessions[limit - 1] as SessionInfo).sessionId };
+        sessions.push(info);
+      }
+      if (page.length <= limit || ids.length < page.length) return { sessions };
+      start = `(${ids[ids.length - 1] as string}`;
+    }
+  }
+
+  const store: SessionStore = {
+    description,
+    available: () => !closed && connection.available(),
+
+    async initializeSession(sessionId, initializeOptions = {}) {
+      begin("initializeSession");
+      const id = checkSessionId(sessionId);
+      const ttl = positive(initializeOptions.ttlSeconds, ttlMs / 1000, "ttlSeconds");
+      const metadata = normalizeMetadata(initializeOptions.metadata, "session metadata");
+      return initialize(id, encodeMetadata(metadata), Math.max(1, Math.round(ttl * 1000)));
+    },
+
+    async getSession(sessionId) {
+      begin("getSession");
+      return (await context.read(checkSessionId(sessionId), "none")).info;
+    },
+
+    async heartbeat(sessionId) {
+      begin("heartbeat");
+      return (await context.read(checkSessionId(sessionId), "none")).info;
+    },
+
+    async deleteSession(sessionId) {
+      begin("deleteSession");
+      const id = checkSessionId(sessionId);
+      const reply = await context.run(DELETE_SESSION, context.keys(id), []);
+      await connection.command(["ZREM", indexKey, id]);
+      writer.forget(id);
+      if (text(reply[0]) !== "deleted") return false;
+      sessionsDeleted++;
+      feed.endSession(id, goneError(id, "deleted"));
+      return true;
+    },
+
+    async listSessions(listOptions) {
+      begin("listSessions");
+      return listSessions(listOptions);
+    },
+
+    async register(sessionId, name, type, initial, registerOptions = {}) {
+      begin("register");
+      const id = checkSessionId(sessionId);
+      return registerVariable(context, id, name, type, initial, {
+        constraints: registerOptions.constraints,
+        metadata: registerOptions.metadata,
+        description: registerOptions.description,
+        source: sourceOf(registerOptions.source),
+      });
+    },
+
+    async getVariable(sessionId, identifier) {
+      begin("get");
+      const id = checkSessionId(sessionId);
+      const checked = checkIdentifier(identifier);
+      const reply = await context.read(
+        id,
+        checked === undefined ? "none" : "ids",
+        checked === undefined ? [] : [checked],
+      );
+      const stored = reply.variables[0];
+      if (stored === undefined) throw notFoundError(id, identifier);
+      return decodeVariable(stored);
+    },
+
+    async getVariables(sessionId, identifiers) {
+      begin("getMany");
+      const id = checkSessionId(sessionId);
+      const wanted = [...identifiers].filter((identifier) => checkIdentifier(identifier) !== undefined);
+      const reply = await context.read(id, wanted.length > 0 ? "ids" : "none", wanted);
+      const found = new Map<string, Variable>();
+      wanted.forEach((identifier, index) => {
+        const stored = reply.variables[index];
+        if (stored !== undefined) found.set(identifier, decodeVariable(stored));
+      });
+      return found;
+    },
+
+    async set(sessionId, identifier, value, setOptions = {}) {
+      begin("set");
+      const id = checkSessionId(sessionId);
+      const expected =
+        setOptions.expectedVersion === undefined
+          ? undefined
+          : assertExpectedVersion(setOptions.expectedVersion);
+      const metadata = metadataUpdateOf(setOptions.metadata);
+      return writer.set(id, identifier, value, metadata, expected, sourceOf(setOptions.source));
+    },
+
+    async updateMany(sessionId, updates, batchOptions = {}) {
+      begin("updateMany");
+      const id = checkSessionId(sessionId);
+      const metadata = metadataUpdateOf(batchOptions.metadata);
+      return writer.updateMany(
+        id,
+        updates,
+        metadata,
+        batchOptions.atomic === true,
+        sourceOf(batchOptions.source),
+      );
+    },
+
+    async list(sessionId, pattern) {
+      begin("list");
+      const id = checkSessionId(sessionId);
+      const matches = pattern === undefined ? undefined : compileGlob(pattern);
+      const reply = await context.read(id, "all");
+      const variables = [];
+      for (const stored of reply.variables) {
+        if (stored === undefined) continue;
+        const variable = decodeVariable(stored);
+        if (matches === undefined || matches(variable.name)) variables.push(variable);
+      }
+      return variables;
+    },
+
+    async delete(sessionId, identifier, deleteOptions = {}) {
+      begin("delete");
+      const id = checkSessionId(sessionId);
+      writer.forget(id);
+      return deleteVariable(context, id, identifier, sourceOf(deleteOptions.source));
+    },
+
+    async exportSession(sessionId) {
+      begin("export");
+      const id = checkSessionId(sessionId);
+      const reply = await context.read(id, "all");
+      return createExport({
+        sessionId: id,
+        revision: reply.info.revision,
+        metadata: reply.info.metadata,
+        variables: reply.variables.flatMap((stored) =>
+          stored === undefined ? [] : [decodeVariable(stored)],
+        ),
+      });
+    },
+
+    async importSession(sessionId, document) {
+      begin("import");
+      const id = checkSessionId(sessionId);
+      return importParsed(context, id, parseExport(document), checkSessionQuota, afterCreate);
+    },
+
+    async importVariables(sessionId, batch) {
+      begin("import");
+      const id = checkSessionId(sessionId);
+      const { revision, metadata } = parseExport({
+        format: EXPORT_FORMAT,
+        version: EXPORT_VERSION,
+        sessionId: id,
+        revision: batch.revision,
+        metadata: batch.metadata,
+        variables: [],
+      });
+      const variables = parseExportedVariables(batch.variables);
+      return importParsed(
+        context,
+        id,
+        { sessionId: id, revision, metadata, variables },
+        checkSessionQuota,
+        afterCreate,
+      );
+    },
+
+    async watch(sessionId, identifiers, listener, watchOptions = {}) {
+      begin("watch");
+      const id = checkSessionId(sessionId);
+      return startWatch(context, feed, id, identifiers, listener, watchOptions, () => {
+        // The TTL slides from the end of the last watch on this server.
+        void context.read(id, "none").catch(() => {});
+      });
+    },
+
+    stats(): SessionStoreStats {
+      return {
+        sessionsCreated,
+        sessionsExpired,
+        sessionsDeleted,
+        sessionsCurrent,
+        variables: 0,
+        watchers: feed.watcherCount(),
+        valueBytes: 0,
+        historyBytes: 0,
+        operations: new Map(operations),
+      };
+    },
+
+    sweep,
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweeper);
+      feed.close(new StateError("closed", "the session store was closed"));
+      await connection.close();
+    },
+  };
+
+  async function afterCreate(sessionId: string): Promise<void> {
+    await connection.command(["ZADD", indexKey, "0", sessionId]);
+    sessionsCreated++;
+  }
+
+  return store;
+}

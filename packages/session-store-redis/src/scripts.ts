@@ -1,0 +1,265 @@
+/**
+ * The server-side scripts. Each runs on one session's keys (one slot), in this `KEYS` order:
+ * session, names, variables, order, log, history, ending. `ARGV[1]` is the time in epoch
+ * milliseconds, `ARGV[2]` how long an ended session's reason is remembered, `ARGV[3]` the epoch
+ * the caller expects ('' for any). Replies start with a status word.
+ *
+ * Change-log entries (`XADD <revision>-0`) hold `p` (the previous entry's revision, so a
+ * reader can tell it missed one), `g` (the epoch), `src`, `ts`, `n`, and `x`: per change a line
+ * `kind|version|id|headerLength|metadataLength|oldLength|newLength\n` followed by those four
+ * strings. Values are only copied, never decoded.
+ */
+const PRELUDE = `
+local S, N, V, O, L, H, E = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local now, grace, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local function slide(ttl)
+  redis.call('HSET', S, 'accessed', now)
+  for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  redis.call('PEXPIRE', E, ttl + grace)
+end
+local function gone() return {'gone', redis.call('GET', E) or ''} end
+local function resolve(identifier)
+  if redis.call('HEXISTS', V, identifier .. ':h') == 1 then return identifier end
+  return redis.call('HGET', N, identifier)
+end
+local function trim(rev, bytes, size, limit)
+  redis.call('RPUSH', H, rev .. ':' .. bytes)
+  local held = tonumber(redis.call('HGET', S, 'hbytes')) + bytes
+  local length = redis.call('LLEN', H)
+  local dropped = nil
+  while length > 0 and (length > size or held > limit) do
+    local r, b = string.match(redis.call('LPOP', H), '(%d+):(%d+)')
+    held = held - tonumber(b)
+    length = length - 1
+    dropped = tonumber(r)
+  end
+  redis.call('HSET', S, 'hbytes', held)
+  if dropped then
+    redis.call('HSET', S, 'base', dropped)
+    -- The newest entry stays in the stream for live readers even when the history dropped it.
+    local keep = dropped + 1
+    if keep > rev then keep = rev end
+    redis.call('XTRIM', L, 'MINID', keep .. '-0')
+  end
+end
+local function change(parts, kind, version, id, header, metadata, old, new)
+  table.insert(parts, kind .. '|' .. version .. '|' .. id .. '|' .. #header .. '|' .. #metadata .. '|' .. #old .. '|' .. #new .. '\\n')
+  table.insert(parts, header)
+  table.insert(parts, metadata)
+  table.insert(parts, old)
+  table.insert(parts, new)
+  return #old + #new + #metadata + 256
+end
+`;
+
+/** Session fields every reply about a session carries, after its status word. */
+const SESSION_FIELDS = `'epoch', 'rev', 'created', 'ttl', 'meta', 'count', 'base'`;
+
+/**
+ * Reads a session and, by `ARGV[4]`: 'none', 'ids' (identifiers in `ARGV[5..]`, each a name or
+ * an id) or 'all' (creation order). 'peek' reads the session without sliding its TTL.
+ */
+export const READ = `${PRELUDE}
+local s = redis.call('HMGET', S, ${SESSION_FIELDS})
+if not s[1] then return gone() end
+if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
+local mode = ARGV[4]
+local accessed = now
+if mode == 'peek' then accessed = tonumber(redis.call('HGET', S, 'accessed')) else slide(tonumber(s[4])) end
+local out = {'ok', s[1], s[2], s[3], tostring(accessed), s[4], s[5], s[6], s[7]}
+local function push(id)
+  local f = redis.call('HMGET', V, id .. ':h', id .. ':m', id .. ':e', id .. ':t', id .. ':s', id .. ':d')
+  table.insert(out, id)
+  for i = 1, 6 do table.insert(out, f[i]) end
+end
+if mode == 'ids' then
+  for i = 5, #ARGV do
+    local id = resolve(ARGV[i])
+    if id and redis.call('HEXISTS', V, id .. ':h') == 1 then push(id) else
+      for j = 1, 7 do table.insert(out, '') end
+    end
+  end
+elseif mode == 'all' then
+  for _, id in ipairs(redis.call('ZRANGE', O, 0, -1)) do push(id) end
+end
+return out
+`;
+
+/**
+ * Gets a session or creates it: `ARGV[4]` the new epoch, `ARGV[5]` its TTL in ms, `ARGV[6]` its
+ * metadata, `ARGV[7]` '1' to create when absent ('0' answers 'absent').
+ */
+export const INITIALIZE = `${PRELUDE}
+local s = redis.call('HMGET', S, ${SESSION_FIELDS})
+if s[1] then
+  slide(tonumber(s[4]))
+  return {'existing', s[1], s[2], s[3], tostring(now), s[4], s[5], s[6], s[7]}
+end
+if ARGV[7] ~= '1' then return {'absent'} end
+redis.call('DEL', N, V, O, L, H)
+redis.call('HSET', S, 'epoch', ARGV[4], 'rev', 0, 'created', now, 'ttl', ARGV[5], 'meta', ARGV[6],
+  'count', 0, 'hbytes', 0, 'base', 0, 'last', 0, 'seq', 0)
+redis.call('SET', E, 'expired')
+slide(tonumber(ARGV[5]))
+return {'created', ARGV[4], '0', tostring(now), tostring(now), ARGV[5], ARGV[6], '0', '0'}
+`;
+
+/**
+ * Registers a variable: `ARGV[4]` id, `[5]` name, `[6]` header, `[7]` metadata, `[8]` source,
+ * `[9]` value, `[10]` most variables, `[11]` the value's bytes, `[12]` most value bytes,
+ * `[13]` the creation time (the header's).
+ */
+export const REGISTER = `${PRELUDE}
+local s = redis.call('HMGET', S, 'epoch', 'ttl', 'count')
+if not s[1] then return gone() end
+if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
+if redis.call('HEXISTS', N, ARGV[5]) == 1 then return {'exists'} end
+if tonumber(ARGV[11]) > tonumber(ARGV[12]) then return {'too_large'} end
+if tonumber(s[3]) >= tonumber(ARGV[10]) then return {'full', s[3]} end
+local id = ARGV[4]
+if redis.call('HEXISTS', V, id .. ':h') == 1 then return {'id_taken'} end
+local rev = redis.call('HINCRBY', S, 'rev', 1)
+redis.call('HSET', N, ARGV[5], id)
+redis.call('HSET', V, id .. ':h', ARGV[6], id .. ':m', ARGV[7], id .. ':e', 0, id .. ':t', ARGV[13],
+  id .. ':s', ARGV[8], id .. ':d', ARGV[9])
+redis.call('ZADD', O, redis.call('HINCRBY', S, 'seq', 1), id)
+redis.call('HINCRBY', S, 'count', 1)
+slide(tonumber(s[2]))
+return {'ok', rev, s[1]}
+`;
+
+/**
+ * Writes values, all or nothing, as one revision: `ARGV[4]` source, `[5]` history size,
+ * `[6]` history bytes, `[7]` most value bytes, `[8]` the number of updates, then per update
+ * id, expectation ('' none, 'u' the caller's expected version, 'i' the version it read),
+ * version, metadata ('' unchanged, or '=' and the new JSON), value, value bytes.
+ */
+export const WRITE = `${PRELUDE}
+local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'last')
+if not s[1] then return gone() end
+if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
+local n = tonumber(ARGV[8])
+local limit = tonumber(ARGV[7])
+local current = {}
+for i = 0, n - 1 do
+  local b = 9 + i * 6
+  local id = ARGV[b]
+  local f = redis.call('HMGET', V, id .. ':e', id .. ':h')
+  if not f[1] then return {'stale', id} end
+  if ARGV[b + 1] ~= '' and tonumber(ARGV[b + 2]) ~= tonumber(f[1]) then
+    return {'conflict', id, ARGV[b + 1], f[1]}
+  end
+  if tonumber(ARGV[b + 5]) > limit then return {'too_large', id} end
+  current[i] = f
+end
+local rev = tonumber(s[3]) + 1
+redis.call('HSET', S, 'rev', rev, 'last', rev)
+local parts, bytes, versions = {}, 0, {'ok', rev, s[1]}
+for i = 0, n - 1 do
+  local b = 9 + i * 6
+  local id = ARGV[b]
+  local version = tonumber(current[i][1]) + 1
+  local old = redis.call('HGET', V, id .. ':d')
+  local metadata = ARGV[b + 3]
+  if metadata ~= '' then
+    metadata = string.sub(metadata, 2)
+    redis.call('HSET', V, id .. ':m', metadata)
+  else
+    metadata = redis.call('HGET', V, id .. ':m')
+  end
+  redis.call('HSET', V, id .. ':e', version, id .. ':t', now, id .. ':s', ARGV[4], id .. ':d', ARGV[b + 4])
+  bytes = bytes + change(parts, 'c', version, id, current[i][2], metadata, old, ARGV[b + 4])
+  table.insert(versions, version)
+end
+redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', table.concat(parts))
+trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]))
+slide(tonumber(s[2]))
+return versions
+`;
+
+/** Deletes a variable: `ARGV[4]` identifier, `[5]` source, `[6]` history size, `[7]` bytes. */
+export const DELETE = `${PRELUDE}
+local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'last')
+if not s[1] then return gone() end
+if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
+local id = resolve(ARGV[4])
+if not id then return {'not_found'} end
+local f = redis.call('HMGET', V, id .. ':h', id .. ':m', id .. ':e', id .. ':d')
+if not f[1] then return {'not_found'} end
+local rev = tonumber(s[3]) + 1
+redis.call('HSET', S, 'rev', rev, 'last', rev)
+redis.call('HDEL', N, cjson.decode(f[1]).n)
+redis.call('HDEL', V, id .. ':h', id .. ':m', id .. ':e', id .. ':t', id .. ':s', id .. ':d')
+redis.call('ZREM', O, id)
+redis.call('HINCRBY', S, 'count', -1)
+local parts = {}
+local bytes = change(parts, 'd', f[3], id, f[1], f[2], f[4], '')
+redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[5], 'ts', now, 'n', 1, 'x', table.concat(parts))
+trim(rev, bytes, tonumber(ARGV[6]), tonumber(ARGV[7]))
+slide(tonumber(s[2]))
+return {'ok', rev, s[1]}
+`;
+
+/**
+ * Deletes a session. A last log entry (`end`) wakes readers on every server at once; the log
+ * lingers for the grace time so that they read it, and the ending says `deleted`.
+ */
+export const DELETE_SESSION = `${PRELUDE}
+local s = redis.call('HMGET', S, 'epoch', 'rev', 'last')
+if not s[1] then return {'absent'} end
+redis.call('XADD', L, (tonumber(s[2]) + 1) .. '-0', 'p', s[3], 'g', s[1], 'end', 'deleted')
+redis.call('DEL', S, N, V, O, H)
+redis.call('PEXPIRE', L, math.min(grace, 60000))
+redis.call('SET', E, 'deleted', 'PX', grace)
+return {'deleted'}
+`;
+
+/**
+ * Imports variables, all or nothing, keeping ids and versions; creates the session when absent
+ * and `wanted` is ''. `ARGV[4]` new epoch, `[5]` TTL ms, `[6]` the document's revision, `[7]`
+ * the session metadata after the import, `[8]` most variables, `[9]` count, then per variable
+ * id, name, header, metadata, version, updatedAt, source, value.
+ */
+export const IMPORT = `${PRELUDE}
+local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'count')
+local created = false
+if not s[1] then
+  if wanted ~= '' then return gone() end
+  redis.call('DEL', N, V, O, L, H)
+  redis.call('HSET', S, 'epoch', ARGV[4], 'rev', 0, 'created', now, 'ttl', ARGV[5], 'meta', '',
+    'count', 0, 'hbytes', 0, 'base', 0, 'last', 0, 'seq', 0)
+  redis.call('SET', E, 'expired')
+  s = {ARGV[4], ARGV[5], '0', '0'}
+  created = true
+elseif wanted ~= '' and wanted ~= s[1] then
+  return {'epoch', s[1]}
+end
+local n = tonumber(ARGV[9])
+for i = 0, n - 1 do
+  local b = 10 + i * 8
+  if redis.call('HEXISTS', V, ARGV[b] .. ':h') == 1 then return {'id_exists', i} end
+  if redis.call('HEXISTS', N, ARGV[b + 1]) == 1 then return {'name_exists', i} end
+end
+local count = tonumber(s[4])
+if count + n > tonumber(ARGV[8]) then return {'full', count} end
+for i = 0, n - 1 do
+  local b = 10 + i * 8
+  local id = ARGV[b]
+  redis.call('HSET', N, ARGV[b + 1], id)
+  redis.call('HSET', V, id .. ':h', ARGV[b + 2], id .. ':m', ARGV[b + 3], id .. ':e', ARGV[b + 4],
+    id .. ':t', ARGV[b + 5], id .. ':s', ARGV[b + 6], id .. ':d', ARGV[b + 7])
+  redis.call('ZADD', O, redis.call('HINCRBY', S, 'seq', 1), id)
+end
+local rev = math.max(tonumber(s[3]), tonumber(ARGV[6]))
+if count == 0 then
+  -- An empty session adopts the document's history: nothing before it can be replayed.
+  redis.call('DEL', H)
+  redis.call('XTRIM', L, 'MINID', (rev + 1) .. '-0')
+  redis.call('HSET', S, 'hbytes', 0, 'base', rev)
+else
+  rev = rev + 1
+end
+redis.call('HSET', S, 'rev', rev, 'count', count + n, 'meta', ARGV[7])
+slide(tonumber(s[2]))
+return {'ok', rev, s[1], created and '1' or '0'}
+`;
