@@ -271,6 +271,16 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     compressMinBytes,
     ...(cors === undefined ? {} : { cors }),
   });
+  if (
+    cors !== undefined &&
+    checkToken === undefined &&
+    options.corsOrigins?.some((origin) => origin.trim() === "*")
+  ) {
+    logger.warn(
+      {},
+      "CORS allows any origin and no token is required: any web page a user opens can call this server",
+    );
+  }
   const reflected =
     options.reflection === false
       ? handler

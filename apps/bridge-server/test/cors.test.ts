@@ -158,6 +158,26 @@ describe("CORS preflight", () => {
     expect(JSON.parse(answer.body)).toMatchObject({ code: "unauthenticated" });
   });
 
+  it("warns at start when * is allowed and no token is required, and not when a token is", async () => {
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn(_object: object, message?: string) {
+        warnings.push(message ?? "");
+      },
+      error() {},
+    };
+    await start({ corsOrigins: ["*"], logger });
+    expect(warnings).toEqual([
+      "CORS allows any origin and no token is required: any web page a user opens can call this server",
+    ]);
+    await test?.close();
+    warnings.length = 0;
+    await start({ corsOrigins: ["*"], token: "secret", logger });
+    expect(warnings).toEqual([]);
+  });
+
   it("lets any origin through with *", async () => {
     const url = await start({ corsOrigins: ["*"] });
     const answer = await http1(url, "OPTIONS", preflightHeaders(OTHER));
