@@ -236,7 +236,10 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
         watchVariables,
         watchStream,
       });
-      router.service(Health, createHealthService({ isServing: () => serving, streams }));
+      router.service(
+        Health,
+        createHealthService({ isServing: () => serving, storeAvailable: () => store.available(), streams }),
+      );
     },
   });
   const watchdog = createDeadlineWatchdog();
@@ -271,16 +274,6 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     compressMinBytes,
     ...(cors === undefined ? {} : { cors }),
   });
-  if (
-    cors !== undefined &&
-    checkToken === undefined &&
-    options.corsOrigins?.some((origin) => origin.trim() === "*")
-  ) {
-    logger.warn(
-      {},
-      "CORS allows any origin and no token is required: any web page a user opens can call this server",
-    );
-  }
   const reflected =
     options.reflection === false
       ? handler
@@ -319,7 +312,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
   try {
     port = await listener.listen(requestedPort, host);
   } catch (error) {
-    if (ownsStore) store.close();
+    if (ownsStore) await store.close();
     throw error;
   }
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -332,7 +325,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     streams.endAll(new StateError("unavailable", "server shutting down"));
     const inTime = await listener.close(shutdownGraceMs);
     if (!inTime) logger.warn({ shutdownGraceMs }, "grace period over: the remaining connections were cut");
-    if (ownsStore) store.close();
+    if (ownsStore) await store.close();
     logger.info({}, "stopped");
   }
 

@@ -58,7 +58,7 @@ const UNKNOWN_SOURCE = "unknown";
 
 /**
  * Implements every unary RPC of `statebridge.v1.BridgeService` on a {@link SessionStore}.
- * Each method is synchronous (the store is), and every error it throws goes through
+ * Each method awaits the store, and every error it throws or rejects with goes through
  * {@link toConnectError} once, in the wrapper at the bottom of this function.
  */
 export function createUnaryMethods(dependencies: UnaryServiceDependencies): UnaryMethods {
@@ -69,32 +69,32 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       return { message: request.message, serverTimeMs: int64(Date.now()), serverVersion };
     },
 
-    initializeSession(request) {
+    async initializeSession(request) {
       const sessionId = requireSessionId(request.sessionId);
       if (request.ttlSeconds < 0) {
         throw new StateError("invalid_value", `ttl_seconds must be positive, got ${request.ttlSeconds}`);
       }
       const metadata = parseJsonField(request.metadataJson, "metadata_json");
-      const { session, created } = store.initializeSession(sessionId, {
+      const { session, created } = await store.initializeSession(sessionId, {
         ...(metadata === undefined ? {} : { metadata: normalizeMetadata(metadata, "metadata_json") }),
         ...(request.ttlSeconds === 0 ? {} : { ttlSeconds: request.ttlSeconds }),
       });
       return { session: toProtoSession(session), created };
     },
 
-    getSession(request) {
-      return { session: toProtoSession(store.getSession(requireSessionId(request.sessionId))) };
+    async getSession(request) {
+      return { session: toProtoSession(await store.getSession(requireSessionId(request.sessionId))) };
     },
 
-    heartbeat(request) {
-      return { session: toProtoSession(store.heartbeat(requireSessionId(request.sessionId))) };
+    async heartbeat(request) {
+      return { session: toProtoSession(await store.heartbeat(requireSessionId(request.sessionId))) };
     },
 
-    cleanupSession(request) {
-      return { deleted: store.deleteSession(requireSessionId(request.sessionId)) };
+    async cleanupSession(request) {
+      return { deleted: await store.deleteSession(requireSessionId(request.sessionId)) };
     },
 
-    registerVariable(request) {
+    async registerVariable(request) {
       const sessionId = requireSessionId(request.sessionId);
       // Checked in the order a local backend checks them, so both refuse bad input alike.
       const name = assertVariableName(request.name);
@@ -102,7 +102,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       const constraints = parseJsonField(request.constraintsJson, "constraints_json");
       const metadata = parseJsonField(request.metadataJson, "metadata_json");
       const initial = fromWireValue(type, fromProtoValue(request.initialValue), name);
-      const { variable, revision } = store.register(sessionId, name, type, initial, {
+      const { variable, revision } = await store.register(sessionId, name, type, initial, {
         source: sourceOf(request.source),
         ...(constraints === undefined ? {} : { constraints }),
         ...(metadata === undefined ? {} : { metadata }),
@@ -111,14 +111,14 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       return { variable: toProtoVariable(variable), revision: int64(revision) };
     },
 
-    getVariable(request) {
+    async getVariable(request) {
       const sessionId = requireSessionId(request.sessionId);
-      return { variable: toProtoVariable(store.getVariable(sessionId, request.identifier)) };
+      return { variable: toProtoVariable(await store.getVariable(sessionId, request.identifier)) };
     },
 
-    getVariables(request) {
+    async getVariables(request) {
       const sessionId = requireSessionId(request.sessionId);
-      const found = store.getVariables(sessionId, request.identifiers);
+      const found = await store.getVariables(sessionId, request.identifiers);
       const variables = createMapObject<ProtoVariable>();
       const missing: string[] = [];
       const seen = new Set<string>();
@@ -135,12 +135,14 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       return response;
     },
 
-    setVariable(request) {
+    async setVariable(request) {
       const sessionId = requireSessionId(request.sessionId);
-      const { type } = store.getVariable(sessionId, request.identifier);
+      // The type decodes the wire value; the store checks the value against the variable's
+      // type again when it sets it, so a variable re-registered in between is never mis-set.
+      const { type } = await store.getVariable(sessionId, request.identifier);
       const value = fromWireValue(type, fromProtoValue(request.value), request.identifier);
       const metadata = parseJsonField(request.metadataJson, "metadata_json");
-      const { version, revision } = store.set(sessionId, request.identifier, value, {
+      const { version, revision } = await store.set(sessionId, request.identifier, value, {
         source: sourceOf(request.source),
         ...(metadata === undefined ? {} : { metadata }),
         ...(request.expectedVersion === undefined
@@ -150,7 +152,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       return { version: int64(version), revision: int64(revision) };
     },
 
-    setVariables(request) {
+    async setVariables(request) {
       const sessionId = requireSessionId(request.sessionId);
       const metadata = parseJsonField(request.metadataJson, "metadata_json");
       const options = {
@@ -159,7 +161,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
         ...(metadata === undefined ? {} : { metadata }),
       };
       const identifiers = request.updates.map((update) => update.identifier);
-      const variables = store.getVariables(sessionId, identifiers);
+      const variables = await store.getVariables(sessionId, identifiers);
       const updates: (readonly [string, unknown])[] = [];
       const decodeFailures = new Map<string, StateErrorFailure>();
       let firstMissing: string | undefined;
@@ -180,7 +182,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
           if (!isStateError(error)) throw error;
           if (request.atomic) {
             // All or nothing: the first failure in request order wins, as in a local batch.
-            if (firstMissing !== undefined) store.getVariable(sessionId, firstMissing);
+            if (firstMissing !== undefined) await store.getVariable(sessionId, firstMissing);
             throw error;
           }
           decodeFailures.set(update.identifier, { code: error.code, message: error.rawMessage });
@@ -188,11 +190,11 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       }
       if (decodeFailures.size === 0) {
         try {
-          const { revision, versions } = store.updateMany(sessionId, updates, options);
+          const { revision, versions } = await store.updateMany(sessionId, updates, options);
           return setVariablesResponse(revision, versions);
         } catch (error) {
           if (isStateError(error, "partial_failure")) {
-            throw toConnectError(error, logger, { revision: store.getSession(sessionId).revision });
+            throw toConnectError(error, logger, { revision: (await store.getSession(sessionId)).revision });
           }
           throw error;
         }
@@ -202,7 +204,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       let storeFailures: ReadonlyMap<string, StateErrorFailure> = new Map();
       if (updates.length > 0) {
         try {
-          applied = store.updateMany(sessionId, updates, options).versions;
+          applied = (await store.updateMany(sessionId, updates, options)).versions;
         } catch (error) {
           if (!isStateError(error, "partial_failure")) throw error;
           applied = error.applied;
@@ -217,7 +219,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       const shown = [...failures]
         .slice(0, 5)
         .map(([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}: ${failure.message}`);
-      const revision = store.getSession(sessionId).revision;
+      const { revision } = await store.getSession(sessionId);
       throw toConnectError(
         new StateError(
           "partial_failure",
@@ -233,19 +235,21 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       );
     },
 
-    listVariables(request) {
+    async listVariables(request) {
       const sessionId = requireSessionId(request.sessionId);
-      return { variables: store.list(sessionId, request.pattern).map(toProtoVariable) };
+      return { variables: (await store.list(sessionId, request.pattern)).map(toProtoVariable) };
     },
 
-    deleteVariable(request) {
+    async deleteVariable(request) {
       const sessionId = requireSessionId(request.sessionId);
-      const { revision } = store.delete(sessionId, request.identifier, { source: sourceOf(request.source) });
+      const { revision } = await store.delete(sessionId, request.identifier, {
+        source: sourceOf(request.source),
+      });
       return { revision: int64(revision) };
     },
 
-    exportSession(request) {
-      const document = store.exportSession(requireSessionId(request.sessionId));
+    async exportSession(request) {
+      const document = await store.exportSession(requireSessionId(request.sessionId));
       return create(ExportSessionResponseSchema, {
         sessionId: document.sessionId,
         revision: int64(document.revision),
@@ -266,7 +270,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       });
     },
 
-    importSession(request) {
+    async importSession(request) {
       const sessionId = requireSessionId(request.sessionId);
       // Every problem of an import is an invalid export, named by its path in the request.
       // Values are decoded from the wire and validated by the store once, in importVariables.
@@ -299,7 +303,7 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
           source: variable.source,
         });
       }
-      const { revision, imported } = store.importVariables(sessionId, {
+      const { revision, imported } = await store.importVariables(sessionId, {
         revision: Number(request.revision),
         metadata: parseJsonField(request.metadataJson, "metadata_json", "invalid_export") ?? {},
         variables,
@@ -332,9 +336,9 @@ function setVariablesResponse(revision: number, versions: ReadonlyMap<string, nu
 function translateErrors(methods: UnaryMethods, logger: BridgeServerLogger): UnaryMethods {
   const wrapped: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(methods) as [string, (request: unknown) => unknown][]) {
-    wrapped[name] = (request: unknown) => {
+    wrapped[name] = async (request: unknown) => {
       try {
-        return method(request);
+        return await method(request);
       } catch (error) {
         throw toConnectError(error, logger, { procedure: name });
       }

@@ -81,7 +81,8 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       kind: { case: "ended", value: error === undefined ? {} : { error: errorDetailOf(error) } },
     });
 
-    function create(request: WatchCreate): void {
+    /** Opens one watch; requests are read one at a time, so a cancel waits for its create. */
+    async function create(request: WatchCreate): Promise<void> {
       const { watchId } = request;
       askHeartbeatInterval(request.heartbeatIntervalMs);
       if (watchId === "") {
@@ -128,13 +129,18 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
         if (request.identifiers.length === 0) {
           throw new StateError("invalid_value", "a watch needs at least one identifier");
         }
-        subscription = store.watch(request.sessionId, request.identifiers, listener, {
+        subscription = await store.watch(request.sessionId, request.identifiers, listener, {
           includeInitial: request.includeInitial,
           ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
           ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
         });
       } catch (error) {
         send(ended(watchId, asStateError(error)));
+        return;
+      }
+      if (queue.ended) {
+        // The stream ended while the store was opening the watch: nothing will send its events.
+        subscription.close();
         return;
       }
       // The replay is bounded by the store's history, so it is queued whatever the limit.
@@ -179,7 +185,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
           // A replay may overfill the queue: the next create waits until the consumer has read it.
           await queue.withinBytes();
           if (queue.ended) return;
-          create(request.kind.value);
+          await create(request.kind.value);
         } else if (request.kind.case === "cancel") cancel(request.kind.value.watchId);
       }
     })();

@@ -95,8 +95,10 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
         ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
         ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
       };
-      // Initial or replayed events come during store.watch, before `created` can be queued.
+      // Initial, replayed and early live events may come before store.watch resolves, so
+      // before `created` can be queued: they wait here, and so does an end that comes then.
       let early: WatchEventBatch[] | undefined = [];
+      let earlyEnd: StateError | undefined;
       const listener = {
         onEvents(batch: WatchEventBatch) {
           if (early !== undefined) {
@@ -113,11 +115,14 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
           queueMicrotask(() => subscription?.close());
         },
         onEnd(error: StateError) {
-          queue.finish(error);
+          if (early !== undefined) earlyEnd ??= error;
+          else queue.finish(error);
         },
       };
-      subscription = store.watch(request.sessionId, request.identifiers, listener, options);
-      const live = subscription;
+      // A client gone (or a shutdown) while this is pending aborts the queue: the stream ends
+      // below at the first take, and `finally` closes the subscription.
+      const live = await store.watch(request.sessionId, request.identifiers, listener, options);
+      subscription = live;
       const replayed = early;
       early = undefined;
       // The replay is bounded by the store's history, so it is queued whatever the limit.
@@ -126,6 +131,7 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
         for (const batch of replayed) queue.push({ batch }, batch.bytes);
       });
       if (replayed.length === 0) queue.push({ heartbeat: live.currentRevision() }, SMALL_MESSAGE_BYTES);
+      if (earlyEnd !== undefined) queue.finish(earlyEnd);
       const interval = heartbeatIntervalOf(request.heartbeatIntervalMs, dependencies.heartbeatIntervalMs);
       timer = setInterval(() => {
         // Sent only when nothing is waiting: then every event up to this revision is out.

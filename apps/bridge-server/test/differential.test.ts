@@ -55,13 +55,13 @@ describe.each([
 
   /** Sends one request to one server, in the fixed state, and decodes its answer. */
   async function answer(side: Side, request: RawRequest): Promise<Comparable> {
-    resetState(side.server.store);
+    await resetState(side.server.store);
     if (side.session === undefined || side.session.closed || side.session.destroyed) {
       side.session = http2.connect(side.server.url);
       side.session.on("error", () => {});
     }
     const response = await exchange(side.session, request, () => {
-      side.server.store.deleteSession(SESSION_ID);
+      void side.server.store.deleteSession(SESSION_ID);
     });
     return comparable(request, response);
   }

@@ -258,7 +258,7 @@ describe("an unexpected error inside the server", () => {
     const faulty = new Proxy(store, {
       get(target, key, receiver) {
         if (key === "getSession") {
-          return () => {
+          return async () => {
             throw new TypeError("cannot read properties of undefined (reading 'revision')");
           };
         }
@@ -289,7 +289,7 @@ describe("an unexpected error inside the server", () => {
       expect((await client.ping({ message: "still serving" })).message).toBe("still serving");
     } finally {
       await test.close();
-      store.close();
+      await store.close();
     }
   });
 });

@@ -27,24 +27,26 @@ export const DIFFERENTIAL_SERVER_OPTIONS: BridgeServerOptions = {
 };
 
 /** The variables of the fixed session: every type, with constraints, fixed ids and times. */
-export const FIXED_DOCUMENT: ExportDocument = buildFixedDocument();
+export const FIXED_DOCUMENT: ExportDocument = await buildFixedDocument();
 
-function buildFixedDocument(): ExportDocument {
+async function buildFixedDocument(): Promise<ExportDocument> {
   const scratch = createSessionStore();
-  scratch.initializeSession(SESSION_ID);
-  scratch.register(SESSION_ID, "temperature", "float", 0.5, { constraints: { min: 0, max: 2 } });
-  scratch.register(SESSION_ID, "count", "integer", 3);
-  scratch.register(SESSION_ID, "label", "string", "a", {
+  await scratch.initializeSession(SESSION_ID);
+  await scratch.register(SESSION_ID, "temperature", "float", 0.5, { constraints: { min: 0, max: 2 } });
+  await scratch.register(SESSION_ID, "count", "integer", 3);
+  await scratch.register(SESSION_ID, "label", "string", "a", {
     constraints: { maxLength: 8, pattern: "^[a-z]*$" },
   });
-  scratch.register(SESSION_ID, "enabled", "boolean", true);
-  scratch.register(SESSION_ID, "mode", "choice", "fast", { constraints: { choices: ["fast", "slow"] } });
-  scratch.register(SESSION_ID, "model", "module", "models.small");
-  scratch.register(SESSION_ID, "vector", "embedding", [1, 2, 3], { constraints: { dimensions: 3 } });
-  scratch.register(SESSION_ID, "grid", "tensor", { shape: [2, 2], data: [1, 2, 3, 4] });
-  scratch.set(SESSION_ID, "label", "b");
-  const exported = scratch.exportSession(SESSION_ID);
-  scratch.close();
+  await scratch.register(SESSION_ID, "enabled", "boolean", true);
+  await scratch.register(SESSION_ID, "mode", "choice", "fast", {
+    constraints: { choices: ["fast", "slow"] },
+  });
+  await scratch.register(SESSION_ID, "model", "module", "models.small");
+  await scratch.register(SESSION_ID, "vector", "embedding", [1, 2, 3], { constraints: { dimensions: 3 } });
+  await scratch.register(SESSION_ID, "grid", "tensor", { shape: [2, 2], data: [1, 2, 3, 4] });
+  await scratch.set(SESSION_ID, "label", "b");
+  const exported = await scratch.exportSession(SESSION_ID);
+  await scratch.close();
   const fixedTime = 1_700_000_000_000;
   return {
     ...exported,
@@ -59,9 +61,9 @@ function buildFixedDocument(): ExportDocument {
 }
 
 /** Puts a server's store back in the fixed state: the fixed session imported, no other session. */
-export function resetState(store: SessionStore): void {
-  for (const sessionId of [SESSION_ID, ...OTHER_SESSION_IDS]) store.deleteSession(sessionId);
-  store.importSession(SESSION_ID, FIXED_DOCUMENT);
+export async function resetState(store: SessionStore): Promise<void> {
+  for (const sessionId of [SESSION_ID, ...OTHER_SESSION_IDS]) await store.deleteSession(sessionId);
+  await store.importSession(SESSION_ID, FIXED_DOCUMENT);
 }
 
 /** A request, byte for byte. */

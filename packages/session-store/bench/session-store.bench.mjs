@@ -1,6 +1,7 @@
-// SessionStore benchmarks: single-variable operations in a small and in a 100,000-variable
-// session (the cost must not grow with the session), batches, one change reaching 10,000
-// watchers of one variable, and a watch opened and closed. Run from the root with
+// SessionStore benchmarks, each call awaited as the bridge-server awaits it: single-variable
+// operations in a small and in a 100,000-variable session (the cost must not grow with the
+// session), batches, one change reaching 10,000 watchers of one variable, and a watch opened
+// and closed. Run from the root with
 // `node bench/run.mjs session-store`, or `pnpm --filter @statebridge/session-store bench`.
 import { createSessionStore } from "@statebridge/session-store";
 import { report, sample, summarize } from "../../../bench/lib.mjs";
@@ -8,17 +9,17 @@ import { report, sample, summarize } from "../../../bench/lib.mjs";
 const rows = [];
 const store = createSessionStore({ maxSessions: 10 });
 
-function sessionWith(sessionId, count) {
-  store.initializeSession(sessionId);
-  for (let index = 0; index < count; index++) store.register(sessionId, `param_${index}`, "float", 0);
+async function sessionWith(sessionId, count) {
+  await store.initializeSession(sessionId);
+  for (let index = 0; index < count; index++) await store.register(sessionId, `param_${index}`, "float", 0);
 }
 
-sessionWith("small", 100);
-sessionWith("large", 100_000);
+await sessionWith("small", 100);
+await sessionWith("large", 100_000);
 
 for (const sessionId of ["small", "large"]) {
   const size = sessionId === "small" ? "100" : "100,000";
-  const options = { samples: 5000, batch: 100, warmup: 10_000, async: false };
+  const options = { samples: 5000, batch: 100, warmup: 10_000 };
   rows.push(
     summarize(
       `getVariable (session of ${size})`,
@@ -43,20 +44,21 @@ for (const sessionId of ["small", "large"]) {
           for (const key of updates.keys()) updates.set(key, round);
           return store.updateMany("small", updates, { atomic: true });
         },
-        { samples: 2000, batch: 5, warmup: 500, async: false },
+        { samples: 2000, batch: 5, warmup: 500 },
       ),
     ),
   );
 }
 
 {
-  store.initializeSession("watched");
-  store.register("watched", "hot", "float", 0);
-  store.register("watched", "cold", "float", 0);
+  await store.initializeSession("watched");
+  await store.register("watched", "hot", "float", 0);
+  await store.register("watched", "cold", "float", 0);
   let received = 0;
   const listener = { onEvents: (batch) => (received += batch.events.length), onEnd: () => {} };
   const subscriptions = [];
-  for (let index = 0; index < 10_000; index++) subscriptions.push(store.watch("watched", ["hot"], listener));
+  for (let index = 0; index < 10_000; index++)
+    subscriptions.push(await store.watch("watched", ["hot"], listener));
   rows.push(
     summarize(
       "set reaching 10,000 watchers",
@@ -64,7 +66,6 @@ for (const sessionId of ["small", "large"]) {
         samples: 200,
         batch: 1,
         warmup: 20,
-        async: false,
       }),
       { eventsPerSet: received / 220 },
     ),
@@ -76,7 +77,6 @@ for (const sessionId of ["small", "large"]) {
         samples: 5000,
         batch: 100,
         warmup: 10_000,
-        async: false,
       }),
     ),
   );
@@ -84,16 +84,18 @@ for (const sessionId of ["small", "large"]) {
   rows.push(
     summarize(
       "watch open + close (includeInitial)",
-      await sample(() => store.watch("watched", ["hot"], listener, { includeInitial: true }).close(), {
-        samples: 5000,
-        batch: 20,
-        warmup: 2000,
-        async: false,
-      }),
+      await sample(
+        async () => (await store.watch("watched", ["hot"], listener, { includeInitial: true })).close(),
+        {
+          samples: 5000,
+          batch: 20,
+          warmup: 2000,
+        },
+      ),
       { watchersLeft: store.stats().watchers },
     ),
   );
 }
 
-store.close();
+await store.close();
 report("session-store", rows);

@@ -1,13 +1,27 @@
 export type { ChangeRecord, VariableChange } from "./change-record.js";
+export type { Observer, ObserverRegistry } from "./observer-registry.js";
+export { createObserverRegistry } from "./observer-registry.js";
 export { createSessionStore } from "./session-store.js";
+export type { PageOptions } from "./store-options.js";
+export {
+  checkPageOptions,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  nonNegativeInteger,
+  positive,
+  positiveInteger,
+  sourceOf,
+} from "./store-options.js";
 export type {
   SessionInfo,
+  SessionPage,
   SessionStore,
   SessionStoreOptions,
   SessionStoreStats,
+  StoreDescription,
   WatchEventBatch,
   WatchListener,
   WatchSubscription,
   WriteOptions,
 } from "./types.js";
-export { valueByteLength } from "./value-size.js";
+export { jsonByteLength, RECORD_OVERHEAD_BYTES, valueByteLength } from "./value-size.js";

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { getHeapStatistics } from "node:v8";
 import {
-  assertIdentifierLength,
   createExport,
   describe,
   EXPORT_FORMAT,
@@ -23,15 +22,31 @@ import type { ChangeRecord } from "./change-record.js";
 import { createMemoryBudget } from "./memory-budget.js";
 import { createObserverRegistry, type Observer, type ObserverRegistry } from "./observer-registry.js";
 import { createSessionState, type SessionState } from "./session-state.js";
+import {
+  checkPageOptions,
+  nonNegativeInteger,
+  positive,
+  positiveInteger,
+  sourceOf,
+} from "./store-options.js";
 import type {
   SessionInfo,
+  SessionPage,
   SessionStore,
   SessionStoreOptions,
   SessionStoreStats,
+  StoreDescription,
   WatchEventBatch,
   WatchSubscription,
 } from "./types.js";
 import { RECORD_OVERHEAD_BYTES } from "./value-size.js";
+
+/** The in-memory store: one process's sessions, gone with it. */
+const MEMORY_DESCRIPTION: StoreDescription = Object.freeze({
+  kind: "memory",
+  persistence: false,
+  distribution: false,
+});
 
 /** Longest accepted session id, in UTF-16 code units: the identifier limit. */
 const MAX_SESSION_ID_LENGTH = MAX_IDENTIFIER_LENGTH;
@@ -60,8 +75,9 @@ type Ending = "expired" | "deleted";
  * bounded change history for resuming watches, and an observer registry that hands each
  * committed change to its watchers. This is what a bridge-server hosts.
  *
- * Every method is synchronous and throws {@link StateError}. After {@link SessionStore.close}
- * every method but `stats()` and `close()` fails with `closed`.
+ * Its work is synchronous inside: every promise is settled when the call returns, so a
+ * refusal is a rejection with {@link StateError}, never a throw. After
+ * {@link SessionStore.close} every method but `stats()` and `close()` fails with `closed`.
  *
  * @throws `invalid_value` for an option that is not a positive number (or, for
  *   `historySize` and `endedSessionsRemembered`, a non-negative integer).
@@ -352,8 +368,30 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return count;
   }
 
+  function listSessions(options: unknown): SessionPage {
+    const { limit, after, prefix } = checkPageOptions(options);
+    const at = now();
+    const ids: string[] = [];
+    for (const [id, session] of sessions) {
+      if (after !== undefined && id <= after) continue;
+      if (!id.startsWith(prefix)) continue;
+      if (session.observers.size === 0 && at >= session.expiresAt) continue;
+      ids.push(id);
+    }
+    ids.sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
+    const page = ids.slice(0, limit).map((id) => info(sessions.get(id) as Session));
+    const last = page[page.length - 1];
+    return ids.length > limit && last !== undefined
+      ? { sessions: page, next: last.sessionId }
+      : { sessions: page };
+  }
+
   return {
-    initializeSession(sessionId, initializeOptions = {}) {
+    description: MEMORY_DESCRIPTION,
+
+    available: () => !closed,
+
+    async initializeSession(sessionId, initializeOptions = {}) {
       begin("initializeSession");
       const id = checkSessionId(sessionId);
       const sessionTtl = positive(initializeOptions.ttlSeconds, ttlSeconds, "ttlSeconds");
@@ -372,17 +410,22 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       return { session: info(session), created: true };
     },
 
-    getSession(sessionId) {
+    async getSession(sessionId) {
       begin("getSession");
       return info(access(sessionId));
     },
 
-    heartbeat(sessionId) {
+    async heartbeat(sessionId) {
       begin("heartbeat");
       return info(access(sessionId));
     },
 
-    deleteSession(sessionId) {
+    async listSessions(options) {
+      begin("listSessions");
+      return listSessions(options);
+    },
+
+    async deleteSession(sessionId) {
       begin("deleteSession");
       const id = checkSessionId(sessionId);
       const session = sessions.get(id);
@@ -395,7 +438,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       return true;
     },
 
-    register(sessionId, name, type, initial, registerOptions = {}) {
+    async register(sessionId, name, type, initial, registerOptions = {}) {
       begin("register");
       const session = access(sessionId);
       return session.state.register(name, type, initial, {
@@ -406,12 +449,12 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       });
     },
 
-    getVariable(sessionId, identifier) {
+    async getVariable(sessionId, identifier) {
       begin("get");
       return access(sessionId).state.require(identifier);
     },
 
-    getVariables(sessionId, identifiers) {
+    async getVariables(sessionId, identifiers) {
       begin("getMany");
       const { state } = access(sessionId);
       const found = new Map<string, Variable>();
@@ -422,7 +465,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       return found;
     },
 
-    set(sessionId, identifier, value, setOptions = {}) {
+    async set(sessionId, identifier, value, setOptions = {}) {
       begin("set");
       const session = access(sessionId);
       return session.state.set(identifier, value, {
@@ -432,7 +475,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       });
     },
 
-    updateMany(sessionId, updates, batchOptions = {}) {
+    async updateMany(sessionId, updates, batchOptions = {}) {
       begin("updateMany");
       const session = access(sessionId);
       return session.state.updateMany(updates, {
@@ -442,18 +485,18 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       });
     },
 
-    list(sessionId, pattern) {
+    async list(sessionId, pattern) {
       begin("list");
       return access(sessionId).state.list(pattern);
     },
 
-    delete(sessionId, identifier, deleteOptions = {}) {
+    async delete(sessionId, identifier, deleteOptions = {}) {
       begin("delete");
       const session = access(sessionId);
       return session.state.delete(identifier, { source: sourceOf(deleteOptions.source) });
     },
 
-    exportSession(sessionId) {
+    async exportSession(sessionId) {
       begin("export");
       const session = access(sessionId);
       return createExport({
@@ -464,13 +507,13 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       });
     },
 
-    importSession(sessionId, document) {
+    async importSession(sessionId, document) {
       begin("import");
       const id = checkSessionId(sessionId);
       return importParsed(id, parseExport(document));
     },
 
-    importVariables(sessionId, batch) {
+    async importVariables(sessionId, batch) {
       begin("import");
       const id = checkSessionId(sessionId);
       // The document's own fields get parseExport's checks and messages; its variables are
@@ -487,7 +530,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       return importParsed(id, { sessionId: id, revision, metadata, variables });
     },
 
-    watch(sessionId, identifiers, listener, watchOptions = {}) {
+    async watch(sessionId, identifiers, listener, watchOptions = {}) {
       begin("watch");
       const session = access(sessionId);
       if (!Array.isArray(identifiers) || identifiers.length === 0) {
@@ -621,11 +664,11 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       };
     },
 
-    sweep() {
+    async sweep() {
       return sweep();
     },
 
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
@@ -640,37 +683,4 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       ended.clear();
     },
   };
-}
-
-function sourceOf(source: unknown): string {
-  if (source === undefined || source === "") return "unknown";
-  if (typeof source !== "string") {
-    throw new StateError("invalid_value", `source must be a string, got ${describe(source)}`);
-  }
-  assertIdentifierLength(source, "a source");
-  return source;
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new StateError("invalid_value", `${name} must be a positive number, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new StateError("invalid_value", `${name} must be a positive integer, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new StateError("invalid_value", `${name} must be a non-negative integer, got ${describe(value)}`);
-  }
-  return value;
 }

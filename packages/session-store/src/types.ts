@@ -92,13 +92,17 @@ export interface WatchEventBatch {
 }
 
 /**
- * A watcher as the store sees it. The store calls it synchronously right after a change is
- * committed, in revision order; the caller (a stream) queues and drains.
+ * A watcher as the store sees it. The store calls it after a change is committed, in revision
+ * order, each revision once; the caller (a stream) queues and drains. Calls never overlap.
  */
 export interface WatchListener {
   /** Events of one revision: a set, a whole atomic batch, a deletion, or the initial snapshot. */
   onEvents(batch: WatchEventBatch): void;
-  /** The watch ended because its session expired or was deleted, or the store closed. */
+  /**
+   * The watch ended: `session_expired` when its session expired, was deleted or was lost by
+   * the backend; `closed` when the store closed; `unavailable` when the backend cannot be
+   * reached (the client reconnects and resumes).
+   */
   onEnd(error: StateError): void;
 }
 
@@ -113,7 +117,7 @@ export interface WatchSubscription {
   readonly ids: readonly string[];
   /** The watched session's incarnation ({@link SessionInfo.incarnation}). */
   readonly incarnation: string;
-  /** The session's current revision. */
+  /** The session's latest revision this process knows of (its heartbeats carry it). */
   currentRevision(): number;
   /** Releases the observer. Idempotent. */
   close(): void;
@@ -135,12 +139,35 @@ export interface SessionStoreStats {
   readonly operations: ReadonlyMap<string, number>;
 }
 
+/** What backs a store, as clients are told (BridgedState's capabilities follow it). */
+export interface StoreDescription {
+  /** `memory` for the embedded store, `redis` for `@statebridge/session-store-redis`. */
+  readonly kind: string;
+  /** Sessions survive a restart of the process serving them. */
+  readonly persistence: boolean;
+  /** Several bridge-servers can serve the same sessions. */
+  readonly distribution: boolean;
+}
+
+/** One page of {@link SessionStore.listSessions}. */
+export interface SessionPage {
+  readonly sessions: readonly SessionInfo[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next?: string;
+}
+
 /**
- * Many sessions of variables, in memory. Every method is synchronous and throws `StateError`;
- * a session that expired or was deleted answers `session_expired`, and nothing silently
- * recreates it except {@link SessionStore.initializeSession}.
+ * Many sessions of variables. Every method returns a promise that rejects with `StateError`
+ * (a backend that cannot be reached: `unavailable`, promptly, never a hang); a session that
+ * expired or was deleted answers `session_expired`, and nothing silently recreates it except
+ * {@link SessionStore.initializeSession}. `@statebridge/session-store/testing` holds the
+ * compliance suite every implementation passes.
  */
 export interface SessionStore {
+  /** What backs this store. */
+  readonly description: StoreDescription;
+  /** False while the backend cannot be reached (health answers NOT_SERVING then). */
+  available(): boolean;
   /**
    * Gets a session, or creates it. An existing session keeps its metadata and TTL length (its
    * TTL slides); an expired or deleted one is created anew, empty.
@@ -150,12 +177,21 @@ export interface SessionStore {
   initializeSession(
     sessionId: string,
     options?: { readonly metadata?: Metadata; readonly ttlSeconds?: number },
-  ): { readonly session: SessionInfo; readonly created: boolean };
-  getSession(sessionId: string): SessionInfo;
+  ): Promise<{ readonly session: SessionInfo; readonly created: boolean }>;
+  getSession(sessionId: string): Promise<SessionInfo>;
   /** Slides the TTL from now (a watched session's does not run out anyway). */
-  heartbeat(sessionId: string): SessionInfo;
+  heartbeat(sessionId: string): Promise<SessionInfo>;
   /** Deletes a session, ending its watches with `session_expired`. @returns whether it existed. */
-  deleteSession(sessionId: string): boolean;
+  deleteSession(sessionId: string): Promise<boolean>;
+  /**
+   * Live sessions in id order, at most `limit` (default 100, at most 1,000) per page, starting
+   * after the id `after`; `prefix` keeps only ids that start with it. Does not slide TTLs.
+   */
+  listSessions(options?: {
+    readonly limit?: number;
+    readonly after?: string;
+    readonly prefix?: string;
+  }): Promise<SessionPage>;
 
   register(
     sessionId: string,
@@ -167,29 +203,33 @@ export interface SessionStore {
       readonly metadata?: unknown;
       readonly description?: string;
     },
-  ): { readonly variable: Variable; readonly revision: number };
-  getVariable(sessionId: string, identifier: string): Variable;
+  ): Promise<{ readonly variable: Variable; readonly revision: number }>;
+  getVariable(sessionId: string, identifier: string): Promise<Variable>;
   /** Found variables keyed by identifier as given; missing ones are left out. */
-  getVariables(sessionId: string, identifiers: Iterable<string>): Map<string, Variable>;
+  getVariables(sessionId: string, identifiers: Iterable<string>): Promise<Map<string, Variable>>;
   set(
     sessionId: string,
     identifier: string,
     value: unknown,
     options?: WriteOptions & { readonly metadata?: unknown; readonly expectedVersion?: number },
-  ): { readonly version: number; readonly revision: number };
+  ): Promise<{ readonly version: number; readonly revision: number }>;
   updateMany(
     sessionId: string,
     updates: Iterable<readonly [string, unknown]>,
     options?: WriteOptions & { readonly metadata?: unknown; readonly atomic?: boolean },
-  ): { readonly revision: number; readonly versions: Map<string, number> };
-  list(sessionId: string, pattern?: string): Variable[];
-  delete(sessionId: string, identifier: string, options?: WriteOptions): { readonly revision: number };
-  exportSession(sessionId: string): ExportDocument;
+  ): Promise<{ readonly revision: number; readonly versions: Map<string, number> }>;
+  list(sessionId: string, pattern?: string): Promise<Variable[]>;
+  delete(
+    sessionId: string,
+    identifier: string,
+    options?: WriteOptions,
+  ): Promise<{ readonly revision: number }>;
+  exportSession(sessionId: string): Promise<ExportDocument>;
   /** Imports an export document (created if the session is absent), all or nothing. */
   importSession(
     sessionId: string,
     document: unknown,
-  ): { readonly revision: number; readonly imported: number };
+  ): Promise<{ readonly revision: number; readonly imported: number }>;
   /**
    * Imports variables whose values are already decoded (as a wire format carries them), with
    * the same checks, messages and all-or-nothing outcome as {@link SessionStore.importSession}:
@@ -204,11 +244,12 @@ export interface SessionStore {
       readonly metadata: unknown;
       readonly variables: readonly DecodedExportedVariable[];
     },
-  ): { readonly revision: number; readonly imported: number };
+  ): Promise<{ readonly revision: number; readonly imported: number }>;
 
   /**
-   * Watches variables. The observer is registered before the snapshot is read; initial,
-   * replayed or resync events are handed to `listener.onEvents` before this returns. While a
+   * Watches variables. Initial, replayed or resync events reach `listener.onEvents` before any
+   * live event, and every batch comes in revision order, once; they may arrive before the
+   * returned promise resolves (a caller buffers until it holds the subscription). While a
    * session has a watch open its TTL does not run out; it slides from the end of its last one.
    * @throws `session_expired` if `incarnation` is given and the session's is another (it was
    *   recreated under the same id).
@@ -222,14 +263,15 @@ export interface SessionStore {
       readonly fromRevision?: number;
       readonly incarnation?: string;
     },
-  ): WatchSubscription;
+  ): Promise<WatchSubscription>;
 
+  /** Counters as this process sees them (a shared backend's totals may be sampled). */
   stats(): SessionStoreStats;
   /**
    * Removes every expired session now, ending its watches with `session_expired`; the sweep
    * timer calls this. @returns how many sessions expired.
    */
-  sweep(): number;
-  /** Stops the sweeper and ends every watch with `closed`. */
-  close(): void;
+  sweep(): Promise<number>;
+  /** Stops the sweeper, ends every watch with `closed` and releases connections. */
+  close(): Promise<void>;
 }

@@ -68,9 +68,9 @@ describe("BridgedState and session incarnations", () => {
       servers.splice(servers.indexOf(before), 1);
 
       const after = await serve(port);
-      after.store.initializeSession("s");
-      after.store.register("s", "x", "integer", 0);
-      for (let value = 10; value < 15; value++) after.store.set("s", "x", value);
+      await after.store.initializeSession("s");
+      await after.store.register("s", "x", "integer", 0);
+      for (let value = 10; value < 15; value++) await after.store.set("s", "x", value);
       const recreatedBy = await open(after, "s");
       expect(recreatedBy.created).toBe(false);
       expect(recreatedBy.incarnation).not.toBe(watching.incarnation);
@@ -81,7 +81,7 @@ describe("BridgedState and session incarnations", () => {
       expect(events.map((event) => event.newValue)).toEqual([1, 2]);
       await expect(watching.get("x")).rejects.toMatchObject({ code: "session_expired" });
       await expect(watching.set("x", 3)).rejects.toThrow(/create a new BridgedState/);
-      expect(after.store.getVariable("s", "x").value).toBe(14);
+      expect((await after.store.getVariable("s", "x")).value).toBe(14);
     });
   }
 
@@ -89,10 +89,10 @@ describe("BridgedState and session incarnations", () => {
     const server = await serve();
     const provider = await open(server, "s");
     await provider.register("x", "integer", 0);
-    server.store.deleteSession("s");
+    await server.store.deleteSession("s");
     await expect(provider.get("x")).rejects.toMatchObject({ code: "session_expired" });
-    server.store.initializeSession("s");
-    server.store.register("s", "x", "integer", 7);
+    await server.store.initializeSession("s");
+    await server.store.register("s", "x", "integer", 7);
     await expect(provider.get("x")).rejects.toThrow(/create a new BridgedState/);
   });
 

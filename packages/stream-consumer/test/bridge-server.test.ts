@@ -49,13 +49,13 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
   it("delivers sets and atomic batches in revision order, once each, a batch as one revision", async () => {
     const bridge = await bridgeWith();
     const { store } = bridge.server;
-    createSession(bridge.server, "s", ["a", "b", "other"]);
+    await createSession(bridge.server, "s", ["a", "b", "other"]);
     const consumer = consumerOf(bridge, mode, "s");
     const { events, watcher } = collect();
     await consumer.watch(["a", "b"], watcher);
-    const first = store.set("s", "a", 1, { source: "writer-1" });
-    store.set("s", "other", 5);
-    const batch = store.updateMany(
+    const first = await store.set("s", "a", 1, { source: "writer-1" });
+    await store.set("s", "other", 5);
+    const batch = await store.updateMany(
       "s",
       [
         ["a", 2],
@@ -63,7 +63,7 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
       ],
       { atomic: true },
     );
-    store.delete("s", "b");
+    await store.delete("s", "b");
     await vi.waitFor(() => expect(events).toHaveLength(4));
     expect(
       events.map((event) => [event.type, event.name, event.oldValue, event.newValue, event.revision]),
@@ -78,12 +78,12 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
 
   it("with includeInitial, sends the snapshot first, then every change after it", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["a", "b"]);
-    bridge.server.store.set("s", "b", 7);
+    await createSession(bridge.server, "s", ["a", "b"]);
+    await bridge.server.store.set("s", "b", 7);
     const consumer = consumerOf(bridge, mode, "s");
     const { events, watcher } = collect();
     await consumer.watch(["b", "a"], watcher, { includeInitial: true });
-    const change = bridge.server.store.set("s", "a", 1);
+    const change = await bridge.server.store.set("s", "a", 1);
     await vi.waitFor(() => expect(events).toHaveLength(3));
     expect(events.map((event) => [event.type, event.identifier, event.newValue])).toEqual([
       ["initial", "b", 7],
@@ -96,9 +96,9 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
   it("resumes from a revision in the history, and resyncs from one the history no longer reaches", async () => {
     const bridge = await bridgeWith({ historySize: 3 });
     const { store } = bridge.server;
-    createSession(bridge.server, "s", ["a"]);
-    const start = store.getSession("s").revision;
-    for (let value = 1; value <= 5; value++) store.set("s", "a", value);
+    await createSession(bridge.server, "s", ["a"]);
+    const start = (await store.getSession("s")).revision;
+    for (let value = 1; value <= 5; value++) await store.set("s", "a", value);
     const consumer = consumerOf(bridge, mode, "s");
     const replayed = collect();
     await consumer.watch(["a"], replayed.watcher, { fromRevision: start + 3 });
@@ -111,7 +111,7 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
 
   it("refuses an unknown identifier with not_found and an unknown session with session_expired", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["a"]);
+    await createSession(bridge.server, "s", ["a"]);
     const consumer = consumerOf(bridge, mode, "s");
     await expect(consumer.watch(["a", "ghost"], () => {})).rejects.toSatisfy((error) =>
       isStateError(error, "not_found"),
@@ -125,11 +125,11 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
 
   it("ends the watch with session_expired when the session is deleted", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["a"]);
+    await createSession(bridge.server, "s", ["a"]);
     const consumer = consumerOf(bridge, mode, "s");
     const errors: StateError[] = [];
     const handle = await consumer.watch(["a"], () => {}, { onError: (error) => errors.push(error) });
-    bridge.server.store.deleteSession("s");
+    await bridge.server.store.deleteSession("s");
     const ended = await handle.done;
     expect(isStateError(ended, "session_expired")).toBe(true);
     expect(errors).toHaveLength(1);
@@ -138,7 +138,7 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
 
   it("close() releases the observer on the server", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["a"]);
+    await createSession(bridge.server, "s", ["a"]);
     const consumer = consumerOf(bridge, mode, "s");
     const handles = await Promise.all(Array.from({ length: 5 }, () => consumer.watch(["a"], () => {})));
     expect(bridge.server.store.stats().watchers).toBe(5);
@@ -182,7 +182,7 @@ describe.each(MODES)("stream consumer against a bridge-server (%s)", (mode) => {
  * written, then lets it go and waits for the last value.
  */
 async function runSlowWatcher(bridge: TestBridge, mode: (typeof MODES)[number], count: number) {
-  createSession(bridge.server, "s", ["a"]);
+  await createSession(bridge.server, "s", ["a"]);
   const consumer = consumerOf(bridge, mode, "s", { maxQueuedMessages: 8 });
   let release!: () => void;
   const released = new Promise<void>((resolve) => {
@@ -193,9 +193,9 @@ async function runSlowWatcher(bridge: TestBridge, mode: (typeof MODES)[number], 
     events.push(event);
     if (events.length === 1) await released;
   });
-  bridge.server.store.set("s", "a", 1);
+  await bridge.server.store.set("s", "a", 1);
   await vi.waitFor(() => expect(events).toHaveLength(1));
-  for (let value = 2; value <= count; value++) bridge.server.store.set("s", "a", value);
+  for (let value = 2; value <= count; value++) await bridge.server.store.set("s", "a", value);
   release();
   await vi.waitFor(() => expect(events.at(-1)?.newValue).toBe(count), { timeout: 20_000 });
   return { events, reconnects: handle.info().reconnects };
@@ -204,7 +204,7 @@ async function runSlowWatcher(bridge: TestBridge, mode: (typeof MODES)[number], 
 describe("multiplexed stream", () => {
   it("carries many watches over one stream, and ends it a while after the last closes", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["a", "b"]);
+    await createSession(bridge.server, "s", ["a", "b"]);
     const consumer = consumerOf(bridge, "auto", "s");
     const seen = new Map<number, number[]>();
     const handles = await Promise.all(
@@ -218,8 +218,8 @@ describe("multiplexed stream", () => {
     );
     expect(bridge.server.openStreams()).toBe(1);
     expect(bridge.server.store.stats().watchers).toBe(200);
-    bridge.server.store.set("s", "a", 1);
-    bridge.server.store.set("s", "b", 2);
+    await bridge.server.store.set("s", "a", 1);
+    await bridge.server.store.set("s", "b", 2);
     await vi.waitFor(() =>
       expect([...seen.values()].reduce((total, values) => total + values.length, 0)).toBe(300),
     );
@@ -232,7 +232,7 @@ describe("multiplexed stream", () => {
 
   it("reconnects every watch after a server restart, and reports session_expired for a session that is gone", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["a"]);
+    await createSession(bridge.server, "s", ["a"]);
     const consumer = consumerOf(bridge, "multiplexed", "s");
     const errors: StateError[] = [];
     const handles = await Promise.all(

@@ -218,8 +218,8 @@ describe("watch open/close cycles (in-process server, to read its observer count
     async (mode) => {
       const bridge = await startBridge();
       releaseAfterTest(() => bridge.close());
-      bridge.server.store.initializeSession("cycles");
-      bridge.server.store.register("cycles", "x", "integer", 0);
+      await bridge.server.store.initializeSession("cycles");
+      await bridge.server.store.register("cycles", "x", "integer", 0);
       const consumer = consumerOf({ client: bridge.client(), sessionId: "cycles", streams: mode });
       const cycles = async (count: number) => {
         const lanes = Array.from({ length: 16 }, async (_, lane) => {

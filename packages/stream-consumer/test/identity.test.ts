@@ -64,9 +64,9 @@ describe.each(MODES)("a watch follows the variable ids it started with (%s strea
       const proxy = await proxyTo(server.port);
       const sessionId = `identity-${mode}-${path}`;
       const store = server.store;
-      store.initializeSession(sessionId);
-      const old = store.register(sessionId, "x", "integer", 0).variable;
-      store.register(sessionId, "y", "integer", 0);
+      await store.initializeSession(sessionId);
+      const old = (await store.register(sessionId, "x", "integer", 0)).variable;
+      await store.register(sessionId, "y", "integer", 0);
       const options = {
         sessionId,
         streams: mode,
@@ -81,14 +81,14 @@ describe.each(MODES)("a watch follows the variable ids it started with (%s strea
       await consumerOn(server.url, path, options).watch(["x", "y"], (event) => {
         steady.push(event);
       });
-      store.set(sessionId, "x", 1);
+      await store.set(sessionId, "x", 1);
       await vi.waitFor(() => expect(reconnected).toHaveLength(1));
 
       proxy.blackhole(true);
-      store.delete(sessionId, "x");
-      const reborn = store.register(sessionId, "x", "integer", 100).variable;
-      store.set(sessionId, "x", 101);
-      store.set(sessionId, "y", 1);
+      await store.delete(sessionId, "x");
+      const reborn = (await store.register(sessionId, "x", "integer", 100)).variable;
+      await store.set(sessionId, "x", 101);
+      await store.set(sessionId, "y", 1);
       proxy.cut();
       proxy.blackhole(false);
       const sawY = (events: WatchEvent[], value: number) => () =>
@@ -103,8 +103,8 @@ describe.each(MODES)("a watch follows the variable ids it started with (%s strea
       expect(changesOf(reconnected)).toEqual(changesOf(steady));
 
       // And after the reconnect too: the new x stays out, the rest goes on.
-      store.set(sessionId, "x", 102);
-      store.set(sessionId, "y", 2);
+      await store.set(sessionId, "x", 102);
+      await store.set(sessionId, "y", 2);
       await vi.waitFor(sawY(reconnected, 2));
       await vi.waitFor(sawY(steady, 2));
       for (const events of [reconnected, steady]) {
@@ -123,9 +123,9 @@ describe.each(MODES)("a watch whose every variable was deleted (%s streams)", (m
     const proxy = await proxyTo(server.port);
     const sessionId = `all-deleted-${mode}`;
     const store = server.store;
-    store.initializeSession(sessionId);
-    store.register(sessionId, "x", "integer", 0);
-    store.register(sessionId, "y", "integer", 0);
+    await store.initializeSession(sessionId);
+    await store.register(sessionId, "x", "integer", 0);
+    await store.register(sessionId, "y", "integer", 0);
     const consumer = consumerOn(proxy.url, "connect", {
       sessionId,
       streams: mode,
@@ -136,16 +136,16 @@ describe.each(MODES)("a watch whose every variable was deleted (%s streams)", (m
     const emptied = await consumer.watch(["x"], (event) => void seen.push(event));
     const sibling: WatchEvent[] = [];
     await consumer.watch(["y"], (event) => void sibling.push(event));
-    store.delete(sessionId, "x");
+    await store.delete(sessionId, "x");
     await vi.waitFor(() => expect(seen.map((event) => event.type)).toEqual(["deleted"]));
     proxy.cut();
-    store.register(sessionId, "x", "integer", 100);
-    store.set(sessionId, "x", 101);
-    store.set(sessionId, "y", 1);
+    await store.register(sessionId, "x", "integer", 100);
+    await store.set(sessionId, "x", 101);
+    await store.set(sessionId, "y", 1);
     // The sibling resumed after the cut: the emptied watch had as long to reopen.
     await vi.waitFor(() => expect(sibling).toHaveLength(1), { timeout: 10_000 });
-    store.set(sessionId, "x", 102);
-    store.set(sessionId, "y", 2);
+    await store.set(sessionId, "x", 102);
+    await store.set(sessionId, "y", 2);
     await vi.waitFor(() => expect(sibling).toHaveLength(2));
     let ended: unknown = "still open";
     void emptied.done.then((error) => {

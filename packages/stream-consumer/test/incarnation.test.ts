@@ -39,20 +39,20 @@ describe.each(MODES)("session incarnations (%s)", (streams) => {
   // watcher resumed into the new session's history as if it followed the old one.
   it("a watch resuming into a session recreated after a server restart ends with session_expired, delivering nothing of the new session", async () => {
     const before = await bridgeWith();
-    createSession(before.server, "s", ["x"]);
+    await createSession(before.server, "s", ["x"]);
     const port = Number(new URL(before.server.url).port);
     const consumer = consumerOf(before, { streams });
     const events: WatchEvent[] = [];
     const handle = await consumer.watch(["x"], (event) => void events.push(event));
-    before.server.store.set("s", "x", 1);
-    before.server.store.set("s", "x", 2);
+    await before.server.store.set("s", "x", 1);
+    await before.server.store.set("s", "x", 2);
     await vi.waitFor(() => expect(events).toHaveLength(2));
     await before.close();
     bridges = bridges.filter((bridge) => bridge !== before);
 
     const after = await bridgeWith({ port });
-    createSession(after.server, "s", ["x"]);
-    for (let value = 10; value < 15; value++) after.server.store.set("s", "x", value);
+    await createSession(after.server, "s", ["x"]);
+    for (let value = 10; value < 15; value++) await after.server.store.set("s", "x", value);
     const error = await handle.done;
     expect(error?.code).toBe("session_expired");
     expect(error?.message).toContain("was recreated");
@@ -61,10 +61,10 @@ describe.each(MODES)("session incarnations (%s)", (streams) => {
 
   it("a watch given the incarnation it expects fails at once against another one", async () => {
     const bridge = await bridgeWith();
-    createSession(bridge.server, "s", ["x"]);
+    await createSession(bridge.server, "s", ["x"]);
     const consumer = consumerOf(bridge, { streams, incarnation: "0123456789abcdef" });
     await expect(consumer.watch(["x"], () => {})).rejects.toMatchObject({ code: "session_expired" });
-    const current = bridge.server.store.getSession("s").incarnation;
+    const current = (await bridge.server.store.getSession("s")).incarnation;
     const matching = consumerOf(bridge, { streams, incarnation: () => current });
     const handle = await matching.watch(["x"], () => {});
     expect(handle.info().state).toBe("active");
@@ -76,7 +76,7 @@ describe.each(MODES)("heartbeat negotiation (%s)", (streams) => {
   // --heartbeat-interval-ms made every default client reconnect after its silence limit.
   it("a server whose default interval is far longer than the client's silence limit causes no reconnect", async () => {
     const bridge = await bridgeWith({ heartbeatIntervalMs: 60_000 });
-    createSession(bridge.server, "s", ["x"]);
+    await createSession(bridge.server, "s", ["x"]);
     const consumer = consumerOf(bridge, { streams, heartbeatIntervalMs: 100, missedHeartbeats: 3 });
     const handle = await consumer.watch(["x"], () => {});
     // Five silence limits: without negotiation the stream is taken for dead several times.
@@ -86,7 +86,7 @@ describe.each(MODES)("heartbeat negotiation (%s)", (streams) => {
 
   it("a client asking for a longer interval than the server's default causes no reconnect either", async () => {
     const bridge = await bridgeWith({ heartbeatIntervalMs: 20 });
-    createSession(bridge.server, "s", ["x"]);
+    await createSession(bridge.server, "s", ["x"]);
     const consumer = consumerOf(bridge, { streams, heartbeatIntervalMs: 300, missedHeartbeats: 2 });
     const handle = await consumer.watch(["x"], () => {});
     await new Promise((resolve) => setTimeout(resolve, 1_500));

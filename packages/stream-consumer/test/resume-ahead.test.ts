@@ -26,8 +26,8 @@ describe.each(MODES)("a resume point ahead of the session (%s streams)", (mode) 
       cleanups.push(() => bridge.close());
       const { store, url } = { store: bridge.server.store, url: bridge.server.url };
       const sessionId = `ahead-${mode}-${path}`;
-      store.initializeSession(sessionId);
-      const x = store.register(sessionId, "x", "integer", 7).variable;
+      await store.initializeSession(sessionId);
+      const x = (await store.register(sessionId, "x", "integer", 7)).variable;
       const sessionManager = new Http2SessionManager(url);
       cleanups.push(() => sessionManager.abort());
       const consumer = createStreamConsumer({
@@ -41,9 +41,9 @@ describe.each(MODES)("a resume point ahead of the session (%s streams)", (mode) 
       const events: WatchEvent[] = [];
       const handle = await consumer.watch(["x"], (event) => void events.push(event), { fromRevision: 1_000 });
       await vi.waitFor(() => expect(events).toHaveLength(1));
-      const current = store.getSession(sessionId).revision;
+      const current = (await store.getSession(sessionId)).revision;
       expect(events[0]).toMatchObject({ type: "resync", id: x.id, newValue: 7, revision: current });
-      const { revision } = store.set(sessionId, "x", 8);
+      const { revision } = await store.set(sessionId, "x", 8);
       await vi.waitFor(() => expect(events).toHaveLength(2));
       expect(events[1]).toMatchObject({ type: "value_change", newValue: 8, oldValue: 7, revision });
       expect(handle.info()).toMatchObject({ revision, duplicates: 0 });

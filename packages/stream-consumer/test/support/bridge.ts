@@ -33,7 +33,11 @@ export async function startBridge(options: BridgeServerOptions = {}): Promise<Te
 }
 
 /** A fresh session with integer variables `names`, each at 0. */
-export function createSession(server: BridgeServer, sessionId: string, names: readonly string[]): void {
-  server.store.initializeSession(sessionId);
-  for (const name of names) server.store.register(sessionId, name, "integer", 0);
+export async function createSession(
+  server: BridgeServer,
+  sessionId: string,
+  names: readonly string[],
+): Promise<void> {
+  await server.store.initializeSession(sessionId);
+  for (const name of names) await server.store.register(sessionId, name, "integer", 0);
 }
