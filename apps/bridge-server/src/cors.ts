@@ -37,8 +37,13 @@ export interface Cors {
  * calls).
  */
 const ALLOWED_METHODS: ReadonlySet<string> = new Set(connectCors.allowedMethods);
-/** Headers a browser may send: connect's list, and `Authorization` for the bearer token. */
-const ALLOWED_HEADERS = [...connectCors.allowedHeaders, "Authorization"].join(", ");
+/**
+ * Headers a browser may send: connect's list, `Authorization` for the bearer token, and the W3C
+ * trace context that the server accepts from clients.
+ */
+const ALLOWED_HEADERS = [...connectCors.allowedHeaders, "Authorization", "Traceparent", "Tracestate"].join(
+  ", ",
+);
 /**
  * Headers a script may read: connect's list (the gRPC-Web status among them), and the exact
  * statebridge error code that a Connect unary error carries as a header.

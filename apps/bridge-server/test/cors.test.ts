@@ -118,7 +118,7 @@ describe("CORS preflight", () => {
       expect(answer.headers["access-control-allow-origin"]).toBe(ALLOWED);
       expect(listed(answer.headers["access-control-allow-methods"])).toEqual(["post", "get"]);
       const allowedHeaders = listed(answer.headers["access-control-allow-headers"]);
-      for (const header of [...connectCors.allowedHeaders, "Authorization"]) {
+      for (const header of [...connectCors.allowedHeaders, "Authorization", "Traceparent", "Tracestate"]) {
         expect(allowedHeaders).toContain(header.toLowerCase());
       }
       expect(answer.headers["access-control-max-age"]).toBe("600");
