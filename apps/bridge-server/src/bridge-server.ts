@@ -11,6 +11,7 @@ import { defaultMaxConnections } from "./connection-watch.js";
 import { CORS_DEFAULTS, createCors, withCors } from "./cors.js";
 import { createGrpcFastPath } from "./grpc-fast-path.js";
 import { createHealthService } from "./health-service.js";
+import { defaultInspectorDirectory, INSPECTOR_PATH, loadInspectorFiles } from "./inspector-static.js";
 import { createListener } from "./listener.js";
 import { type BridgeServerLogger, silentLogger } from "./logger.js";
 import { REFLECTION_LIMITS, withReflection } from "./reflection.js";
@@ -127,6 +128,15 @@ export interface BridgeServerOptions {
    */
   readonly grpcFastPath?: boolean;
   /**
+   * Serve the inspector, a web page of the sessions, their variables and live changes, at
+   * `/inspect`, and the ListSessions RPC it uses. Off by default: listing every session is for
+   * whoever operates the server, and without it session ids stay unlisted (ListSessions answers
+   * `not_found`).
+   */
+  readonly inspector?: boolean;
+  /** Where the inspector's built files are. Default: the copy in this package's `dist/inspector`. */
+  readonly inspectorDirectory?: string;
+  /**
    * Serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), so that `buf curl` and
    * grpcurl call the server without a local schema. It tells only the schema, which is public;
    * it needs the token like every other call. Default true.
@@ -154,6 +164,8 @@ export interface BridgeServerOptions {
 
 /** A running bridge-server. */
 export interface BridgeServer {
+  /** The inspector's address (`<url>/inspect/`) when {@link BridgeServerOptions.inspector} is on. */
+  readonly inspectorUrl?: string;
   /** The address clients use, such as `http://127.0.0.1:50051` (`https://` with TLS). */
   readonly url: string;
   /** The interface it listens on. */
@@ -202,6 +214,10 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
           origins: options.corsOrigins,
           maxAgeSeconds: options.corsMaxAgeSeconds ?? BRIDGE_SERVER_DEFAULTS.corsMaxAgeSeconds,
         });
+  const inspectorFiles =
+    options.inspector === true
+      ? loadInspectorFiles(options.inspectorDirectory ?? defaultInspectorDirectory())
+      : undefined;
   const ownsStore = options.store === undefined;
   const store = options.store ?? createSessionStore(storeOptionsOf(options));
   const streams = createStreamRegistry();
@@ -292,6 +308,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
   const listener = createListener({
     handler: cors === undefined ? reflected : withCors(reflected, cors),
     gate,
+    ...(inspectorFiles === undefined ? {} : { inspector: inspectorFiles }),
     // A refused unary request is dropped up to the largest one the server would take.
     maxRefusedBodyBytes: maxRequestBytes + 5,
     headersTimeoutMs: options.headersTimeoutMs ?? BRIDGE_SERVER_DEFAULTS.headersTimeoutMs,
@@ -331,6 +348,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
 
   return {
     url,
+    ...(inspectorFiles === undefined ? {} : { inspectorUrl: `${url}${INSPECTOR_PATH}/` }),
     host,
     port,
     store,

@@ -136,6 +136,12 @@ const FLAGS = [
     undefined,
     `how long browsers may cache a CORS preflight answer (default ${BRIDGE_SERVER_DEFAULTS.corsMaxAgeSeconds})`,
   ],
+  [
+    "inspector",
+    undefined,
+    "STATEBRIDGE_INSPECTOR",
+    "serve the inspector web page at /inspect and the ListSessions RPC it uses (default: off)",
+  ],
   ["log-level", "LEVEL", "STATEBRIDGE_LOG_LEVEL", `${LOG_LEVELS.join(", ")} (default info)`],
   ["help", undefined, undefined, "print this help and exit"],
   ["version", undefined, undefined, "print the version and exit"],
@@ -235,6 +241,10 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
   ];
   const options: Record<string, string | number | string[]> = {};
   for (const [key, value] of entries) if (value !== undefined) options[key] = value;
+  const inspectorFromEnvironment = environment.STATEBRIDGE_INSPECTOR;
+  if (values.inspector === true || inspectorFromEnvironment === "1" || inspectorFromEnvironment === "true") {
+    (options as Record<string, unknown>).inspector = true;
+  }
   const allowedHosts = values["allowed-host"];
   const allowedFromEnvironment = environment.STATEBRIDGE_ALLOWED_HOSTS;
   if (Array.isArray(allowedHosts)) options.allowedHosts = allowedHosts.map(String);

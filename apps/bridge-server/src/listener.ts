@@ -4,6 +4,7 @@ import * as net from "node:net";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { CallGate, Refusal } from "./call-gate.js";
 import { type ConnectionCloseReason, type ConnectionWatch, watchConnection } from "./connection-watch.js";
+import type { InspectorFiles } from "./inspector-static.js";
 import type { NodeRequestHandler } from "./request-handler.js";
 import type { TlsAcceptor } from "./tls.js";
 
@@ -21,6 +22,8 @@ export interface ListenerOptions {
    * HTTP/1.1 connection closed, after the answer.
    */
   readonly gate?: CallGate;
+  /** The inspector's static files (`--inspector`), served before the gate: they hold no data. */
+  readonly inspector?: InspectorFiles;
   /**
    * The most a refused single-message request may still send, dropped unread, before its
    * answer: past it the stream is answered and reset. In bytes.
@@ -187,6 +190,8 @@ export function createListener(options: ListenerOptions): Listener {
       _flags: number,
       rawHeaders: string[],
     ) => {
+      // The inspector's static files need no token: the page signs in for its own calls.
+      if (options.inspector?.serveHttp2(stream, headers) === true) return;
       const refusal = gate?.({
         method: headers[":method"],
         path: headers[":path"],
@@ -255,12 +260,15 @@ export function createListener(options: ListenerOptions): Listener {
     (request, response) => {
       const socket = request.socket;
       connectionOf.get(socket)?.requestStarted();
-      const refusal = gate?.({
-        method: request.method,
-        path: request.url,
-        authority: request.headers.host,
-        headers: request.headers,
-      });
+      const inspectorFile = options.inspector?.matches(request.method, request.url) === true;
+      const refusal = inspectorFile
+        ? undefined
+        : gate?.({
+            method: request.method,
+            path: request.url,
+            authority: request.headers.host,
+            headers: request.headers,
+          });
       if (shuttingDown || refusal !== undefined) response.setHeader("connection", "close");
       activeHttp1Requests.set(socket, (activeHttp1Requests.get(socket) ?? 0) + 1);
       response.once("close", () => {
@@ -290,6 +298,7 @@ export function createListener(options: ListenerOptions): Listener {
         request.on("readable", drop);
         drop();
       });
+      if (inspectorFile && options.inspector?.serveHttp1(request, response) === true) return;
       handler(request, response);
     },
   );
