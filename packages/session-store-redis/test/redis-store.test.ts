@@ -1,0 +1,227 @@
+import { randomBytes } from "node:crypto";
+import type { SessionStore, WatchEventBatch, WatchListener } from "@statebridge/session-store";
+import { isStateError, type StateError } from "@statebridge/state-provider";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRedisSessionStore, escapeSessionId, sessionKeys } from "../src/index.js";
+import {
+  REDIS_MISSING,
+  type RedisServer,
+  redisServerBinary,
+  startRedisServer,
+} from "./support/redis-server.js";
+
+/** A listener that keeps what it is given. */
+function recorder() {
+  const batches: WatchEventBatch[] = [];
+  const ends: StateError[] = [];
+  const listener: WatchListener = {
+    onEvents: (batch) => batches.push(batch),
+    onEnd: (error) => ends.push(error),
+  };
+  return { batches, ends, listener };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function codeOf(action: () => Promise<unknown>): Promise<string> {
+  try {
+    await action();
+  } catch (error) {
+    if (isStateError(error)) return error.code;
+    throw error;
+  }
+  return "none";
+}
+
+describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})`, () => {
+  let redis: RedisServer;
+  const stores: SessionStore[] = [];
+  const open = async (options: Parameters<typeof createRedisSessionStore>[0] = {}) => {
+    const store = await createRedisSessionStore({ url: redis.url, keyPrefix: prefix, ...options });
+    stores.push(store);
+    return store;
+  };
+  let prefix = "";
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    prefix = `t-${randomBytes(4).toString("hex")}`;
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  prefix = `t-${randomBytes(4).toString("hex")}`;
+
+  it("a session's keys share one hash tag, so one cluster slot, whatever braces or escapes its id holds", () => {
+    for (const id of ["plain", "a{b}c", "}{", "%7B", "{", "}", "%", "{}", "x".repeat(1024)]) {
+      const keys = sessionKeys("p", id);
+      // Redis Cluster hashes what is between the first "{" and the next "}" when that is non-empty.
+      const tags = keys.all.map(hashTag);
+      expect(new Set(tags).size, id).toBe(1);
+      expect(tags[0]).toBe(`p:${escapeSessionId(id)}`);
+      expect(new Set(keys.all.map((key) => crc16(hashTag(key)) % 16384)).size).toBe(1);
+    }
+    // One-to-one: ids that differ never share keys.
+    expect(sessionKeys("p", "{").session).not.toBe(sessionKeys("p", "%7B").session);
+    expect(sessionKeys("p", "%").session).not.toBe(sessionKeys("p", "%25").session);
+  });
+
+  it("two stores on one Redis: a watcher on one sees the other's writes, batches as one revision, in order", async () => {
+    const writer = await open();
+    const reader = await open();
+    await writer.initializeSession("s");
+    await writer.register("s", "x", "integer", 0);
+    await writer.register("s", "y", "integer", 0);
+    const seen = recorder();
+    const subscription = await reader.watch("s", ["x", "y"], seen.listener);
+    await writer.set("s", "x", 1);
+    const batch = await writer.updateMany(
+      "s",
+      [
+        ["x", 2],
+        ["y", 2],
+      ],
+      { atomic: true },
+    );
+    await writer.delete("s", "y");
+    await until(() => seen.batches.length === 3, "three batches");
+    expect(seen.batches.map((each) => each.events.map((event) => `${event.type}:${event.name}`))).toEqual([
+      ["value_change:x"],
+      ["value_change:x", "value_change:y"],
+      ["deleted:y"],
+    ]);
+    expect(seen.batches[1]?.revision).toBe(batch.revision);
+    subscription.close();
+  });
+
+  it("compare-and-set through two stores has exactly one winner per version", async () => {
+    const first = await open();
+    const second = await open();
+    await first.initializeSession("s");
+    await first.register("s", "x", "integer", 0);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) =>
+        (index % 2 === 0 ? first : second).set("s", "x", index, { expectedVersion: 0 }),
+      ),
+    );
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === "rejected") expect((result.reason as StateError).code).toBe("version_conflict");
+    }
+  });
+
+  it("a 1,000,000-element tensor is written, read back and watched intact", async () => {
+    const store = await open();
+    await store.initializeSession("big");
+    const data = Float64Array.from({ length: 1_000_000 }, (_, index) => index * 0.5);
+    await store.register("big", "w", "tensor", { shape: [1000, 1000], data: Array.from(data, () => 0) });
+    const seen = recorder();
+    await store.watch("big", ["w"], seen.listener);
+    await store.set("big", "w", { shape: [1000, 1000], data: Array.from(data) });
+    const read = await store.getVariable("big", "w");
+    const value = read.value as { shape: number[]; data: number[] };
+    expect(value.shape).toEqual([1000, 1000]);
+    expect(value.data).toHaveLength(1_000_000);
+    expect(value.data[999_999]).toBe(999_999 * 0.5);
+    await until(() => seen.batches.length === 1, "the tensor's change");
+    const [event] = (seen.batches[0] as WatchEventBatch).events;
+    expect((event?.newValue as { data: readonly number[] } | undefined)?.data[123_456]).toBe(123_456 * 0.5);
+  });
+
+  it("after Redis lost its data (FLUSHALL), the session answers session_expired and is not recreated by a write; a new one has another epoch", async () => {
+    const store = await open();
+    const { session } = await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const seen = recorder();
+    await store.watch("s", ["x"], seen.listener);
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    await client.flushAll();
+    await client.destroy();
+    await until(() => seen.ends.length === 1, "the watch to end");
+    expect(seen.ends[0]?.code).toBe("session_expired");
+    expect(await codeOf(() => store.set("s", "x", 1))).toBe("session_expired");
+    expect(await codeOf(() => store.register("s", "y", "integer", 1))).toBe("session_expired");
+    expect(await codeOf(() => store.getSession("s"))).toBe("session_expired");
+    const again = await store.initializeSession("s");
+    expect(again.created).toBe(true);
+    expect(again.session.incarnation).not.toBe(session.incarnation);
+    expect(
+      await codeOf(() =>
+        store.watch("s", ["x"], recorder().listener, { fromRevision: 0, incarnation: session.incarnation }),
+      ),
+    ).toBe("session_expired");
+  });
+
+  it("Redis killed: calls fail with unavailable at once, watches end with unavailable; after a restart the store reconnects by itself", async () => {
+    const own = await startRedisServer({ appendonly: true, appendfsync: "always" });
+    try {
+      const store = await createRedisSessionStore({
+        url: own.url,
+        keyPrefix: prefix,
+        commandTimeoutMs: 1000,
+      });
+      stores.push(store);
+      await store.initializeSession("s");
+      await store.register("s", "x", "integer", 7);
+      const seen = recorder();
+      await store.watch("s", ["x"], seen.listener);
+      await own.kill9();
+      await until(() => !store.available(), "available() to turn false");
+      expect(await codeOf(() => store.getVariable("s", "x"))).toBe("unavailable");
+      expect(await codeOf(() => store.set("s", "x", 8))).toBe("unavailable");
+      await until(() => seen.ends.length === 1, "the watch to end");
+      expect(seen.ends[0]?.code).toBe("unavailable");
+      await own.restart();
+      await until(() => store.available(), "available() to turn true again");
+      // With appendfsync always the session and its value came back.
+      expect((await store.getVariable("s", "x")).value).toBe(7);
+      await store.set("s", "x", 9);
+      expect((await store.getVariable("s", "x")).version).toBe(1);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("a watch keeps its session alive past its TTL on Redis; deleting the session ends it with session_expired", async () => {
+    const store = await open({ ttlSeconds: 0.4 });
+    await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const seen = recorder();
+    const other = await open({ ttlSeconds: 0.4 });
+    await store.watch("s", ["x"], seen.listener);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await other.getVariable("s", "x")).value).toBe(0);
+    expect(await other.deleteSession("s")).toBe(true);
+    await until(() => seen.ends.length === 1, "the watch to end");
+    expect(seen.ends[0]?.message).toContain("was deleted");
+  });
+});
+
+/** The part of a key Redis Cluster hashes. */
+function hashTag(key: string): string {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+/** CRC16-XMODEM, Redis Cluster's key hash. */
+function crc16(text: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(text, "utf8")) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
