@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import grpc
 import grpc.aio
 
-from ._channel import ReplaceableChannel
+from ._channel import ReplaceableChannel, TlsSettings, channel_credentials
 
 
-def open_async_channel(address: str, secure: bool, options: Sequence[tuple[str, Any]]) -> grpc.aio.Channel:
-    """Opens a grpc.aio channel to the server with the context's channel ``options``."""
-    if secure:
-        return grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(), options=options)
+def open_async_channel(
+    address: str, secure: Union[bool, TlsSettings, None], options: Sequence[tuple[str, Any]]
+) -> grpc.aio.Channel:
+    """Opens a grpc.aio channel to the server with the context's channel ``options``, over TLS when ``secure``."""
+    credentials = channel_credentials(secure)
+    if credentials is not None:
+        return grpc.aio.secure_channel(address, credentials, options=options)
     return grpc.aio.insecure_channel(address, options=options)
 
 
@@ -23,7 +26,9 @@ class ReplaceableAsyncChannel(ReplaceableChannel[grpc.aio.Channel]):
     """A grpc.aio channel, replaced when it fails; a retired channel gets the grace period to
     finish its calls (``channel.close(grace)``). Use it from its event loop only."""
 
-    def __init__(self, address: str, secure: bool, options: Sequence[tuple[str, Any]], grace: float) -> None:
+    def __init__(
+        self, address: str, secure: Union[bool, TlsSettings, None], options: Sequence[tuple[str, Any]], grace: float
+    ) -> None:
         super().__init__(lambda: open_async_channel(address, secure, options), grace)
         self._closing: dict[asyncio.Task[None], grpc.aio.Channel] = {}
 

@@ -11,7 +11,8 @@ they end, for up to ``grace`` seconds, and then it is closed.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Generic, Optional, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import grpc
 
@@ -112,8 +113,72 @@ class ReplaceableSyncChannel(ReplaceableChannel[grpc.Channel]):
             old.close()
 
 
-def open_sync_channel(address: str, secure: bool, options: Any) -> grpc.Channel:
-    """Opens a blocking channel to the server with the context's options."""
-    if secure:
-        return grpc.secure_channel(address, grpc.ssl_channel_credentials(), options=options)
+@dataclass(frozen=True)
+class TlsSettings:
+    """What a TLS channel trusts and presents, PEM: ``None`` takes grpc's default (the system's
+    root certificates; no client certificate)."""
+
+    root_certificates: Optional[bytes] = None
+    private_key: Optional[bytes] = None
+    certificate_chain: Optional[bytes] = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """The credentials of a blocking or a grpc.aio secure channel."""
+        return grpc.ssl_channel_credentials(self.root_certificates, self.private_key, self.certificate_chain)
+
+
+def _pem(value: Union[str, bytes, None], name: str) -> Optional[bytes]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.encode("ascii", "replace")
+    if not isinstance(value, (bytes, bytearray)):
+        raise StateError("invalid_value", f"{name} must be PEM text (str or bytes), got {type(value).__name__}")
+    if b"-----BEGIN " not in value:
+        raise StateError("invalid_value", f"{name} is not PEM: it has no -----BEGIN line (pass the file's contents, not its path)")
+    return bytes(value)
+
+
+def tls_settings(
+    target: str,
+    https: bool,
+    root_certificates: Union[str, bytes, None] = None,
+    private_key: Union[str, bytes, None] = None,
+    certificate_chain: Union[str, bytes, None] = None,
+) -> Optional[TlsSettings]:
+    """The TLS of a context's channels: ``None`` for cleartext. An ``https://`` target, or any
+    certificate given with a bare ``host:port``, means TLS.
+
+    Raises:
+        StateError: ``invalid_value`` for certificates with an ``http://`` target, a private key
+            without its certificate chain (or the reverse), or text that is not PEM.
+    """
+    settings = TlsSettings(
+        _pem(root_certificates, "root_certificates"),
+        _pem(private_key, "private_key"),
+        _pem(certificate_chain, "certificate_chain"),
+    )
+    if (settings.private_key is None) != (settings.certificate_chain is None):
+        missing = "private_key" if settings.private_key is None else "certificate_chain"
+        raise StateError("invalid_value", f"private_key and certificate_chain go together: {missing} is missing")
+    if settings == TlsSettings():
+        return settings if https else None
+    if target.strip().startswith("http://"):
+        raise StateError("invalid_value", f"certificates are for TLS: use an https:// target, not {target!r}")
+    return settings
+
+
+def channel_credentials(secure: Union[bool, TlsSettings, None]) -> Optional[grpc.ChannelCredentials]:
+    """The credentials of a channel: ``None`` for cleartext (``False`` or ``None``), the system's
+    roots for ``True``, or the given :class:`TlsSettings`."""
+    if isinstance(secure, TlsSettings):
+        return secure.credentials()
+    return grpc.ssl_channel_credentials() if secure else None
+
+
+def open_sync_channel(address: str, secure: Union[bool, TlsSettings, None], options: Any) -> grpc.Channel:
+    """Opens a blocking channel to the server with the context's options, over TLS when ``secure``."""
+    credentials = channel_credentials(secure)
+    if credentials is not None:
+        return grpc.secure_channel(address, credentials, options=options)
     return grpc.insecure_channel(address, options=options)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import grpc
 import grpc.aio
 
 from ._async_channel import ReplaceableAsyncChannel
+from ._channel import tls_settings
 from ._core import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_LENGTH,
@@ -32,7 +33,8 @@ class AsyncSessionContext(SessionCore):
     Open it inside a running event loop, either ``ctx = await AsyncSessionContext.open(...)``
     or ``async with AsyncSessionContext(...) as ctx:``; both get or create the session.
     ``await ctx.close()`` (or leaving the ``async with``) closes it. The message size limits
-    (``max_receive_message_length``, ``max_send_message_length``) and ``connect_timeout`` are
+    (``max_receive_message_length``, ``max_send_message_length``), ``connect_timeout`` and TLS
+    (``root_certificates``, ``private_key``, ``certificate_chain``) are
     SessionContext's, and so is replacing a connection found dead.
     """
 
@@ -49,6 +51,9 @@ class AsyncSessionContext(SessionCore):
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        root_certificates: Union[str, bytes, None] = None,
+        private_key: Union[str, bytes, None] = None,
+        certificate_chain: Union[str, bytes, None] = None,
     ) -> None:
         super().__init__(
             target,
@@ -60,6 +65,7 @@ class AsyncSessionContext(SessionCore):
             max_send_message_length,
             connect_timeout,
         )
+        self._secure = tls_settings(target, bool(self._secure), root_certificates, private_key, certificate_chain)
         self._ttl_seconds = ttl_seconds
         self._session_metadata_json = to_json(session_metadata, "session metadata")
         self._channels = ReplaceableAsyncChannel(self._address, self._secure, self._channel_options, self._retire_grace)
@@ -84,6 +90,9 @@ class AsyncSessionContext(SessionCore):
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        root_certificates: Union[str, bytes, None] = None,
+        private_key: Union[str, bytes, None] = None,
+        certificate_chain: Union[str, bytes, None] = None,
     ) -> "AsyncSessionContext":
         """Creates a context and gets or creates its session."""
         context = cls(
@@ -97,6 +106,9 @@ class AsyncSessionContext(SessionCore):
             max_receive_message_length=max_receive_message_length,
             max_send_message_length=max_send_message_length,
             connect_timeout=connect_timeout,
+            root_certificates=root_certificates,
+            private_key=private_key,
+            certificate_chain=certificate_chain,
         )
         await context.initialize()
         return context

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import grpc
 
-from ._channel import ReplaceableSyncChannel, open_sync_channel
+from ._channel import ReplaceableSyncChannel, open_sync_channel, tls_settings
 from ._core import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_LENGTH,
@@ -53,6 +53,12 @@ class SessionContext(SessionCore):
         connect_timeout: seconds a connection attempt may take, handshakes included. Default 5.
             A connection found dead (a silent watch, a call past its deadline, grpc's own
             ``unavailable``) is dropped and the next call or reconnect opens a new one.
+        root_certificates: PEM CA certificates to trust instead of the system's, for a server
+            whose certificate a private CA issued. Giving any certificate means TLS (an
+            ``https://`` target does too).
+        private_key: the PEM private key of a client certificate, for a server that requires
+            one (mutual TLS); with ``certificate_chain``.
+        certificate_chain: the PEM client certificate (and its intermediates) of ``private_key``.
     """
 
     def __init__(
@@ -68,6 +74,9 @@ class SessionContext(SessionCore):
         max_receive_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         max_send_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        root_certificates: Union[str, bytes, None] = None,
+        private_key: Union[str, bytes, None] = None,
+        certificate_chain: Union[str, bytes, None] = None,
     ) -> None:
         super().__init__(
             target,
@@ -79,6 +88,7 @@ class SessionContext(SessionCore):
             max_send_message_length,
             connect_timeout,
         )
+        self._secure = tls_settings(target, bool(self._secure), root_certificates, private_key, certificate_chain)
         address, secure, options = self._address, self._secure, self._channel_options
         self._channels = ReplaceableSyncChannel(lambda: open_sync_channel(address, secure, options), self._retire_grace)
         self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
