@@ -13,8 +13,8 @@ export type SessionStoreFactory = (options: SessionStoreOptions) => Promise<Sess
 /** Options of {@link describeSessionStore}. */
 export interface SessionStoreSuiteOptions {
   /**
-   * The short TTL, in seconds, of the expiry tests: they wait for a session to expire within
-   * 20 TTLs and keep one alive by activity at a tenth of it. Default 0.5.
+   * The short TTL, in seconds, of the expiry tests: they wait (without touching it) for a
+   * session to expire within 20 TTLs, or 10 seconds if longer. Default 0.5.
    */
   readonly ttlSeconds?: number;
   /** Per-test timeout in milliseconds. Default 30,000. */
