@@ -2,6 +2,7 @@
 // not trust the server's CA or (under mutual TLS) has no certificate the server trusts is
 // refused, and hostile handshakes (cleartext, garbage, a handshake that never finishes) are
 // closed without taking the server down.
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -234,6 +235,43 @@ describe.skipIf(TLS_SKIP_REASON !== undefined)("a server with TLS", () => {
     socket.resume();
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
+    await closed;
+  });
+});
+
+describe.skipIf(TLS_SKIP_REASON !== undefined)("the connection limits over TLS", () => {
+  it("closes a new connection past maxConnections before its handshake", async () => {
+    const { url } = await start({ maxConnections: 1 });
+    const first = await connectTcp(url);
+    const second = await connectTcp(url);
+    await second.closed;
+    first.socket.destroy();
+    await first.closed;
+    const client = createClient(
+      BridgeService,
+      transports(url, { ca: certificates.ca.cert })[0]?.[1] as Transport,
+    );
+    const answered = () =>
+      client.ping({ message: "freed" }).then(
+        () => true,
+        () => false,
+      );
+    await expect.poll(answered).toBe(true);
+  });
+
+  it("closes an HTTP/2 connection over TLS left idle after its calls", async () => {
+    const { url } = await start({ idleTimeoutMs: 150 });
+    const session = http2.connect(url, { ca: certificates.ca.cert });
+    session.on("error", () => {});
+    const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
+    const closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    const request = session.request({ ":method": "GET", ":path": "/no-such-path" });
+    const status = await new Promise<unknown>((resolve) =>
+      request.once("response", (headers) => resolve(headers[":status"])),
+    );
+    expect(status).toBe(404);
+    request.resume();
+    await goaway;
     await closed;
   });
 });
