@@ -90,6 +90,43 @@ export function describeListSessions(context: StoreSuiteContext): void {
       expect((await store.listSessions({ prefix: "team*" })).sessions).toEqual([]);
     });
 
+    it("ids holding key, glob or control characters are distinct sessions, and prefixes match them literally", async () => {
+      const store = await context.open();
+      const special = [
+        "a",
+        "a{b}",
+        "a}",
+        "{a",
+        "a:b",
+        "a*",
+        "a?",
+        "a[1]",
+        "a\\b",
+        "a b",
+        "a\nb",
+        "a\0b",
+        "aé",
+        "a😀",
+      ];
+      for (const [index, id] of special.entries()) {
+        await store.initializeSession(id);
+        await store.register(id, "x", "integer", index);
+      }
+      for (const [index, id] of special.entries()) {
+        expect((await store.getVariable(id, "x")).value, JSON.stringify(id)).toBe(index);
+        expect((await store.getSession(id)).variableCount, JSON.stringify(id)).toBe(1);
+      }
+      const listed = ids((await store.listSessions()).sessions);
+      expect([...listed].sort()).toEqual([...special].sort());
+      expect(ids((await store.listSessions({ prefix: "a*" })).sessions)).toEqual(["a*"]);
+      expect(ids((await store.listSessions({ prefix: "a[" })).sessions)).toEqual(["a[1]"]);
+      expect(ids((await store.listSessions({ prefix: "a?" })).sessions)).toEqual(["a?"]);
+      expect(ids((await store.listSessions({ prefix: "{" })).sessions)).toEqual(["{a"]);
+      await store.deleteSession("a{b}");
+      expect((await store.getVariable("a}", "x")).value).toBe(2);
+      await expectStateError(() => store.getSession("a{b}"), "session_expired");
+    });
+
     it("describes each session as getSession() does, and leaves out deleted ones", async () => {
       const store = await context.open();
       await store.initializeSession("kept", { metadata: { owner: "o" } });
