@@ -22,6 +22,7 @@ from ._core import (
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
+from .telemetry import traced_async
 from .models import SessionInfo, Variable, session_from_wire
 from .watch import AsyncWatch, OnStatus, ReconnectPolicy
 
@@ -176,10 +177,12 @@ class AsyncSessionContext(SessionCore):
 
     # -- sessions ---------------------------------------------------------------------------
 
+    @traced_async("ping")
     async def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
         return (await self._call("Ping", pb.PingRequest(message=message), idempotent=True)).message
 
+    @traced_async("get_session")
     async def get_session(self) -> SessionInfo:
         """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
         response = await self._call(
@@ -187,6 +190,7 @@ class AsyncSessionContext(SessionCore):
         )
         return session_from_wire(response.session)
 
+    @traced_async("heartbeat")
     async def heartbeat(self) -> SessionInfo:
         """Keeps the session alive: its TTL slides from now."""
         response = await self._call(
@@ -194,6 +198,7 @@ class AsyncSessionContext(SessionCore):
         )
         return session_from_wire(response.session)
 
+    @traced_async("delete_session")
     async def delete_session(self) -> bool:
         """Deletes the session for every client; returns whether there was one to delete."""
         response = await self._call("CleanupSession", pb.CleanupSessionRequest(session_id=self._session_id))
@@ -201,6 +206,7 @@ class AsyncSessionContext(SessionCore):
 
     # -- variables --------------------------------------------------------------------------
 
+    @traced_async("register_variable")
     async def register_variable(
         self,
         name: str,
@@ -214,20 +220,24 @@ class AsyncSessionContext(SessionCore):
         request = self._register_request(name, type, initial, constraints, metadata, description)
         return self._remember((await self._call("RegisterVariable", request)).variable)
 
+    @traced_async("get_variable")
     async def get_variable(self, identifier: str) -> Any:
         """Reads a variable's value by name or id."""
         return (await self.get_variable_info(identifier)).value
 
+    @traced_async("get_variable_info")
     async def get_variable_info(self, identifier: str) -> Variable:
         """Reads a whole variable by name or id."""
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
         return self._remember((await self._call("GetVariable", request, idempotent=True)).variable, identifier)
 
+    @traced_async("get_variables")
     async def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
         """Reads many values, keyed by the identifier as given; missing ones are skipped."""
         found = await self.get_variables_info(identifiers)
         return {identifier: variable.value for identifier, variable in found.items()}
 
+    @traced_async("get_variables_info")
     async def get_variables_info(self, identifiers: Iterable[str]) -> dict[str, Variable]:
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
@@ -237,6 +247,7 @@ class AsyncSessionContext(SessionCore):
         found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
         return {identifier: found[identifier] for identifier in names if identifier in found}
 
+    @traced_async("set_variable")
     async def set_variable(
         self,
         identifier: str,
@@ -249,6 +260,7 @@ class AsyncSessionContext(SessionCore):
         request = self._set_request(identifier, value, metadata, expected_version)
         return int((await self._call("SetVariable", request)).version)
 
+    @traced_async("update_variables")
     async def update_variables(
         self,
         updates: Mapping[str, Any],
@@ -261,6 +273,7 @@ class AsyncSessionContext(SessionCore):
         response = await self._call("SetVariables", self._update_request(updates, atomic, metadata))
         return {identifier: int(version) for identifier, version in response.versions.items()}
 
+    @traced_async("list_variables")
     async def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
         """Lists variables in creation order, optionally matching an anchored glob."""
         request = pb.ListVariablesRequest(session_id=self._session_id)
@@ -269,6 +282,7 @@ class AsyncSessionContext(SessionCore):
         response = await self._call("ListVariables", request, idempotent=True)
         return [self._remember(variable) for variable in response.variables]
 
+    @traced_async("delete_variable")
     async def delete_variable(self, identifier: str) -> None:
         """Deletes a variable."""
         await self._call(
@@ -314,6 +328,7 @@ class AsyncSessionContext(SessionCore):
 
     # -- lifetime ---------------------------------------------------------------------------
 
+    @traced_async("close")
     async def close(self) -> None:
         """Closes every watch of this context and its channel; idempotent."""
         if self._closed:

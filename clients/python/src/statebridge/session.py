@@ -22,6 +22,7 @@ from ._core import (
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
+from .telemetry import traced
 from .models import SessionInfo, Variable, session_from_wire
 from .watch import AsyncWatch, OnStatus, ReconnectPolicy, Watch
 
@@ -149,18 +150,22 @@ class SessionContext(SessionCore):
 
     # -- sessions ---------------------------------------------------------------------------
 
+    @traced("ping")
     def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
         return self._call("Ping", pb.PingRequest(message=message), idempotent=True).message
 
+    @traced("get_session")
     def get_session(self) -> SessionInfo:
         """Describes the session. Raises ``session_expired`` once it has expired or been deleted."""
         return session_from_wire(self._call("GetSession", pb.GetSessionRequest(session_id=self._session_id), idempotent=True).session)
 
+    @traced("heartbeat")
     def heartbeat(self) -> SessionInfo:
         """Keeps the session alive: its TTL slides from now. Returns the session with its new expiry."""
         return session_from_wire(self._call("Heartbeat", pb.HeartbeatRequest(session_id=self._session_id), idempotent=True).session)
 
+    @traced("delete_session")
     def delete_session(self) -> bool:
         """Deletes the session for every client (its watches end with ``session_expired``).
         Returns whether there was one to delete."""
@@ -168,6 +173,7 @@ class SessionContext(SessionCore):
 
     # -- variables --------------------------------------------------------------------------
 
+    @traced("register_variable")
     def register_variable(
         self,
         name: str,
@@ -187,19 +193,23 @@ class SessionContext(SessionCore):
         request = self._register_request(name, type, initial, constraints, metadata, description)
         return self._remember(self._call("RegisterVariable", request).variable)
 
+    @traced("get_variable")
     def get_variable(self, identifier: str) -> Any:
         """Reads a variable's value by name or id. Raises ``not_found`` if there is none."""
         return self.get_variable_info(identifier).value
 
+    @traced("get_variable_info")
     def get_variable_info(self, identifier: str) -> Variable:
         """Reads a whole variable by name or id. Raises ``not_found`` if there is none."""
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
         return self._remember(self._call("GetVariable", request, idempotent=True).variable, identifier)
 
+    @traced("get_variables")
     def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
         """Reads many values, keyed by the identifier as given; missing ones are skipped."""
         return {identifier: variable.value for identifier, variable in self.get_variables_info(identifiers).items()}
 
+    @traced("get_variables_info")
     def get_variables_info(self, identifiers: Iterable[str]) -> dict[str, Variable]:
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
@@ -209,6 +219,7 @@ class SessionContext(SessionCore):
         found = {identifier: self._remember(variable, identifier) for identifier, variable in response.variables.items()}
         return {identifier: found[identifier] for identifier in names if identifier in found}
 
+    @traced("set_variable")
     def set_variable(
         self,
         identifier: str,
@@ -228,6 +239,7 @@ class SessionContext(SessionCore):
         request = self._set_request(identifier, value, metadata, expected_version)
         return int(self._call("SetVariable", request).version)
 
+    @traced("update_variables")
     def update_variables(
         self,
         updates: Mapping[str, Any],
@@ -245,6 +257,7 @@ class SessionContext(SessionCore):
         response = self._call("SetVariables", self._update_request(updates, atomic, metadata))
         return {identifier: int(version) for identifier, version in response.versions.items()}
 
+    @traced("list_variables")
     def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
         """Lists variables in creation order; ``pattern`` is an anchored glob (``*`` any run,
         ``?`` one character, ``\\`` escapes)."""
@@ -253,6 +266,7 @@ class SessionContext(SessionCore):
             request.pattern = pattern
         return [self._remember(variable) for variable in self._call("ListVariables", request, idempotent=True).variables]
 
+    @traced("delete_variable")
     def delete_variable(self, identifier: str) -> None:
         """Deletes a variable. Raises ``not_found`` if there is none."""
         self._call(
@@ -263,6 +277,7 @@ class SessionContext(SessionCore):
 
     # -- watching ---------------------------------------------------------------------------
 
+    @traced("watch_variables")
     def watch_variables(
         self,
         identifiers: Iterable[str],
@@ -352,6 +367,7 @@ class SessionContext(SessionCore):
     def __contains__(self, identifier: object) -> bool:
         return isinstance(identifier, str) and identifier in self.get_variables_info([identifier])
 
+    @traced("close")
     def close(self) -> None:
         """Closes every watch of this context and its connection; idempotent. The session
         itself stays on the server (see :meth:`delete_session`)."""
