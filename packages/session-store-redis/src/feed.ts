@@ -13,7 +13,10 @@ import { type LogEntry, parseLogEntry, toChangeRecord } from "./log-entry.js";
 export interface FeedOptions {
   /** The store's connection: keep-alives and wake-ups go through it. */
   readonly connection: Connection;
-  /** How long one XREAD blocks, and how often watched sessions are kept alive and checked. */
+  /**
+   * The longest one XREAD blocks, and how often watched sessions are kept alive and checked;
+   * a session whose TTL is shorter is kept alive every quarter of its TTL.
+   */
   readonly intervalMs: number;
   readonly maxWatchersPerSession: number;
   readonly onListenerError: (error: unknown) => void;
@@ -46,6 +49,9 @@ interface WatchedSession {
   readonly watchers: Map<Observer, Watcher>;
   /** The stream id the next XREAD starts after. */
   position: number;
+  /** How often this session's TTL is slid while it is watched here. */
+  readonly keepAliveMs: number;
+  lastKeepAlive: number;
   /** Set when a new watch moved `position` back: what the XREAD in flight brings is read again. */
   rewound: boolean;
   revision: number;
@@ -58,7 +64,7 @@ interface WatchedSession {
  * entry it never read (the log was trimmed past it) ends that watch with `unavailable`, so the
  * client resumes and is resynced; an entry of another epoch or a deleted session's last
  * entry ends the watches with `session_expired`. While a session is watched here its TTL is
- * slid every `intervalMs`, and a session found gone ends its watches.
+ * slid every `intervalMs` (or a quarter of its TTL), and a session found gone ends its watches.
  */
 export function createFeed(options: FeedOptions) {
   const { connection, intervalMs } = options;
@@ -70,7 +76,6 @@ export function createFeed(options: FeedOptions) {
   let blockedAt: number | undefined;
   let idle: (() => void) | undefined;
   let closed = false;
-  let lastKeepAlive = 0;
   reader.onReady(() => {
     readerId = undefined;
   });
@@ -149,9 +154,13 @@ export function createFeed(options: FeedOptions) {
   }
 
   async function keepAlive(): Promise<void> {
-    lastKeepAlive = Date.now();
+    const now = Date.now();
+    const due = [...sessions.values()].filter(
+      (session) => now - session.lastKeepAlive >= session.keepAliveMs,
+    );
     await Promise.all(
-      [...sessions.values()].map(async (session) => {
+      due.map(async (session) => {
+        session.lastKeepAlive = now;
         const result = await options
           .keepAlive(session.sessionId, session.epoch)
           .catch((error: unknown) => error);
@@ -178,14 +187,15 @@ export function createFeed(options: FeedOptions) {
       try {
         if (readerId === undefined) readerId = String(await reader.command(["CLIENT", "ID"]));
         const watched = [...sessions.values()];
-        const args = ["XREAD", "COUNT", "512", "BLOCK", String(intervalMs), "STREAMS"];
+        const block = Math.min(...watched.map((session) => session.keepAliveMs));
+        const args = ["XREAD", "COUNT", "512", "BLOCK", String(block), "STREAMS"];
         for (const session of watched) args.push(session.keys.log);
         for (const session of watched) {
           args.push(`${session.position}-0`);
           session.rewound = false;
         }
         blockedAt = changes;
-        const reply = await reader.command(args, intervalMs + 5000).finally(() => {
+        const reply = await reader.command(args, block + 5000).finally(() => {
           blockedAt = undefined;
         });
         for (const [name, entries] of streamsOf(reply)) {
@@ -196,7 +206,7 @@ export function createFeed(options: FeedOptions) {
             handle(session, parseLogEntry(raw));
           }
         }
-        if (Date.now() - lastKeepAlive >= intervalMs) await keepAlive();
+        await keepAlive();
       } catch (error) {
         if (closed) return;
         endAll(
@@ -226,6 +236,7 @@ export function createFeed(options: FeedOptions) {
       targets: ReadonlyMap<string, string>,
       listener: WatchListener,
       position: number,
+      ttlMs: number,
       onClose: () => void,
     ): FeedWatch {
       let session = sessions.get(sessionId);
@@ -244,6 +255,8 @@ export function createFeed(options: FeedOptions) {
           registry: createObserverRegistry(options.onListenerError),
           watchers: new Map(),
           position,
+          keepAliveMs: Math.max(10, Math.min(intervalMs, Math.floor(ttlMs / 4))),
+          lastKeepAlive: Date.now(),
           rewound: false,
           revision: position,
         };

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import {
-  checkPageOptions,
   nonNegativeInteger,
   positive,
   positiveInteger,
@@ -25,9 +24,10 @@ import { decodeVariable, encodeMetadata } from "./codec.js";
 import { createConnection } from "./connection.js";
 import { checkIdentifier, checkSessionId, createStoreContext, notFoundError } from "./context.js";
 import { createFeed } from "./feed.js";
-import { checkKeyPrefix, sessionIndexKey } from "./keys.js";
+import { checkKeyPrefix } from "./keys.js";
 import { goneError, parseSessionReply, text } from "./replies.js";
 import { DELETE_SESSION, INITIALIZE } from "./scripts.js";
+import { createSessionIndex } from "./session-index.js";
 import type { RedisSessionStoreOptions } from "./types.js";
 import { deleteVariable, importParsed, registerVariable } from "./variable-ops.js";
 import { createValueWriter, metadataUpdateOf } from "./variable-writes.js";
@@ -73,17 +73,14 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
   const connection = createConnection({ url, commandTimeoutMs });
   const context = createStoreContext(prefix, connection, limits);
   const writer = createValueWriter(context);
-  const indexKey = sessionIndexKey(prefix);
   const operations = new Map<string, number>();
   const description: { kind: string; persistence: boolean; distribution: boolean } = {
     kind: "redis",
     persistence: true,
     distribution: true,
   };
-  let sessionsCreated = 0;
-  let sessionsExpired = 0;
+  const index = createSessionIndex(context);
   let sessionsDeleted = 0;
-  let sessionsCurrent = 0;
   let closed = false;
 
   const feed = createFeed({
@@ -103,7 +100,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
   // Persistence is what this Redis is configured for: AOF or RDB snapshots.
   connection.onReady(() => {
     void connection
-      .command(["CONFIG", "GET", "*"])
+      .command(["CONFIG", "GET", "*"], 1000)
       .then((reply) => {
         const pairs = reply as readonly Buffer[];
         const config = new Map<string, string>();
@@ -114,57 +111,13 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
       })
       .catch(() => {});
   });
-  const sweeper = setInterval(() => void sweep().catch(() => 0), sweepIntervalMs);
+  const sweeper = setInterval(() => void index.sweep().catch(() => 0), sweepIntervalMs);
   sweeper.unref();
   await connection.waitReady(connectTimeoutMs);
 
   function begin(kind: string): void {
     if (closed) throw new StateError("closed", `the session store is closed; ${kind} is not possible`);
     operations.set(kind, (operations.get(kind) ?? 0) + 1);
-  }
-
-  /** Removes vanished sessions from the index. @returns how many. */
-  async function sweep(): Promise<number> {
-    if (closed) return 0;
-    let removed = 0;
-    let after = "-";
-    for (;;) {
-      const page = ((await connection.command([
-        "ZRANGE",
-        indexKey,
-        after,
-        "+",
-        "BYLEX",
-        "LIMIT",
-        "0",
-        "500",
-      ])) ?? []) as readonly Buffer[];
-      if (page.length === 0) break;
-      const ids = page.map((id) => text(id));
-      const exists = await Promise.all(
-        ids.map((id) => connection.command(["EXISTS", context.keys(id).session]) as Promise<number>),
-      );
-      const gone = ids.filter((_, index) => exists[index] === 0);
-      if (gone.length > 0) removed += Number(await connection.command(["ZREM", indexKey, ...gone]));
-      after = `(${ids[ids.length - 1] as string}`;
-      if (page.length < 500) break;
-    }
-    sessionsExpired += removed;
-    sessionsCurrent = Number(await connection.command(["ZCARD", indexKey]));
-    return removed;
-  }
-
-  /** Refuses a new session when the index holds `maxSessions` live ones (see the README on exactness). */
-  async function checkSessionQuota(sessionId: string): Promise<void> {
-    sessionsCurrent = Number(await connection.command(["ZCARD", indexKey]));
-    if (sessionsCurrent < limits.maxSessions) return;
-    await sweep();
-    if (sessionsCurrent >= limits.maxSessions) {
-      throw new StateError(
-        "resource_exhausted",
-        `the store holds ${sessionsCurrent} sessions, the most allowed; cannot create session ${JSON.stringify(sessionId)}`,
-      );
-    }
   }
 
   async function initialize(
@@ -177,57 +130,15 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
     const args = [epoch, String(sessionTtlMs), metadata];
     let reply = await context.run(INITIALIZE, keys, [...args, "0"]);
     if (text(reply[0]) === "absent") {
-      await checkSessionQuota(sessionId);
+      await index.checkQuota(sessionId);
       reply = await context.run(INITIALIZE, keys, [...args, "1"]);
     }
     const created = text(reply[0]) === "created";
     if (created) {
-      await connection.command(["ZADD", indexKey, "0", sessionId]);
-      sessionsCreated++;
+      await index.add(sessionId);
       writer.forget(sessionId);
     }
     return { session: parseSessionReply(sessionId, reply).info, created };
-  }
-
-  async function listSessions(listOptions: unknown) {
-    const { limit, after, prefix: idPrefix } = checkPageOptions(listOptions);
-    let start =
-      after !== undefined && after >= idPrefix ? `(${after}` : idPrefix !== "" ? `[${idPrefix}` : "-";
-    const sessions: SessionInfo[] = [];
-    for (;;) {
-      const page = ((await connection.command([
-        "ZRANGE",
-        indexKey,
-        start,
-        "+",
-        "BYLEX",
-        "LIMIT",
-        "0",
-        String(limit + 1),
-      ])) ?? []) as readonly Buffer[];
-      const ids = page.map((id) => text(id)).filter((id) => id.startsWith(idPrefix));
-      const found = await Promise.all(
-        ids.map((id) =>
-          context.read(id, "peek").then(
-            (reply) => reply.info,
-            (error: unknown) => {
-              if (error instanceof StateError && error.code === "session_expired") return undefined;
-              throw error;
-            },
-          ),
-        ),
-      );
-      const vanished = ids.filter((_, index) => found[index] === undefined);
-      if (vanished.length > 0) await connection.command(["ZREM", indexKey, ...vanished]);
-      for (const info of found) {
-        if (info === undefined) continue;
-        if (sessions.length === limit)
-          return { sessions, next: (sessions[limit - 1] as SessionInfo).sessionId };
-        sessions.push(info);
-      }
-      if (page.length <= limit || ids.length < page.length) return { sessions };
-      start = `(${ids[ids.length - 1] as string}`;
-    }
   }
 
   const store: SessionStore = {
@@ -256,7 +167,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
       begin("deleteSession");
       const id = checkSessionId(sessionId);
       const reply = await context.run(DELETE_SESSION, context.keys(id), []);
-      await connection.command(["ZREM", indexKey, id]);
+      await index.remove(id);
       writer.forget(id);
       if (text(reply[0]) !== "deleted") return false;
       sessionsDeleted++;
@@ -266,7 +177,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
 
     async listSessions(listOptions) {
       begin("listSessions");
-      return listSessions(listOptions);
+      return index.list(listOptions);
     },
 
     async register(sessionId, name, type, initial, registerOptions = {}) {
@@ -369,7 +280,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
     async importSession(sessionId, document) {
       begin("import");
       const id = checkSessionId(sessionId);
-      return importParsed(context, id, parseExport(document), checkSessionQuota, afterCreate);
+      return importParsed(context, id, parseExport(document), index.checkQuota, index.add);
     },
 
     async importVariables(sessionId, batch) {
@@ -388,8 +299,8 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
         context,
         id,
         { sessionId: id, revision, metadata, variables },
-        checkSessionQuota,
-        afterCreate,
+        index.checkQuota,
+        index.add,
       );
     },
 
@@ -404,10 +315,10 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
 
     stats(): SessionStoreStats {
       return {
-        sessionsCreated,
-        sessionsExpired,
+        sessionsCreated: index.counters.created,
+        sessionsExpired: index.counters.expired,
         sessionsDeleted,
-        sessionsCurrent,
+        sessionsCurrent: index.counters.current,
         variables: 0,
         watchers: feed.watcherCount(),
         valueBytes: 0,
@@ -416,7 +327,9 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
       };
     },
 
-    sweep,
+    async sweep() {
+      return closed ? 0 : index.sweep();
+    },
 
     async close() {
       if (closed) return;
@@ -426,11 +339,6 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
       await connection.close();
     },
   };
-
-  async function afterCreate(sessionId: string): Promise<void> {
-    await connection.command(["ZADD", indexKey, "0", sessionId]);
-    sessionsCreated++;
-  }
 
   return store;
 }

@@ -112,6 +112,7 @@ export async function startWatch(
     replay ? replayTargets : targets,
     listener,
     position,
+    session.info.ttlSeconds * 1000,
     onLastClosed,
   );
   const idOf = new Map<string, string>();

@@ -104,6 +104,34 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     subscription.close();
   });
 
+  it("a watch resumed while the session's feed is reading for another watch gets every change after its revision once (regression: the read in flight skipped them)", async () => {
+    const store = await open();
+    await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const live = recorder();
+    await store.watch("s", ["x"], live.listener);
+    for (let round = 0; round < 10; round++) {
+      const from = (await store.getSession("s")).revision;
+      const writes = (async () => {
+        for (let value = 1; value <= 30; value++) await store.set("s", "x", value);
+      })();
+      await new Promise((resolve) => setTimeout(resolve, round));
+      const resumed = recorder();
+      const subscription = await store.watch("s", ["x"], resumed.listener, { fromRevision: from });
+      await writes;
+      const last = (await store.getSession("s")).revision;
+      await until(
+        () => resumed.batches.at(-1)?.revision === last || resumed.ends.length > 0,
+        "the last write",
+      );
+      expect(resumed.ends).toEqual([]);
+      expect(resumed.batches.map((batch) => batch.revision)).toEqual(
+        Array.from({ length: last - from }, (_, index) => from + 1 + index),
+      );
+      subscription.close();
+    }
+  });
+
   it("compare-and-set through two stores has exactly one winner per version", async () => {
     const first = await open();
     const second = await open();
@@ -191,6 +219,18 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     } finally {
       await own.stop();
     }
+  });
+
+  it("a watch keeps alive a session whose own TTL is shorter than the store's (regression: it was slid every second only)", async () => {
+    const store = await open({ ttlSeconds: 3600 });
+    await store.initializeSession("short", { ttlSeconds: 0.3 });
+    await store.register("short", "x", "integer", 0);
+    const seen = recorder();
+    const subscription = await store.watch("short", ["x"], seen.listener);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(seen.ends).toEqual([]);
+    expect((await store.getVariable("short", "x")).value).toBe(0);
+    subscription.close();
   });
 
   it("a watch keeps its session alive past its TTL on Redis; deleting the session ends it with session_expired", async () => {
