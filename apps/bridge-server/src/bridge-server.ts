@@ -236,7 +236,12 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
   const interceptors: Interceptor[] = [];
   const checkToken =
     options.token !== undefined && options.token !== "" ? createTokenCheck(options.token, logger) : undefined;
-  const unaryMethods = createUnaryMethods({ store, logger, serverVersion: packageJson.version });
+  const unaryMethods = createUnaryMethods({
+    store,
+    logger,
+    serverVersion: packageJson.version,
+    listSessions: inspectorFiles !== undefined,
+  });
   const compressMinBytes = options.compressMinBytes ?? Number.MAX_SAFE_INTEGER;
   const watchVariables = createWatchVariablesMethod(watchDependencies);
   const watchStream = createWatchStreamMethod(watchDependencies);

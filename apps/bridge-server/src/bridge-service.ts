@@ -21,6 +21,7 @@ import {
 } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
 import { exportedValueToProto, protoValueToRaw } from "./export-conversion.js";
+import { listSessionsPage } from "./inspector-sessions.js";
 import type { BridgeServerLogger } from "./logger.js";
 import {
   createMapObject,
@@ -38,6 +39,8 @@ export interface UnaryServiceDependencies {
   readonly logger: BridgeServerLogger;
   /** Reported by Ping. */
   readonly serverVersion: string;
+  /** Whether ListSessions is served (`--inspector`); otherwise it answers `not_found`. */
+  readonly listSessions?: boolean;
 }
 
 type ConnectUnaryMethods = Omit<ServiceImpl<typeof BridgeService>, "watchVariables" | "watchStream">;
@@ -92,6 +95,10 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
 
     async cleanupSession(request) {
       return { deleted: await store.deleteSession(requireSessionId(request.sessionId)) };
+    },
+
+    listSessions(request) {
+      return listSessionsPage(store, request, dependencies.listSessions === true);
     },
 
     async registerVariable(request) {

@@ -14,6 +14,7 @@ from .async_session import AsyncSessionContext
 from .errors import STATE_ERROR_CODES, Failure, StateError
 from .models import SessionInfo, Variable, WatchEvent
 from .session import SessionContext
+from .sessions import SessionPage, list_sessions
 from .values import VARIABLE_TYPES, Tensor
 from .watch import AsyncWatch, ReconnectPolicy, Watch, WatchStatus
 
@@ -27,6 +28,7 @@ __all__ = [
     "STATE_ERROR_CODES",
     "SessionContext",
     "SessionInfo",
+    "SessionPage",
     "StateError",
     "Tensor",
     "VARIABLE_TYPES",
@@ -35,4 +37,5 @@ __all__ = [
     "WatchEvent",
     "WatchStatus",
     "__version__",
+    "list_sessions",
 ]

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file statebridge/v1/statebridge.proto.
  */
 export const file_statebridge_v1_statebridge: GenFile = /*@__PURE__*/
-  fileDesc("CiBzdGF0ZWJyaWRnZS92MS9zdGF0ZWJyaWRnZS5wcm90bxIOc3RhdGVicmlkZ2UudjEi8AEKBVZhbHVlEhUKC2Zsb2F0X3ZhbHVlGAEgASgBSAASFwoNaW50ZWdlcl92YWx1ZRgCIAEoA0gAEhYKDHN0cmluZ192YWx1ZRgDIAEoCUgAEhcKDWJvb2xlYW5fdmFsdWUYBCABKAhIABIWCgxjaG9pY2VfdmFsdWUYBSABKAlIABIWCgxtb2R1bGVfdmFsdWUYBiABKAlIABIZCg9lbWJlZGRpbmdfdmFsdWUYByABKAxIABIzCgx0ZW5zb3JfdmFsdWUYCCABKAsyGy5zdGF0ZWJyaWRnZS52MS5UZW5zb3JWYWx1ZUgAQgYKBGtpbmQiLgoLVGVuc29yVmFsdWUSEQoFc2hhcGUYASADKANCAjACEgwKBGRhdGEYAiABKAwi5AEKCFZhcmlhYmxlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEdHlwZRgDIAEoCRIkCgV2YWx1ZRgEIAEoCzIVLnN0YXRlYnJpZGdlLnYxLlZhbHVlEhgKEGNvbnN0cmFpbnRzX2pzb24YBSABKAkSFQoNbWV0YWRhdGFfanNvbhgGIAEoCRITCgd2ZXJzaW9uGAcgASgDQgIwAhIZCg1jcmVhdGVkX2F0X21zGAggASgDQgIwAhIZCg11cGRhdGVkX2F0X21zGAkgASgDQgIwAhIOCgZzb3VyY2UYCiABKAki5wEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCghyZXZpc2lvbhgCIAEoA0ICMAISGQoNY3JlYXRlZF9hdF9tcxgDIAEoA0ICMAISHwoTbGFzdF9hY2Nlc3NlZF9hdF9tcxgEIAEoA0ICMAISGQoNZXhwaXJlc19hdF9tcxgFIAEoA0ICMAISGgoOdmFyaWFibGVfY291bnQYBiABKANCAjACEhUKDW1ldGFkYXRhX2pzb24YByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAUSEwoLaW5jYXJuYXRpb24YCSABKAki4gEKC0Vycm9yRGV0YWlsEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIzCghmYWlsdXJlcxgDIAMoCzIhLnN0YXRlYnJpZGdlLnYxLklkZW50aWZpZXJGYWlsdXJlEjkKB2FwcGxpZWQYBCADKAsyKC5zdGF0ZWJyaWRnZS52MS5FcnJvckRldGFpbC5BcHBsaWVkRW50cnkSFAoIcmV2aXNpb24YBSABKANCAjACGi4KDEFwcGxpZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIkYKEUlkZW50aWZpZXJGYWlsdXJlEhIKCmlkZW50aWZpZXIYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIh4KC1BpbmdSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAkiUwoMUGluZ1Jlc3BvbnNlEg8KB21lc3NhZ2UYASABKAkSGgoOc2VydmVyX3RpbWVfbXMYAiABKANCAjACEhYKDnNlcnZlcl92ZXJzaW9uGAMgASgJIloKGEluaXRpYWxpemVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhUKDW1ldGFkYXRhX2pzb24YAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAUiVgoZSW5pdGlhbGl6ZVNlc3Npb25SZXNwb25zZRIoCgdzZXNzaW9uGAEgASgLMhcuc3RhdGVicmlkZ2UudjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPgoSR2V0U2Vzc2lvblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5zdGF0ZWJyaWRnZS52MS5TZXNzaW9uIiYKEEhlYXJ0YmVhdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI9ChFIZWFydGJlYXRSZXNwb25zZRIoCgdzZXNzaW9uGAEgASgLMhcuc3RhdGVicmlkZ2UudjEuU2Vzc2lvbiIrChVDbGVhbnVwU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIpChZDbGVhbnVwU2Vzc2lvblJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgizQEKF1JlZ2lzdGVyVmFyaWFibGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgR0eXBlGAMgASgJEiwKDWluaXRpYWxfdmFsdWUYBCABKAsyFS5zdGF0ZWJyaWRnZS52MS5WYWx1ZRIYChBjb25zdHJhaW50c19qc29uGAUgASgJEhUKDW1ldGFkYXRhX2pzb24YBiABKAkSEwoLZGVzY3JpcHRpb24YByABKAkSDgoGc291cmNlGAggASgJIlwKGFJlZ2lzdGVyVmFyaWFibGVSZXNwb25zZRIqCgh2YXJpYWJsZRgBIAEoCzIYLnN0YXRlYnJpZGdlLnYxLlZhcmlhYmxlEhQKCHJldmlzaW9uGAIgASgDQgIwAiI8ChJHZXRWYXJpYWJsZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgppZGVudGlmaWVyGAIgASgJIkEKE0dldFZhcmlhYmxlUmVzcG9uc2USKgoIdmFyaWFibGUYASABKAsyGC5zdGF0ZWJyaWRnZS52MS5WYXJpYWJsZSI+ChNHZXRWYXJpYWJsZXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEwoLaWRlbnRpZmllcnMYAiADKAkiuwEKFEdldFZhcmlhYmxlc1Jlc3BvbnNlEkYKCXZhcmlhYmxlcxgBIAMoCzIzLnN0YXRlYnJpZGdlLnYxLkdldFZhcmlhYmxlc1Jlc3BvbnNlLlZhcmlhYmxlc0VudHJ5Eg8KB21pc3NpbmcYAiADKAkaSgoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEicKBXZhbHVlGAIgASgLMhguc3RhdGVicmlkZ2UudjEuVmFyaWFibGU6AjgBIsEBChJTZXRWYXJpYWJsZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgppZGVudGlmaWVyGAIgASgJEiQKBXZhbHVlGAMgASgLMhUuc3RhdGVicmlkZ2UudjEuVmFsdWUSFQoNbWV0YWRhdGFfanNvbhgEIAEoCRIhChBleHBlY3RlZF92ZXJzaW9uGAUgASgDQgIwAkgAiAEBEg4KBnNvdXJjZRgGIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJAChNTZXRWYXJpYWJsZVJlc3BvbnNlEhMKB3ZlcnNpb24YASABKANCAjACEhQKCHJldmlzaW9uGAIgASgDQgIwAiJKCg5WYXJpYWJsZVVwZGF0ZRISCgppZGVudGlmaWVyGAEgASgJEiQKBXZhbHVlGAIgASgLMhUuc3RhdGVicmlkZ2UudjEuVmFsdWUikQEKE1NldFZhcmlhYmxlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIvCgd1cGRhdGVzGAIgAygLMh4uc3RhdGVicmlkZ2UudjEuVmFyaWFibGVVcGRhdGUSFQoNbWV0YWRhdGFfanNvbhgDIAEoCRIOCgZhdG9taWMYBCABKAgSDgoGc291cmNlGAUgASgJIqMBChRTZXRWYXJpYWJsZXNSZXNwb25zZRIUCghyZXZpc2lvbhgBIAEoA0ICMAISRAoIdmVyc2lvbnMYAiADKAsyMi5zdGF0ZWJyaWRnZS52MS5TZXRWYXJpYWJsZXNSZXNwb25zZS5WZXJzaW9uc0VudHJ5Gi8KDVZlcnNpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ASJMChRMaXN0VmFyaWFibGVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhQKB3BhdHRlcm4YAiABKAlIAIgBAUIKCghfcGF0dGVybiJEChVMaXN0VmFyaWFibGVzUmVzcG9uc2USKwoJdmFyaWFibGVzGAEgAygLMhguc3RhdGVicmlkZ2UudjEuVmFyaWFibGUiTwoVRGVsZXRlVmFyaWFibGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKaWRlbnRpZmllchgCIAEoCRIOCgZzb3VyY2UYAyABKAkiLgoWRGVsZXRlVmFyaWFibGVSZXNwb25zZRIUCghyZXZpc2lvbhgBIAEoA0ICMAIiKgoURXhwb3J0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSKhAQoVRXhwb3J0U2Vzc2lvblJlc3BvbnNlEhIKCnNlc3Npb25faWQYASABKAkSFAoIcmV2aXNpb24YAiABKANCAjACEhUKDW1ldGFkYXRhX2pzb24YAyABKAkSKwoJdmFyaWFibGVzGAQgAygLMhguc3RhdGVicmlkZ2UudjEuVmFyaWFibGUSGgoOZXhwb3J0ZWRfYXRfbXMYBSABKANCAjACIoQBChRJbXBvcnRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhQKCHJldmlzaW9uGAIgASgDQgIwAhIVCg1tZXRhZGF0YV9qc29uGAMgASgJEisKCXZhcmlhYmxlcxgEIAMoCzIYLnN0YXRlYnJpZGdlLnYxLlZhcmlhYmxlIkMKFUltcG9ydFNlc3Npb25SZXNwb25zZRIUCghyZXZpc2lvbhgBIAEoA0ICMAISFAoIaW1wb3J0ZWQYAiABKANCAjACIr8CCgpXYXRjaEV2ZW50EiwKBHR5cGUYASABKA4yHi5zdGF0ZWJyaWRnZS52MS5XYXRjaEV2ZW50VHlwZRISCgppZGVudGlmaWVyGAIgASgJEgoKAmlkGAMgASgJEgwKBG5hbWUYBCABKAkSFQoNdmFyaWFibGVfdHlwZRgFIAEoCRIoCglvbGRfdmFsdWUYBiABKAsyFS5zdGF0ZWJyaWRnZS52MS5WYWx1ZRIoCgluZXdfdmFsdWUYByABKAsyFS5zdGF0ZWJyaWRnZS52MS5WYWx1ZRITCgd2ZXJzaW9uGAggASgDQgIwAhIUCghyZXZpc2lvbhgJIAEoA0ICMAISDgoGc291cmNlGAogASgJEhUKDW1ldGFkYXRhX2pzb24YCyABKAkSGAoMdGltZXN0YW1wX21zGAwgASgDQgIwAiJPCgtXYXRjaEV2ZW50cxIUCghyZXZpc2lvbhgBIAEoA0ICMAISKgoGZXZlbnRzGAIgAygLMhouc3RhdGVicmlkZ2UudjEuV2F0Y2hFdmVudCJsCg5XYXRjaEhlYXJ0YmVhdBIUCghyZXZpc2lvbhgBIAEoA0ICMAISGgoOc2VydmVyX3RpbWVfbXMYAiABKANCAjACEhMKC2luY2FybmF0aW9uGAMgASgJEhMKC2ludGVydmFsX21zGAQgASgNIr8BChVXYXRjaFZhcmlhYmxlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRITCgtpZGVudGlmaWVycxgCIAMoCRIXCg9pbmNsdWRlX2luaXRpYWwYAyABKAgSHgoNZnJvbV9yZXZpc2lvbhgEIAEoA0ICMAJIAIgBARIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBSABKA0SEwoLaW5jYXJuYXRpb24YBiABKAlCEAoOX2Zyb21fcmV2aXNpb24itQEKFldhdGNoVmFyaWFibGVzUmVzcG9uc2USLQoGZXZlbnRzGAEgASgLMhsuc3RhdGVicmlkZ2UudjEuV2F0Y2hFdmVudHNIABIzCgloZWFydGJlYXQYAiABKAsyHi5zdGF0ZWJyaWRnZS52MS5XYXRjaEhlYXJ0YmVhdEgAEi8KB2NyZWF0ZWQYAyABKAsyHC5zdGF0ZWJyaWRnZS52MS5XYXRjaENyZWF0ZWRIAEIGCgRraW5kInoKEldhdGNoU3RyZWFtUmVxdWVzdBItCgZjcmVhdGUYASABKAsyGy5zdGF0ZWJyaWRnZS52MS5XYXRjaENyZWF0ZUgAEi0KBmNhbmNlbBgCIAEoCzIbLnN0YXRlYnJpZGdlLnYxLldhdGNoQ2FuY2VsSABCBgoEa2luZCLHAQoLV2F0Y2hDcmVhdGUSEAoId2F0Y2hfaWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRITCgtpZGVudGlmaWVycxgDIAMoCRIXCg9pbmNsdWRlX2luaXRpYWwYBCABKAgSHgoNZnJvbV9yZXZpc2lvbhgFIAEoA0ICMAJIAIgBARITCgtpbmNhcm5hdGlvbhgGIAEoCRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYByABKA1CEAoOX2Zyb21fcmV2aXNpb24iHwoLV2F0Y2hDYW5jZWwSEAoId2F0Y2hfaWQYASABKAkiOAoKV2F0Y2hFbmRlZBIqCgVlcnJvchgBIAEoCzIbLnN0YXRlYnJpZGdlLnYxLkVycm9yRGV0YWlsImUKDFdhdGNoQ3JlYXRlZBIUCghyZXZpc2lvbhgBIAEoA0ICMAISCwoDaWRzGAIgAygJEhMKC2luY2FybmF0aW9uGAMgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgEIAEoDSLxAQoTV2F0Y2hTdHJlYW1SZXNwb25zZRIQCgh3YXRjaF9pZBgBIAEoCRItCgZldmVudHMYAiABKAsyGy5zdGF0ZWJyaWRnZS52MS5XYXRjaEV2ZW50c0gAEjMKCWhlYXJ0YmVhdBgDIAEoCzIeLnN0YXRlYnJpZGdlLnYxLldhdGNoSGVhcnRiZWF0SAASLwoHY3JlYXRlZBgEIAEoCzIcLnN0YXRlYnJpZGdlLnYxLldhdGNoQ3JlYXRlZEgAEisKBWVuZGVkGAUgASgLMhouc3RhdGVicmlkZ2UudjEuV2F0Y2hFbmRlZEgAQgYKBGtpbmQqrgEKDldhdGNoRXZlbnRUeXBlEiAKHFdBVENIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIcChhXQVRDSF9FVkVOVF9UWVBFX0lOSVRJQUwQARIhCh1XQVRDSF9FVkVOVF9UWVBFX1ZBTFVFX0NIQU5HRRACEhwKGFdBVENIX0VWRU5UX1RZUEVfREVMRVRFRBADEhsKF1dBVENIX0VWRU5UX1RZUEVfUkVTWU5DEAQyywsKDUJyaWRnZVNlcnZpY2USQQoEUGluZxIbLnN0YXRlYnJpZGdlLnYxLlBpbmdSZXF1ZXN0Ghwuc3RhdGVicmlkZ2UudjEuUGluZ1Jlc3BvbnNlEmgKEUluaXRpYWxpemVTZXNzaW9uEiguc3RhdGVicmlkZ2UudjEuSW5pdGlhbGl6ZVNlc3Npb25SZXF1ZXN0Gikuc3RhdGVicmlkZ2UudjEuSW5pdGlhbGl6ZVNlc3Npb25SZXNwb25zZRJTCgpHZXRTZXNzaW9uEiEuc3RhdGVicmlkZ2UudjEuR2V0U2Vzc2lvblJlcXVlc3QaIi5zdGF0ZWJyaWRnZS52MS5HZXRTZXNzaW9uUmVzcG9uc2USUAoJSGVhcnRiZWF0EiAuc3RhdGVicmlkZ2UudjEuSGVhcnRiZWF0UmVxdWVzdBohLnN0YXRlYnJpZGdlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEl8KDkNsZWFudXBTZXNzaW9uEiUuc3RhdGVicmlkZ2UudjEuQ2xlYW51cFNlc3Npb25SZXF1ZXN0GiYuc3RhdGVicmlkZ2UudjEuQ2xlYW51cFNlc3Npb25SZXNwb25zZRJlChBSZWdpc3RlclZhcmlhYmxlEicuc3RhdGVicmlkZ2UudjEuUmVnaXN0ZXJWYXJpYWJsZVJlcXVlc3QaKC5zdGF0ZWJyaWRnZS52MS5SZWdpc3RlclZhcmlhYmxlUmVzcG9uc2USVgoLR2V0VmFyaWFibGUSIi5zdGF0ZWJyaWRnZS52MS5HZXRWYXJpYWJsZVJlcXVlc3QaIy5zdGF0ZWJyaWRnZS52MS5HZXRWYXJpYWJsZVJlc3BvbnNlElkKDEdldFZhcmlhYmxlcxIjLnN0YXRlYnJpZGdlLnYxLkdldFZhcmlhYmxlc1JlcXVlc3QaJC5zdGF0ZWJyaWRnZS52MS5HZXRWYXJpYWJsZXNSZXNwb25zZRJWCgtTZXRWYXJpYWJsZRIiLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlUmVxdWVzdBojLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlUmVzcG9uc2USWQoMU2V0VmFyaWFibGVzEiMuc3RhdGVicmlkZ2UudjEuU2V0VmFyaWFibGVzUmVxdWVzdBokLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlc1Jlc3BvbnNlElwKDUxpc3RWYXJpYWJsZXMSJC5zdGF0ZWJyaWRnZS52MS5MaXN0VmFyaWFibGVzUmVxdWVzdBolLnN0YXRlYnJpZGdlLnYxLkxpc3RWYXJpYWJsZXNSZXNwb25zZRJfCg5EZWxldGVWYXJpYWJsZRIlLnN0YXRlYnJpZGdlLnYxLkRlbGV0ZVZhcmlhYmxlUmVxdWVzdBomLnN0YXRlYnJpZGdlLnYxLkRlbGV0ZVZhcmlhYmxlUmVzcG9uc2USXAoNRXhwb3J0U2Vzc2lvbhIkLnN0YXRlYnJpZGdlLnYxLkV4cG9ydFNlc3Npb25SZXF1ZXN0GiUuc3RhdGVicmlkZ2UudjEuRXhwb3J0U2Vzc2lvblJlc3BvbnNlElwKDUltcG9ydFNlc3Npb24SJC5zdGF0ZWJyaWRnZS52MS5JbXBvcnRTZXNzaW9uUmVxdWVzdBolLnN0YXRlYnJpZGdlLnYxLkltcG9ydFNlc3Npb25SZXNwb25zZRJhCg5XYXRjaFZhcmlhYmxlcxIlLnN0YXRlYnJpZGdlLnYxLldhdGNoVmFyaWFibGVzUmVxdWVzdBomLnN0YXRlYnJpZGdlLnYxLldhdGNoVmFyaWFibGVzUmVzcG9uc2UwARJaCgtXYXRjaFN0cmVhbRIiLnN0YXRlYnJpZGdlLnYxLldhdGNoU3RyZWFtUmVxdWVzdBojLnN0YXRlYnJpZGdlLnYxLldhdGNoU3RyZWFtUmVzcG9uc2UoATABYgZwcm90bzM");
+  fileDesc("CiBzdGF0ZWJyaWRnZS92MS9zdGF0ZWJyaWRnZS5wcm90bxIOc3RhdGVicmlkZ2UudjEi8AEKBVZhbHVlEhUKC2Zsb2F0X3ZhbHVlGAEgASgBSAASFwoNaW50ZWdlcl92YWx1ZRgCIAEoA0gAEhYKDHN0cmluZ192YWx1ZRgDIAEoCUgAEhcKDWJvb2xlYW5fdmFsdWUYBCABKAhIABIWCgxjaG9pY2VfdmFsdWUYBSABKAlIABIWCgxtb2R1bGVfdmFsdWUYBiABKAlIABIZCg9lbWJlZGRpbmdfdmFsdWUYByABKAxIABIzCgx0ZW5zb3JfdmFsdWUYCCABKAsyGy5zdGF0ZWJyaWRnZS52MS5UZW5zb3JWYWx1ZUgAQgYKBGtpbmQiLgoLVGVuc29yVmFsdWUSEQoFc2hhcGUYASADKANCAjACEgwKBGRhdGEYAiABKAwi5AEKCFZhcmlhYmxlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEdHlwZRgDIAEoCRIkCgV2YWx1ZRgEIAEoCzIVLnN0YXRlYnJpZGdlLnYxLlZhbHVlEhgKEGNvbnN0cmFpbnRzX2pzb24YBSABKAkSFQoNbWV0YWRhdGFfanNvbhgGIAEoCRITCgd2ZXJzaW9uGAcgASgDQgIwAhIZCg1jcmVhdGVkX2F0X21zGAggASgDQgIwAhIZCg11cGRhdGVkX2F0X21zGAkgASgDQgIwAhIOCgZzb3VyY2UYCiABKAki5wEKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCghyZXZpc2lvbhgCIAEoA0ICMAISGQoNY3JlYXRlZF9hdF9tcxgDIAEoA0ICMAISHwoTbGFzdF9hY2Nlc3NlZF9hdF9tcxgEIAEoA0ICMAISGQoNZXhwaXJlc19hdF9tcxgFIAEoA0ICMAISGgoOdmFyaWFibGVfY291bnQYBiABKANCAjACEhUKDW1ldGFkYXRhX2pzb24YByABKAkSEwoLdHRsX3NlY29uZHMYCCABKAUSEwoLaW5jYXJuYXRpb24YCSABKAki4gEKC0Vycm9yRGV0YWlsEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIzCghmYWlsdXJlcxgDIAMoCzIhLnN0YXRlYnJpZGdlLnYxLklkZW50aWZpZXJGYWlsdXJlEjkKB2FwcGxpZWQYBCADKAsyKC5zdGF0ZWJyaWRnZS52MS5FcnJvckRldGFpbC5BcHBsaWVkRW50cnkSFAoIcmV2aXNpb24YBSABKANCAjACGi4KDEFwcGxpZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIkYKEUlkZW50aWZpZXJGYWlsdXJlEhIKCmlkZW50aWZpZXIYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIh4KC1BpbmdSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAkiUwoMUGluZ1Jlc3BvbnNlEg8KB21lc3NhZ2UYASABKAkSGgoOc2VydmVyX3RpbWVfbXMYAiABKANCAjACEhYKDnNlcnZlcl92ZXJzaW9uGAMgASgJIloKGEluaXRpYWxpemVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhUKDW1ldGFkYXRhX2pzb24YAiABKAkSEwoLdHRsX3NlY29uZHMYAyABKAUiVgoZSW5pdGlhbGl6ZVNlc3Npb25SZXNwb25zZRIoCgdzZXNzaW9uGAEgASgLMhcuc3RhdGVicmlkZ2UudjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAIgASgIIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPgoSR2V0U2Vzc2lvblJlc3BvbnNlEigKB3Nlc3Npb24YASABKAsyFy5zdGF0ZWJyaWRnZS52MS5TZXNzaW9uIiYKEEhlYXJ0YmVhdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI9ChFIZWFydGJlYXRSZXNwb25zZRIoCgdzZXNzaW9uGAEgASgLMhcuc3RhdGVicmlkZ2UudjEuU2Vzc2lvbiIrChVDbGVhbnVwU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIpChZDbGVhbnVwU2Vzc2lvblJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgiTAoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZwcmVmaXgYAyABKAkiWgoUTGlzdFNlc3Npb25zUmVzcG9uc2USKQoIc2Vzc2lvbnMYASADKAsyFy5zdGF0ZWJyaWRnZS52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLNAQoXUmVnaXN0ZXJWYXJpYWJsZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBHR5cGUYAyABKAkSLAoNaW5pdGlhbF92YWx1ZRgEIAEoCzIVLnN0YXRlYnJpZGdlLnYxLlZhbHVlEhgKEGNvbnN0cmFpbnRzX2pzb24YBSABKAkSFQoNbWV0YWRhdGFfanNvbhgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIOCgZzb3VyY2UYCCABKAkiXAoYUmVnaXN0ZXJWYXJpYWJsZVJlc3BvbnNlEioKCHZhcmlhYmxlGAEgASgLMhguc3RhdGVicmlkZ2UudjEuVmFyaWFibGUSFAoIcmV2aXNpb24YAiABKANCAjACIjwKEkdldFZhcmlhYmxlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCmlkZW50aWZpZXIYAiABKAkiQQoTR2V0VmFyaWFibGVSZXNwb25zZRIqCgh2YXJpYWJsZRgBIAEoCzIYLnN0YXRlYnJpZGdlLnYxLlZhcmlhYmxlIj4KE0dldFZhcmlhYmxlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRITCgtpZGVudGlmaWVycxgCIAMoCSK7AQoUR2V0VmFyaWFibGVzUmVzcG9uc2USRgoJdmFyaWFibGVzGAEgAygLMjMuc3RhdGVicmlkZ2UudjEuR2V0VmFyaWFibGVzUmVzcG9uc2UuVmFyaWFibGVzRW50cnkSDwoHbWlzc2luZxgCIAMoCRpKCg5WYXJpYWJsZXNFbnRyeRILCgNrZXkYASABKAkSJwoFdmFsdWUYAiABKAsyGC5zdGF0ZWJyaWRnZS52MS5WYXJpYWJsZToCOAEiwQEKElNldFZhcmlhYmxlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCmlkZW50aWZpZXIYAiABKAkSJAoFdmFsdWUYAyABKAsyFS5zdGF0ZWJyaWRnZS52MS5WYWx1ZRIVCg1tZXRhZGF0YV9qc29uGAQgASgJEiEKEGV4cGVjdGVkX3ZlcnNpb24YBSABKANCAjACSACIAQESDgoGc291cmNlGAYgASgJQhMKEV9leHBlY3RlZF92ZXJzaW9uIkAKE1NldFZhcmlhYmxlUmVzcG9uc2USEwoHdmVyc2lvbhgBIAEoA0ICMAISFAoIcmV2aXNpb24YAiABKANCAjACIkoKDlZhcmlhYmxlVXBkYXRlEhIKCmlkZW50aWZpZXIYASABKAkSJAoFdmFsdWUYAiABKAsyFS5zdGF0ZWJyaWRnZS52MS5WYWx1ZSKRAQoTU2V0VmFyaWFibGVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi8KB3VwZGF0ZXMYAiADKAsyHi5zdGF0ZWJyaWRnZS52MS5WYXJpYWJsZVVwZGF0ZRIVCg1tZXRhZGF0YV9qc29uGAMgASgJEg4KBmF0b21pYxgEIAEoCBIOCgZzb3VyY2UYBSABKAkiowEKFFNldFZhcmlhYmxlc1Jlc3BvbnNlEhQKCHJldmlzaW9uGAEgASgDQgIwAhJECgh2ZXJzaW9ucxgCIAMoCzIyLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlc1Jlc3BvbnNlLlZlcnNpb25zRW50cnkaLwoNVmVyc2lvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIkwKFExpc3RWYXJpYWJsZXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoHcGF0dGVybhgCIAEoCUgAiAEBQgoKCF9wYXR0ZXJuIkQKFUxpc3RWYXJpYWJsZXNSZXNwb25zZRIrCgl2YXJpYWJsZXMYASADKAsyGC5zdGF0ZWJyaWRnZS52MS5WYXJpYWJsZSJPChVEZWxldGVWYXJpYWJsZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgppZGVudGlmaWVyGAIgASgJEg4KBnNvdXJjZRgDIAEoCSIuChZEZWxldGVWYXJpYWJsZVJlc3BvbnNlEhQKCHJldmlzaW9uGAEgASgDQgIwAiIqChRFeHBvcnRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIqEBChVFeHBvcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCghyZXZpc2lvbhgCIAEoA0ICMAISFQoNbWV0YWRhdGFfanNvbhgDIAEoCRIrCgl2YXJpYWJsZXMYBCADKAsyGC5zdGF0ZWJyaWRnZS52MS5WYXJpYWJsZRIaCg5leHBvcnRlZF9hdF9tcxgFIAEoA0ICMAIihAEKFEltcG9ydFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoIcmV2aXNpb24YAiABKANCAjACEhUKDW1ldGFkYXRhX2pzb24YAyABKAkSKwoJdmFyaWFibGVzGAQgAygLMhguc3RhdGVicmlkZ2UudjEuVmFyaWFibGUiQwoVSW1wb3J0U2Vzc2lvblJlc3BvbnNlEhQKCHJldmlzaW9uGAEgASgDQgIwAhIUCghpbXBvcnRlZBgCIAEoA0ICMAIivwIKCldhdGNoRXZlbnQSLAoEdHlwZRgBIAEoDjIeLnN0YXRlYnJpZGdlLnYxLldhdGNoRXZlbnRUeXBlEhIKCmlkZW50aWZpZXIYAiABKAkSCgoCaWQYAyABKAkSDAoEbmFtZRgEIAEoCRIVCg12YXJpYWJsZV90eXBlGAUgASgJEigKCW9sZF92YWx1ZRgGIAEoCzIVLnN0YXRlYnJpZGdlLnYxLlZhbHVlEigKCW5ld192YWx1ZRgHIAEoCzIVLnN0YXRlYnJpZGdlLnYxLlZhbHVlEhMKB3ZlcnNpb24YCCABKANCAjACEhQKCHJldmlzaW9uGAkgASgDQgIwAhIOCgZzb3VyY2UYCiABKAkSFQoNbWV0YWRhdGFfanNvbhgLIAEoCRIYCgx0aW1lc3RhbXBfbXMYDCABKANCAjACIk8KC1dhdGNoRXZlbnRzEhQKCHJldmlzaW9uGAEgASgDQgIwAhIqCgZldmVudHMYAiADKAsyGi5zdGF0ZWJyaWRnZS52MS5XYXRjaEV2ZW50ImwKDldhdGNoSGVhcnRiZWF0EhQKCHJldmlzaW9uGAEgASgDQgIwAhIaCg5zZXJ2ZXJfdGltZV9tcxgCIAEoA0ICMAISEwoLaW5jYXJuYXRpb24YAyABKAkSEwoLaW50ZXJ2YWxfbXMYBCABKA0ivwEKFVdhdGNoVmFyaWFibGVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhMKC2lkZW50aWZpZXJzGAIgAygJEhcKD2luY2x1ZGVfaW5pdGlhbBgDIAEoCBIeCg1mcm9tX3JldmlzaW9uGAQgASgDQgIwAkgAiAEBEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgFIAEoDRITCgtpbmNhcm5hdGlvbhgGIAEoCUIQCg5fZnJvbV9yZXZpc2lvbiK1AQoWV2F0Y2hWYXJpYWJsZXNSZXNwb25zZRItCgZldmVudHMYASABKAsyGy5zdGF0ZWJyaWRnZS52MS5XYXRjaEV2ZW50c0gAEjMKCWhlYXJ0YmVhdBgCIAEoCzIeLnN0YXRlYnJpZGdlLnYxLldhdGNoSGVhcnRiZWF0SAASLwoHY3JlYXRlZBgDIAEoCzIcLnN0YXRlYnJpZGdlLnYxLldhdGNoQ3JlYXRlZEgAQgYKBGtpbmQiegoSV2F0Y2hTdHJlYW1SZXF1ZXN0Ei0KBmNyZWF0ZRgBIAEoCzIbLnN0YXRlYnJpZGdlLnYxLldhdGNoQ3JlYXRlSAASLQoGY2FuY2VsGAIgASgLMhsuc3RhdGVicmlkZ2UudjEuV2F0Y2hDYW5jZWxIAEIGCgRraW5kIscBCgtXYXRjaENyZWF0ZRIQCgh3YXRjaF9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC2lkZW50aWZpZXJzGAMgAygJEhcKD2luY2x1ZGVfaW5pdGlhbBgEIAEoCBIeCg1mcm9tX3JldmlzaW9uGAUgASgDQgIwAkgAiAEBEhMKC2luY2FybmF0aW9uGAYgASgJEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgHIAEoDUIQCg5fZnJvbV9yZXZpc2lvbiIfCgtXYXRjaENhbmNlbBIQCgh3YXRjaF9pZBgBIAEoCSI4CgpXYXRjaEVuZGVkEioKBWVycm9yGAEgASgLMhsuc3RhdGVicmlkZ2UudjEuRXJyb3JEZXRhaWwiZQoMV2F0Y2hDcmVhdGVkEhQKCHJldmlzaW9uGAEgASgDQgIwAhILCgNpZHMYAiADKAkSEwoLaW5jYXJuYXRpb24YAyABKAkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAQgASgNIvEBChNXYXRjaFN0cmVhbVJlc3BvbnNlEhAKCHdhdGNoX2lkGAEgASgJEi0KBmV2ZW50cxgCIAEoCzIbLnN0YXRlYnJpZGdlLnYxLldhdGNoRXZlbnRzSAASMwoJaGVhcnRiZWF0GAMgASgLMh4uc3RhdGVicmlkZ2UudjEuV2F0Y2hIZWFydGJlYXRIABIvCgdjcmVhdGVkGAQgASgLMhwuc3RhdGVicmlkZ2UudjEuV2F0Y2hDcmVhdGVkSAASKwoFZW5kZWQYBSABKAsyGi5zdGF0ZWJyaWRnZS52MS5XYXRjaEVuZGVkSABCBgoEa2luZCquAQoOV2F0Y2hFdmVudFR5cGUSIAocV0FUQ0hfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhwKGFdBVENIX0VWRU5UX1RZUEVfSU5JVElBTBABEiEKHVdBVENIX0VWRU5UX1RZUEVfVkFMVUVfQ0hBTkdFEAISHAoYV0FUQ0hfRVZFTlRfVFlQRV9ERUxFVEVEEAMSGwoXV0FUQ0hfRVZFTlRfVFlQRV9SRVNZTkMQBDKmDAoNQnJpZGdlU2VydmljZRJBCgRQaW5nEhsuc3RhdGVicmlkZ2UudjEuUGluZ1JlcXVlc3QaHC5zdGF0ZWJyaWRnZS52MS5QaW5nUmVzcG9uc2USaAoRSW5pdGlhbGl6ZVNlc3Npb24SKC5zdGF0ZWJyaWRnZS52MS5Jbml0aWFsaXplU2Vzc2lvblJlcXVlc3QaKS5zdGF0ZWJyaWRnZS52MS5Jbml0aWFsaXplU2Vzc2lvblJlc3BvbnNlElMKCkdldFNlc3Npb24SIS5zdGF0ZWJyaWRnZS52MS5HZXRTZXNzaW9uUmVxdWVzdBoiLnN0YXRlYnJpZGdlLnYxLkdldFNlc3Npb25SZXNwb25zZRJQCglIZWFydGJlYXQSIC5zdGF0ZWJyaWRnZS52MS5IZWFydGJlYXRSZXF1ZXN0GiEuc3RhdGVicmlkZ2UudjEuSGVhcnRiZWF0UmVzcG9uc2USXwoOQ2xlYW51cFNlc3Npb24SJS5zdGF0ZWJyaWRnZS52MS5DbGVhbnVwU2Vzc2lvblJlcXVlc3QaJi5zdGF0ZWJyaWRnZS52MS5DbGVhbnVwU2Vzc2lvblJlc3BvbnNlElkKDExpc3RTZXNzaW9ucxIjLnN0YXRlYnJpZGdlLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJC5zdGF0ZWJyaWRnZS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJlChBSZWdpc3RlclZhcmlhYmxlEicuc3RhdGVicmlkZ2UudjEuUmVnaXN0ZXJWYXJpYWJsZVJlcXVlc3QaKC5zdGF0ZWJyaWRnZS52MS5SZWdpc3RlclZhcmlhYmxlUmVzcG9uc2USVgoLR2V0VmFyaWFibGUSIi5zdGF0ZWJyaWRnZS52MS5HZXRWYXJpYWJsZVJlcXVlc3QaIy5zdGF0ZWJyaWRnZS52MS5HZXRWYXJpYWJsZVJlc3BvbnNlElkKDEdldFZhcmlhYmxlcxIjLnN0YXRlYnJpZGdlLnYxLkdldFZhcmlhYmxlc1JlcXVlc3QaJC5zdGF0ZWJyaWRnZS52MS5HZXRWYXJpYWJsZXNSZXNwb25zZRJWCgtTZXRWYXJpYWJsZRIiLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlUmVxdWVzdBojLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlUmVzcG9uc2USWQoMU2V0VmFyaWFibGVzEiMuc3RhdGVicmlkZ2UudjEuU2V0VmFyaWFibGVzUmVxdWVzdBokLnN0YXRlYnJpZGdlLnYxLlNldFZhcmlhYmxlc1Jlc3BvbnNlElwKDUxpc3RWYXJpYWJsZXMSJC5zdGF0ZWJyaWRnZS52MS5MaXN0VmFyaWFibGVzUmVxdWVzdBolLnN0YXRlYnJpZGdlLnYxLkxpc3RWYXJpYWJsZXNSZXNwb25zZRJfCg5EZWxldGVWYXJpYWJsZRIlLnN0YXRlYnJpZGdlLnYxLkRlbGV0ZVZhcmlhYmxlUmVxdWVzdBomLnN0YXRlYnJpZGdlLnYxLkRlbGV0ZVZhcmlhYmxlUmVzcG9uc2USXAoNRXhwb3J0U2Vzc2lvbhIkLnN0YXRlYnJpZGdlLnYxLkV4cG9ydFNlc3Npb25SZXF1ZXN0GiUuc3RhdGVicmlkZ2UudjEuRXhwb3J0U2Vzc2lvblJlc3BvbnNlElwKDUltcG9ydFNlc3Npb24SJC5zdGF0ZWJyaWRnZS52MS5JbXBvcnRTZXNzaW9uUmVxdWVzdBolLnN0YXRlYnJpZGdlLnYxLkltcG9ydFNlc3Npb25SZXNwb25zZRJhCg5XYXRjaFZhcmlhYmxlcxIlLnN0YXRlYnJpZGdlLnYxLldhdGNoVmFyaWFibGVzUmVxdWVzdBomLnN0YXRlYnJpZGdlLnYxLldhdGNoVmFyaWFibGVzUmVzcG9uc2UwARJaCgtXYXRjaFN0cmVhbRIiLnN0YXRlYnJpZGdlLnYxLldhdGNoU3RyZWFtUmVxdWVzdBojLnN0YXRlYnJpZGdlLnYxLldhdGNoU3RyZWFtUmVzcG9uc2UoATABYgZwcm90bzM");
 
 /**
  * Value is a typed value: exactly one field is set, the one of the variable's type.
@@ -544,6 +544,68 @@ export const CleanupSessionResponseSchema: GenMessage<CleanupSessionResponse> = 
   messageDesc(file_statebridge_v1_statebridge, 15);
 
 /**
+ * ListSessionsRequest asks for one page of sessions.
+ *
+ * @generated from message statebridge.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"statebridge.v1.ListSessionsRequest"> & {
+  /**
+   * page_size is the most sessions to return: 0 means 100; more than 1,000 is served as 1,000;
+   * a negative size is refused with invalid_value.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * page_token is the previous page's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * prefix keeps only the sessions whose id starts with it; empty keeps all.
+   *
+   * @generated from field: string prefix = 3;
+   */
+  prefix: string;
+};
+
+/**
+ * Describes the message statebridge.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_statebridge_v1_statebridge, 16);
+
+/**
+ * ListSessionsResponse is one page of sessions, in id order.
+ *
+ * @generated from message statebridge.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"statebridge.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated statebridge.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * next_page_token fetches the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message statebridge.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_statebridge_v1_statebridge, 17);
+
+/**
  * RegisterVariableRequest creates a variable.
  *
  * @generated from message statebridge.v1.RegisterVariableRequest
@@ -599,7 +661,7 @@ export type RegisterVariableRequest = Message<"statebridge.v1.RegisterVariableRe
  * Use `create(RegisterVariableRequestSchema)` to create a new message.
  */
 export const RegisterVariableRequestSchema: GenMessage<RegisterVariableRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 16);
+  messageDesc(file_statebridge_v1_statebridge, 18);
 
 /**
  * RegisterVariableResponse returns the new variable.
@@ -623,7 +685,7 @@ export type RegisterVariableResponse = Message<"statebridge.v1.RegisterVariableR
  * Use `create(RegisterVariableResponseSchema)` to create a new message.
  */
 export const RegisterVariableResponseSchema: GenMessage<RegisterVariableResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 17);
+  messageDesc(file_statebridge_v1_statebridge, 19);
 
 /**
  * GetVariableRequest names a variable by name or id.
@@ -647,7 +709,7 @@ export type GetVariableRequest = Message<"statebridge.v1.GetVariableRequest"> & 
  * Use `create(GetVariableRequestSchema)` to create a new message.
  */
 export const GetVariableRequestSchema: GenMessage<GetVariableRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 18);
+  messageDesc(file_statebridge_v1_statebridge, 20);
 
 /**
  * GetVariableResponse returns the variable.
@@ -666,7 +728,7 @@ export type GetVariableResponse = Message<"statebridge.v1.GetVariableResponse"> 
  * Use `create(GetVariableResponseSchema)` to create a new message.
  */
 export const GetVariableResponseSchema: GenMessage<GetVariableResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 19);
+  messageDesc(file_statebridge_v1_statebridge, 21);
 
 /**
  * GetVariablesRequest names many variables.
@@ -690,7 +752,7 @@ export type GetVariablesRequest = Message<"statebridge.v1.GetVariablesRequest"> 
  * Use `create(GetVariablesRequestSchema)` to create a new message.
  */
 export const GetVariablesRequestSchema: GenMessage<GetVariablesRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 20);
+  messageDesc(file_statebridge_v1_statebridge, 22);
 
 /**
  * GetVariablesResponse returns the variables found, keyed by the identifier as given.
@@ -714,7 +776,7 @@ export type GetVariablesResponse = Message<"statebridge.v1.GetVariablesResponse"
  * Use `create(GetVariablesResponseSchema)` to create a new message.
  */
 export const GetVariablesResponseSchema: GenMessage<GetVariablesResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 21);
+  messageDesc(file_statebridge_v1_statebridge, 23);
 
 /**
  * SetVariableRequest writes one value.
@@ -762,7 +824,7 @@ export type SetVariableRequest = Message<"statebridge.v1.SetVariableRequest"> & 
  * Use `create(SetVariableRequestSchema)` to create a new message.
  */
 export const SetVariableRequestSchema: GenMessage<SetVariableRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 22);
+  messageDesc(file_statebridge_v1_statebridge, 24);
 
 /**
  * SetVariableResponse returns the new version.
@@ -786,7 +848,7 @@ export type SetVariableResponse = Message<"statebridge.v1.SetVariableResponse"> 
  * Use `create(SetVariableResponseSchema)` to create a new message.
  */
 export const SetVariableResponseSchema: GenMessage<SetVariableResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 23);
+  messageDesc(file_statebridge_v1_statebridge, 25);
 
 /**
  * VariableUpdate is one member of a batch.
@@ -810,7 +872,7 @@ export type VariableUpdate = Message<"statebridge.v1.VariableUpdate"> & {
  * Use `create(VariableUpdateSchema)` to create a new message.
  */
 export const VariableUpdateSchema: GenMessage<VariableUpdate> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 24);
+  messageDesc(file_statebridge_v1_statebridge, 26);
 
 /**
  * SetVariablesRequest writes many values in one revision.
@@ -854,7 +916,7 @@ export type SetVariablesRequest = Message<"statebridge.v1.SetVariablesRequest"> 
  * Use `create(SetVariablesRequestSchema)` to create a new message.
  */
 export const SetVariablesRequestSchema: GenMessage<SetVariablesRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 25);
+  messageDesc(file_statebridge_v1_statebridge, 27);
 
 /**
  * SetVariablesResponse returns the new versions.
@@ -878,7 +940,7 @@ export type SetVariablesResponse = Message<"statebridge.v1.SetVariablesResponse"
  * Use `create(SetVariablesResponseSchema)` to create a new message.
  */
 export const SetVariablesResponseSchema: GenMessage<SetVariablesResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 26);
+  messageDesc(file_statebridge_v1_statebridge, 28);
 
 /**
  * ListVariablesRequest lists variables.
@@ -904,7 +966,7 @@ export type ListVariablesRequest = Message<"statebridge.v1.ListVariablesRequest"
  * Use `create(ListVariablesRequestSchema)` to create a new message.
  */
 export const ListVariablesRequestSchema: GenMessage<ListVariablesRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 27);
+  messageDesc(file_statebridge_v1_statebridge, 29);
 
 /**
  * ListVariablesResponse returns variables in creation order.
@@ -923,7 +985,7 @@ export type ListVariablesResponse = Message<"statebridge.v1.ListVariablesRespons
  * Use `create(ListVariablesResponseSchema)` to create a new message.
  */
 export const ListVariablesResponseSchema: GenMessage<ListVariablesResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 28);
+  messageDesc(file_statebridge_v1_statebridge, 30);
 
 /**
  * DeleteVariableRequest deletes a variable.
@@ -952,7 +1014,7 @@ export type DeleteVariableRequest = Message<"statebridge.v1.DeleteVariableReques
  * Use `create(DeleteVariableRequestSchema)` to create a new message.
  */
 export const DeleteVariableRequestSchema: GenMessage<DeleteVariableRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 29);
+  messageDesc(file_statebridge_v1_statebridge, 31);
 
 /**
  * DeleteVariableResponse returns the revision the deletion took.
@@ -971,7 +1033,7 @@ export type DeleteVariableResponse = Message<"statebridge.v1.DeleteVariableRespo
  * Use `create(DeleteVariableResponseSchema)` to create a new message.
  */
 export const DeleteVariableResponseSchema: GenMessage<DeleteVariableResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 30);
+  messageDesc(file_statebridge_v1_statebridge, 32);
 
 /**
  * ExportSessionRequest names the session to export.
@@ -990,7 +1052,7 @@ export type ExportSessionRequest = Message<"statebridge.v1.ExportSessionRequest"
  * Use `create(ExportSessionRequestSchema)` to create a new message.
  */
 export const ExportSessionRequestSchema: GenMessage<ExportSessionRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 31);
+  messageDesc(file_statebridge_v1_statebridge, 33);
 
 /**
  * ExportSessionResponse holds the whole session.
@@ -1029,7 +1091,7 @@ export type ExportSessionResponse = Message<"statebridge.v1.ExportSessionRespons
  * Use `create(ExportSessionResponseSchema)` to create a new message.
  */
 export const ExportSessionResponseSchema: GenMessage<ExportSessionResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 32);
+  messageDesc(file_statebridge_v1_statebridge, 34);
 
 /**
  * ImportSessionRequest adds exported variables to a session (created if absent).
@@ -1065,7 +1127,7 @@ export type ImportSessionRequest = Message<"statebridge.v1.ImportSessionRequest"
  * Use `create(ImportSessionRequestSchema)` to create a new message.
  */
 export const ImportSessionRequestSchema: GenMessage<ImportSessionRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 33);
+  messageDesc(file_statebridge_v1_statebridge, 35);
 
 /**
  * ImportSessionResponse returns the session's revision after the import.
@@ -1089,7 +1151,7 @@ export type ImportSessionResponse = Message<"statebridge.v1.ImportSessionRespons
  * Use `create(ImportSessionResponseSchema)` to create a new message.
  */
 export const ImportSessionResponseSchema: GenMessage<ImportSessionResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 34);
+  messageDesc(file_statebridge_v1_statebridge, 36);
 
 /**
  * WatchEvent is one change of one variable.
@@ -1165,7 +1227,7 @@ export type WatchEvent = Message<"statebridge.v1.WatchEvent"> & {
  * Use `create(WatchEventSchema)` to create a new message.
  */
 export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 35);
+  messageDesc(file_statebridge_v1_statebridge, 37);
 
 /**
  * WatchEvents holds every watched event of one revision: an atomic batch arrives together.
@@ -1189,7 +1251,7 @@ export type WatchEvents = Message<"statebridge.v1.WatchEvents"> & {
  * Use `create(WatchEventsSchema)` to create a new message.
  */
 export const WatchEventsSchema: GenMessage<WatchEvents> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 36);
+  messageDesc(file_statebridge_v1_statebridge, 38);
 
 /**
  * WatchHeartbeat tells the client the stream is alive and how far the session has gone.
@@ -1229,7 +1291,7 @@ export type WatchHeartbeat = Message<"statebridge.v1.WatchHeartbeat"> & {
  * Use `create(WatchHeartbeatSchema)` to create a new message.
  */
 export const WatchHeartbeatSchema: GenMessage<WatchHeartbeat> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 37);
+  messageDesc(file_statebridge_v1_statebridge, 39);
 
 /**
  * WatchVariablesRequest opens a watch.
@@ -1287,7 +1349,7 @@ export type WatchVariablesRequest = Message<"statebridge.v1.WatchVariablesReques
  * Use `create(WatchVariablesRequestSchema)` to create a new message.
  */
 export const WatchVariablesRequestSchema: GenMessage<WatchVariablesRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 38);
+  messageDesc(file_statebridge_v1_statebridge, 40);
 
 /**
  * WatchVariablesResponse is one message of a watch stream.
@@ -1326,7 +1388,7 @@ export type WatchVariablesResponse = Message<"statebridge.v1.WatchVariablesRespo
  * Use `create(WatchVariablesResponseSchema)` to create a new message.
  */
 export const WatchVariablesResponseSchema: GenMessage<WatchVariablesResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 39);
+  messageDesc(file_statebridge_v1_statebridge, 41);
 
 /**
  * WatchStreamRequest creates or cancels a watch on a multiplexed stream.
@@ -1357,7 +1419,7 @@ export type WatchStreamRequest = Message<"statebridge.v1.WatchStreamRequest"> & 
  * Use `create(WatchStreamRequestSchema)` to create a new message.
  */
 export const WatchStreamRequestSchema: GenMessage<WatchStreamRequest> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 40);
+  messageDesc(file_statebridge_v1_statebridge, 42);
 
 /**
  * WatchCreate opens one watch on a multiplexed stream.
@@ -1414,7 +1476,7 @@ export type WatchCreate = Message<"statebridge.v1.WatchCreate"> & {
  * Use `create(WatchCreateSchema)` to create a new message.
  */
 export const WatchCreateSchema: GenMessage<WatchCreate> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 41);
+  messageDesc(file_statebridge_v1_statebridge, 43);
 
 /**
  * WatchCancel closes one watch on a multiplexed stream.
@@ -1433,7 +1495,7 @@ export type WatchCancel = Message<"statebridge.v1.WatchCancel"> & {
  * Use `create(WatchCancelSchema)` to create a new message.
  */
 export const WatchCancelSchema: GenMessage<WatchCancel> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 42);
+  messageDesc(file_statebridge_v1_statebridge, 44);
 
 /**
  * WatchEnded tells that one watch of a multiplexed stream ended, with the reason.
@@ -1452,7 +1514,7 @@ export type WatchEnded = Message<"statebridge.v1.WatchEnded"> & {
  * Use `create(WatchEndedSchema)` to create a new message.
  */
 export const WatchEndedSchema: GenMessage<WatchEnded> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 43);
+  messageDesc(file_statebridge_v1_statebridge, 45);
 
 /**
  * WatchCreated confirms a watch; events for it follow.
@@ -1494,7 +1556,7 @@ export type WatchCreated = Message<"statebridge.v1.WatchCreated"> & {
  * Use `create(WatchCreatedSchema)` to create a new message.
  */
 export const WatchCreatedSchema: GenMessage<WatchCreated> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 44);
+  messageDesc(file_statebridge_v1_statebridge, 46);
 
 /**
  * WatchStreamResponse is one message of a multiplexed stream.
@@ -1544,7 +1606,7 @@ export type WatchStreamResponse = Message<"statebridge.v1.WatchStreamResponse"> 
  * Use `create(WatchStreamResponseSchema)` to create a new message.
  */
 export const WatchStreamResponseSchema: GenMessage<WatchStreamResponse> = /*@__PURE__*/
-  messageDesc(file_statebridge_v1_statebridge, 45);
+  messageDesc(file_statebridge_v1_statebridge, 47);
 
 /**
  * WatchEventType is the kind of a watch event.
@@ -1664,6 +1726,18 @@ export const BridgeService: GenService<{
     methodKind: "unary";
     input: typeof CleanupSessionRequestSchema;
     output: typeof CleanupSessionResponseSchema;
+  },
+  /**
+   * ListSessions lists the live sessions in id order, a page at a time. It serves the
+   * inspector: a server started without it (--inspector) answers not_found, so that a
+   * deployment that turns the inspector off keeps its session ids unlisted.
+   *
+   * @generated from rpc statebridge.v1.BridgeService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
   },
   /**
    * RegisterVariable creates a variable with version 0.

@@ -59,6 +59,11 @@ class BridgeServiceStub(object):
                 request_serializer=statebridge_dot_v1_dot_statebridge__pb2.CleanupSessionRequest.SerializeToString,
                 response_deserializer=statebridge_dot_v1_dot_statebridge__pb2.CleanupSessionResponse.FromString,
                 )
+        self.ListSessions = channel.unary_unary(
+                '/statebridge.v1.BridgeService/ListSessions',
+                request_serializer=statebridge_dot_v1_dot_statebridge__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=statebridge_dot_v1_dot_statebridge__pb2.ListSessionsResponse.FromString,
+                )
         self.RegisterVariable = channel.unary_unary(
                 '/statebridge.v1.BridgeService/RegisterVariable',
                 request_serializer=statebridge_dot_v1_dot_statebridge__pb2.RegisterVariableRequest.SerializeToString,
@@ -175,6 +180,15 @@ class BridgeServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSessions(self, request, context):
+        """ListSessions lists the live sessions in id order, a page at a time. It serves the
+        inspector: a server started without it (--inspector) answers not_found, so that a
+        deployment that turns the inspector off keeps its session ids unlisted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RegisterVariable(self, request, context):
         """RegisterVariable creates a variable with version 0.
         """
@@ -282,6 +296,11 @@ def add_BridgeServiceServicer_to_server(servicer, server):
                     servicer.CleanupSession,
                     request_deserializer=statebridge_dot_v1_dot_statebridge__pb2.CleanupSessionRequest.FromString,
                     response_serializer=statebridge_dot_v1_dot_statebridge__pb2.CleanupSessionResponse.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=statebridge_dot_v1_dot_statebridge__pb2.ListSessionsRequest.FromString,
+                    response_serializer=statebridge_dot_v1_dot_statebridge__pb2.ListSessionsResponse.SerializeToString,
             ),
             'RegisterVariable': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterVariable,
@@ -450,6 +469,23 @@ class BridgeService(object):
         return grpc.experimental.unary_unary(request, target, '/statebridge.v1.BridgeService/CleanupSession',
             statebridge_dot_v1_dot_statebridge__pb2.CleanupSessionRequest.SerializeToString,
             statebridge_dot_v1_dot_statebridge__pb2.CleanupSessionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/statebridge.v1.BridgeService/ListSessions',
+            statebridge_dot_v1_dot_statebridge__pb2.ListSessionsRequest.SerializeToString,
+            statebridge_dot_v1_dot_statebridge__pb2.ListSessionsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
