@@ -5,7 +5,7 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { createLocalState } from "@statebridge/state-local";
 import { quantile, report, sample } from "../../../bench/lib.mjs";
 
-const ROUNDS = 5;
+const ROUNDS = 9;
 const ASYNC_END = "tracing:statebridge:operation:asyncEnd";
 let received = 0;
 const subscriber = () => {
