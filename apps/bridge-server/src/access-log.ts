@@ -14,6 +14,8 @@ export interface AccessLogEntry {
   readonly sessionId: string | undefined;
   readonly path: WirePath;
   readonly protocol: RpcSystem;
+  /** The trace the call belongs to: its server span's, or the request's `traceparent`'s. */
+  readonly traceId: string | undefined;
 }
 
 /** Whether `logger` writes debug lines; a logger that cannot tell is asked to write them. */
@@ -34,6 +36,7 @@ export function writeAccessLog(logger: BridgeServerLogger, entry: AccessLogEntry
       ...(entry.sessionId === undefined || entry.sessionId === "" ? {} : { sessionId: entry.sessionId }),
       path: entry.path,
       protocol: entry.protocol,
+      ...(entry.traceId === undefined ? {} : { traceId: entry.traceId }),
     },
     "call",
   );

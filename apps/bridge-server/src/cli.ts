@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`${SERVER_NAME} listening on ${server.url}\n`);
+  if (server.metricsUrl !== undefined) process.stdout.write(`metrics: ${server.metricsUrl}\n`);
   if (server.inspectorUrl !== undefined) process.stdout.write(`inspector: ${server.inspectorUrl}\n`);
 
   let stopping = false;

@@ -33,6 +33,7 @@ import {
 } from "./direct-call.js";
 import type { BridgeServerLogger } from "./logger.js";
 import { oversizeRequestError } from "./request-size-limit.js";
+import { observeRequest } from "./telemetry.js";
 
 /** Options of {@link createGrpcFastPath}. */
 export interface GrpcFastPathOptions {
@@ -230,6 +231,7 @@ class UnaryCall implements EnvelopeReaderHandlers {
     }
     if (this.reader.messages === 1) {
       this.request = decoded;
+      observeRequest(this.stream, decoded);
       return;
     }
     // A second message settles a unary call: connect refuses it without waiting for the end.

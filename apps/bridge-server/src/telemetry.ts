@@ -85,7 +85,21 @@ class Call implements ObservedCall {
     readonly series: RpcSeries,
     readonly system: RpcSystem,
     readonly span: Span | undefined,
+    /** The request's `traceparent`, for the access log's trace id when no span is made. */
+    readonly traceparent: string | string[] | undefined,
   ) {}
+}
+
+/** Calls of the direct path by their stream, until the stream closes. */
+const directCalls = new WeakMap<http2.ServerHttp2Stream, Call>();
+
+/**
+ * Tells the observer of the direct call on `stream` (if any) the request it decoded: the
+ * access log names its session, as it does on connect's path.
+ */
+export function observeRequest(stream: http2.ServerHttp2Stream, message: unknown): void {
+  const call = directCalls.get(stream);
+  if (call !== undefined) call.sessionId = sessionIdOf(message);
 }
 
 /** Creates the {@link CallObserver} of a server. */
@@ -104,11 +118,8 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
     const series = metrics.rpc(requestPath, path);
     if (series === undefined) return undefined;
     series.started();
-    return new Call(
-      series,
-      system,
-      tracing.start(system, series.service, series.method, headers, options.endpoint()),
-    );
+    const span = tracing.start(system, series.service, series.method, headers, options.endpoint());
+    return new Call(series, system, span, headers.traceparent);
   }
 
   function finish(call: Call, code: number): void {
@@ -123,6 +134,7 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
         sessionId: call.sessionId,
         path: call.series.path,
         protocol: call.system,
+        traceId: call.span?.spanContext().traceId ?? traceIdOf(call.traceparent),
       });
     }
   }
@@ -131,7 +143,11 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
     observeDirect(stream, headers) {
       const call = begin(headers[":path"], "direct", "grpc", headers);
       if (call === undefined) return undefined;
-      stream.once("close", () => finish(call, grpcStatusOf(stream.sentTrailers) ?? CANCELLED));
+      directCalls.set(stream, call);
+      stream.once("close", () => {
+        directCalls.delete(stream);
+        finish(call, grpcStatusOf(stream.sentTrailers) ?? CANCELLED);
+      });
       return call;
     },
 
@@ -209,6 +225,16 @@ function connectCodeOf(call: Call, response: Parameters<NodeRequestHandler>[1]):
   // The request failed before its method ran (connect answered a malformed request itself).
   return CODE_OF_HTTP_STATUS.get(response.statusCode) ?? UNKNOWN;
 }
+
+/** The trace id of a W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`), if it has one. */
+function traceIdOf(traceparent: string | string[] | undefined): string | undefined {
+  if (typeof traceparent !== "string") return undefined;
+  const match = TRACEPARENT.exec(traceparent);
+  return match === null || match[1] === ZERO_TRACE_ID ? undefined : match[1];
+}
+
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/;
+const ZERO_TRACE_ID = "0".repeat(32);
 
 function systemOf(contentType: string | undefined): RpcSystem {
   return contentType?.startsWith("application/grpc") === true ? "grpc" : "connect_rpc";

@@ -50,6 +50,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     context: HandlerContext,
   ): AsyncGenerator<Message> {
     const queue = createWatchQueue<Message>(limits);
+    const untrack = dependencies.metrics?.track(queue);
     const watches = new Map<string, WatchSubscription>();
     const onAbort = () => queue.abort();
     context.signal.addEventListener("abort", onAbort, { once: true });
@@ -62,6 +63,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
         "watch stream cut off: consumer too slow",
       );
       queue.abort(slowConsumerError(queue, limits));
+      dependencies.metrics?.slowConsumerCutOff();
       queueMicrotask(closeAll);
     };
 
@@ -253,6 +255,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       queue.abort();
       closeAll();
       unregister();
+      untrack?.();
       context.signal.removeEventListener("abort", onAbort);
     }
   };

@@ -5,6 +5,7 @@ import type { SessionStore, WatchEventBatch, WatchSubscription } from "@statebri
 import { StateError } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
+import type { WatchMetrics } from "./metrics.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
 import { createWatchQueue, QUEUE_DONE, type WatchQueue, type WatchQueueLimits } from "./watch-queue.js";
 import type { StreamRegistry } from "./watch-registry.js";
@@ -22,6 +23,8 @@ export interface WatchDependencies {
   readonly queueLimit: number;
   /** Bytes (of the values and metadata its messages carry) one stream may hold likewise. */
   readonly queueBytes: number;
+  /** Told of every stream's queue and of every cut-off, for the metrics; none: not told. */
+  readonly metrics?: WatchMetrics;
 }
 
 /** The shortest heartbeat interval a client may ask for. */
@@ -80,6 +83,7 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
     context: HandlerContext,
   ): AsyncGenerator<Message> {
     const queue = createWatchQueue<Item>(limits);
+    const untrack = dependencies.metrics?.track(queue);
     let subscription: WatchSubscription | undefined;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => queue.abort();
@@ -111,6 +115,7 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
             "watch stream cut off: consumer too slow",
           );
           queue.abort(slowConsumerError(queue, limits));
+          dependencies.metrics?.slowConsumerCutOff();
           // Released after the store has finished calling its observers for this change.
           queueMicrotask(() => subscription?.close());
         },
@@ -173,6 +178,7 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
       clearInterval(timer);
       subscription?.close();
       unregister();
+      untrack?.();
       context.signal.removeEventListener("abort", onAbort);
     }
   };

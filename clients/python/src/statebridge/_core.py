@@ -15,6 +15,7 @@ from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import state_error_from_rpc
 from .errors import StateError
 from .models import Variable, variable_from_wire
+from .tracing import trace_metadata
 from .values import encode_value
 from ._cursor import MISSED_HEARTBEATS, OnStatus, ReconnectPolicy, WatchCursor, final
 
@@ -141,7 +142,7 @@ class SessionCore:
         self._session_id = session_id
         self._source = source
         self._timeout = timeout
-        self._call_metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        self._base_metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
         # Variable types by identifier, learned from every variable the server returns. An int
         # written to a float variable must travel as a float: the server refuses an integer
         # field for a float variable.
@@ -150,6 +151,11 @@ class SessionCore:
         self._closed = False
         # Set once a call or a watch was told session_expired: every later call fails with it.
         self._session_ended: Optional[StateError] = None
+
+    @property
+    def _call_metadata(self) -> tuple[tuple[str, str], ...]:
+        """The metadata of a call or a watch connection: the token, and the caller's trace context."""
+        return self._base_metadata + trace_metadata()
 
     @property
     def session_id(self) -> str:

@@ -1,0 +1,113 @@
+// What the server's telemetry costs a call: BridgedState get and set p50 against a
+// bridge-server with metrics, tracing (through @opentelemetry/api, no SDK registered) and the
+// access log (at info, so not written) on, and against one with `telemetry: false`. Each
+// server runs in a child process; the two are sampled in alternating rounds so that the
+// machine's drift falls on both, and each row is the median of the rounds' p50s. Run from the
+// root with `node bench/run.mjs telemetry-cost` (the packages built).
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createBridgedState } from "@statebridge/state-bridged";
+import { report, sample, summarize } from "../../../bench/lib.mjs";
+
+const ROUNDS = 7;
+const SAMPLES = 1500;
+
+const serverIndex = pathToFileURL(
+  join(
+    dirname(createRequire(import.meta.url).resolve("@statebridge/bridge-server/package.json")),
+    "dist",
+    "index.js",
+  ),
+).href;
+
+/** A bridge-server embedded in a child process with `options`; resolves with its URLs. */
+async function startServer(options) {
+  const child = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { createBridgeServer } = await import(${JSON.stringify(serverIndex)});
+       const server = await createBridgeServer({ port: 0, ...${JSON.stringify(options)} });
+       process.stdout.write(JSON.stringify({ url: server.url, metricsUrl: server.metricsUrl }) + "\\n");
+       process.on("SIGTERM", () => server.close().then(() => process.exit(0)));`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const urls = await new Promise((resolve, reject) => {
+    let output = "";
+    child.once("exit", (code) => reject(new Error(`bridge-server exited with ${code}: ${output}`)));
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+      const line = output.split("\n")[0];
+      if (output.includes("\n")) resolve(JSON.parse(line));
+    });
+  });
+  child.stdout.resume();
+  return { child, ...urls };
+}
+
+async function stopServer({ child }) {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+const servers = {
+  off: await startServer({ telemetry: false }),
+  on: await startServer({ metricsPort: 0 }),
+};
+const rows = [];
+const notes = {};
+try {
+  const providers = {};
+  for (const [name, server] of Object.entries(servers)) {
+    providers[name] = await createBridgedState({ url: server.url });
+    await providers[name].register("x", "float", 0);
+    // Both sides optimized before the first round.
+    await sample(() => providers[name].get("x"), { samples: 3000, warmup: 0 });
+    await sample((index) => providers[name].set("x", index), { samples: 3000, warmup: 0 });
+  }
+  const p50s = { get: { off: [], on: [] }, set: { off: [], on: [] } };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ["off", "on"] : ["on", "off"];
+    for (const name of order) {
+      const provider = providers[name];
+      p50s.get[name].push(
+        summarize("", await sample(() => provider.get("x"), { samples: SAMPLES, warmup: 200 })).p50Ns,
+      );
+      p50s.set[name].push(
+        summarize("", await sample((index) => provider.set("x", index), { samples: SAMPLES, warmup: 200 }))
+          .p50Ns,
+      );
+    }
+  }
+  for (const operation of ["get", "set"]) {
+    const off = median(p50s[operation].off);
+    const on = median(p50s[operation].on);
+    rows.push({ name: `${operation}, telemetry off`, p50Ns: off, p99Ns: Number.NaN, meanNs: Number.NaN });
+    rows.push({
+      name: `${operation}, metrics + tracing (no SDK) on`,
+      p50Ns: on,
+      p99Ns: Number.NaN,
+      meanNs: Number.NaN,
+      versusOffPercent: ((on - off) / off) * 100,
+    });
+    notes[`${operation}P50OverheadPercent`] = ((on - off) / off) * 100;
+  }
+  // The "on" server counted every call.
+  const text = await (await fetch(servers.on.metricsUrl)).text();
+  const counted =
+    /statebridge_rpc_requests_total\{[^}]*method="GetVariable",code="OK",path="direct"\} (\d+)/.exec(text);
+  notes.getCallsCountedOn = Number(counted?.[1] ?? 0);
+  for (const provider of Object.values(providers)) await provider.close();
+} finally {
+  await Promise.all(Object.values(servers).map(stopServer));
+}
+
+report("telemetry-cost", rows, notes);
