@@ -14,7 +14,7 @@ export interface Connection {
    * (after a restart or a SCRIPT FLUSH). @throws `unavailable` StateError.
    */
   script(source: string, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<Reply[]>;
-  /** True while connected and ready. */
+  /** True while connected, ready, and answering within the deadline. */
   available(): boolean;
   /** Called whenever the connection becomes ready (after the first connect and every reconnect). */
   onReady(listener: () => void): void;
@@ -50,6 +50,8 @@ export function createConnection(options: ConnectionOptions): Connection {
   });
   const readyListeners: (() => void)[] = [];
   let closed = false;
+  /** Set when a command missed its deadline, cleared by the next answer: a hung server. */
+  let hung = false;
   // node-redis emits 'error' for every failed connection attempt; it reconnects by itself.
   client.on("error", () => {});
   client.on("ready", () => {
@@ -63,13 +65,31 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (!client.isReady) {
       throw new StateError("unavailable", `Redis at ${redactUrl(options.url)} is not connected`);
     }
+    // node-redis's own `timeout` stops counting once a command is written, so a server that
+    // hangs after reading it would hold the call forever: the deadline is kept here.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        hung = true;
+        reject(
+          new StateError(
+            "unavailable",
+            `Redis at ${redactUrl(options.url)} did not answer within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+    });
     try {
-      return (await client.sendCommand(args as (string | Buffer)[], {
-        typeMapping: BUFFERS,
-        timeout: timeoutMs,
-      })) as Reply;
+      const reply = (await Promise.race([
+        client.sendCommand(args as (string | Buffer)[], { typeMapping: BUFFERS, timeout: timeoutMs }),
+        deadline,
+      ])) as unknown as Reply;
+      hung = false;
+      return reply;
     } catch (error) {
       throw toStateError(error, options.url);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -90,7 +110,7 @@ export function createConnection(options: ConnectionOptions): Connection {
         return (await command(["EVALSHA", ...call])) as Reply[];
       }
     },
-    available: () => !closed && client.isReady,
+    available: () => !closed && client.isReady && !hung,
     onReady(listener) {
       readyListeners.push(listener);
     },

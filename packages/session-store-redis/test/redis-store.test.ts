@@ -221,6 +221,33 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     }
   });
 
+  it("a Redis that stops answering: calls fail with unavailable by the command deadline, never hang, and work again when it answers", async () => {
+    const own = await startRedisServer();
+    try {
+      const store = await createRedisSessionStore({ url: own.url, keyPrefix: prefix, commandTimeoutMs: 300 });
+      stores.push(store);
+      await store.initializeSession("s");
+      await store.register("s", "x", "integer", 1);
+      own.pause();
+      const outcomes = await Promise.all([
+        codeOf(() => store.getVariable("s", "x")),
+        codeOf(() => store.set("s", "x", 2)),
+        codeOf(() => store.heartbeat("s")),
+      ]);
+      expect(outcomes).toEqual(["unavailable", "unavailable", "unavailable"]);
+      expect(store.available()).toBe(false);
+      own.resume();
+      await until(
+        async () => (await codeOf(() => store.getVariable("s", "x"))) === "none",
+        "calls to work again",
+      );
+      expect((await store.getVariable("s", "x")).value).toBeGreaterThanOrEqual(1);
+    } finally {
+      own.resume();
+      await own.stop();
+    }
+  });
+
   it("a watch keeps alive a session whose own TTL is shorter than the store's (regression: it was slid every second only)", async () => {
     const store = await open({ ttlSeconds: 3600 });
     await store.initializeSession("short", { ttlSeconds: 0.3 });

@@ -23,6 +23,10 @@ export interface RedisServer {
   kill9(): Promise<void>;
   /** Starts it again on the same port and directory (after `kill9`), and waits until it answers. */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open and nothing answers, as a hung server. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
 }
 
 const CANDIDATES = ["/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server"];
@@ -106,6 +110,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     async restart() {
       await end("SIGKILL");
       await launch();
+    },
+    pause() {
+      child?.kill("SIGSTOP");
+    },
+    resume() {
+      child?.kill("SIGCONT");
     },
   };
 }
