@@ -69,7 +69,15 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
 
   const methods: UnaryMethods = {
     ping(request) {
-      return { message: request.message, serverTimeMs: int64(Date.now()), serverVersion };
+      const { kind, persistence, distribution } = store.description;
+      return {
+        message: request.message,
+        serverTimeMs: int64(Date.now()),
+        serverVersion,
+        storeKind: kind,
+        persistence,
+        distribution,
+      };
     },
 
     async initializeSession(request) {

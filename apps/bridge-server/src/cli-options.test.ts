@@ -97,6 +97,32 @@ describe("parseCommandLine", () => {
     }
   });
 
+  it("reads --store and STATEBRIDGE_STORE (memory or a Redis URL), and refuses anything else", () => {
+    const store = (argv: string[], environment: NodeJS.ProcessEnv = {}) => {
+      const parsed = parseCommandLine(argv, environment);
+      return parsed.kind === "serve" ? parsed.options.storeUrl : undefined;
+    };
+    expect(store([])).toBeUndefined();
+    expect(store(["--store", "memory"])).toBe("memory");
+    expect(store([], { STATEBRIDGE_STORE: "redis://127.0.0.1:6379/2" })).toBe("redis://127.0.0.1:6379/2");
+    expect(store(["--store", "memory"], { STATEBRIDGE_STORE: "redis://127.0.0.1:6379/0" })).toBe("memory");
+    const refused: [string[], NodeJS.ProcessEnv, string][] = [
+      [
+        ["--store", "postgres://db/1"],
+        {},
+        '--store must be memory or redis://host:port/db, got the scheme "postgres:"',
+      ],
+      [["--store", "redis"], {}, "--store must be memory or redis://host:port/db"],
+      [["--store", "redis://127.0.0.1:6379/zero"], {}, "--store names the Redis database by number"],
+      [[], { STATEBRIDGE_STORE: "Memory" }, "STATEBRIDGE_STORE must be memory or redis://host:port/db"],
+    ];
+    for (const [argv, environment, message] of refused) {
+      expect(() => parseCommandLine(argv, environment), argv.join(" ")).toThrow(UsageError);
+      expect(() => parseCommandLine(argv, environment), argv.join(" ")).toThrow(message);
+    }
+    expect(usage()).toContain("--store STORE");
+  });
+
   it("answers --help and --version before reading anything else", () => {
     expect(parseCommandLine(["--help", "--port", "bad"], {})).toEqual({ kind: "help" });
     expect(parseCommandLine(["--version"], {})).toEqual({ kind: "version" });

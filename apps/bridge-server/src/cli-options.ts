@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { isStateError } from "@statebridge/state-provider";
 import { BRIDGE_SERVER_DEFAULTS, type BridgeServerOptions } from "./bridge-server.js";
 import { parseCorsOrigin } from "./cors.js";
+import { checkStoreLocation } from "./store-factory.js";
 import { readTlsFiles } from "./tls.js";
 
 /** The log levels of `--log-level`, pino's. */
@@ -29,6 +30,12 @@ const FLAGS = [
     "PORT",
     "STATEBRIDGE_PORT",
     `port to listen on; 0 picks a free one (default ${BRIDGE_SERVER_DEFAULTS.port})`,
+  ],
+  [
+    "store",
+    "STORE",
+    "STATEBRIDGE_STORE",
+    "where sessions live: memory, or redis://host:port/db shared by bridge-servers and kept across restarts (default memory)",
   ],
   ["session-ttl", "SECONDS", undefined, "sliding session TTL (default 3600)"],
   ["max-sessions", "N", undefined, "most sessions at once (default 10000)"],
@@ -142,19 +149,7 @@ const FLAGS = [
     "STATEBRIDGE_INSPECTOR",
     "serve the inspector web page at /inspect and the ListSessions RPC it uses (default: off)",
   ],
-  [
-    "metrics-port",
-    "PORT",
-    "STATEBRIDGE_METRICS_PORT",
-    "serve Prometheus metrics at GET /metrics on this port, apart from the API and its token (default: off)",
-  ],
-  ["metrics-host", "ADDRESS", "STATEBRIDGE_METRICS_HOST", "interface of the metrics port (default: --host)"],
-  [
-    "log-level",
-    "LEVEL",
-    "STATEBRIDGE_LOG_LEVEL",
-    `${LOG_LEVELS.join(", ")} (default info; debug adds the access log)`,
-  ],
+  ["log-level", "LEVEL", "STATEBRIDGE_LOG_LEVEL", `${LOG_LEVELS.join(", ")} (default info)`],
   ["help", undefined, undefined, "print this help and exit"],
   ["version", undefined, undefined, "print the version and exit"],
 ] as const;
@@ -231,6 +226,7 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
   const entries: [keyof BridgeServerOptions, string | number | undefined][] = [
     ["host", host],
     ["port", integer("port", 0, 65_535, "STATEBRIDGE_PORT")],
+    ["storeUrl", storeLocation(text("store", "STATEBRIDGE_STORE"), typeof values.store === "string")],
     ["sessionTtlSeconds", integer("session-ttl", 1)],
     ["maxSessions", integer("max-sessions", 1)],
     ["maxVariablesPerSession", integer("max-variables", 1)],
@@ -249,8 +245,6 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     ["headersTimeoutMs", integer("headers-timeout-ms", 1)],
     ["idleTimeoutMs", integer("idle-timeout-ms", 1)],
     ["maxConnections", integer("max-connections", 1)],
-    ["metricsPort", integer("metrics-port", 0, 65_535, "STATEBRIDGE_METRICS_PORT")],
-    ["metricsHost", text("metrics-host", "STATEBRIDGE_METRICS_HOST")],
     ["corsMaxAgeSeconds", integer("cors-max-age", 0, 86_400)],
   ];
   const options: Record<string, string | number | string[]> = {};
@@ -328,4 +322,12 @@ function tlsOf(
   } catch (error) {
     throw new UsageError(isStateError(error) ? error.rawMessage : String(error));
   }
+}
+
+/** `--store` / `STATEBRIDGE_STORE`, checked. @throws {@link UsageError} for one that is malformed. */
+function storeLocation(location: string | undefined, fromFlag: boolean): string | undefined {
+  if (location === undefined) return undefined;
+  const problem = checkStoreLocation(location);
+  if (problem !== undefined) throw new UsageError(`${fromFlag ? "--store" : "STATEBRIDGE_STORE"} ${problem}`);
+  return location;
 }

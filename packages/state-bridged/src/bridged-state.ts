@@ -104,10 +104,25 @@ export interface BridgedStateProvider extends StateProvider {
   /** The session's incarnation, as the factory found it (16 hex digits; "" from an older server). */
   readonly incarnation: string;
   /**
+   * What backs the server's sessions, as its `Ping` said when the factory connected: `kind`
+   * `memory` or `redis` ("" from an older server). `capabilities.persistence` follows it.
+   */
+  readonly store: BridgedStoreInfo;
+  /**
    * {@link StateProvider.watch}, whose options also take `onStatus`: told the watch's
    * connection state (`connected`, `reconnecting`, `resumed`, `gave_up`; see `WatchStatus`).
    */
   watch(identifiers: Iterable<string>, watcher: Watcher, options?: StreamWatchOptions): Promise<WatchHandle>;
+}
+
+/** The session store behind a bridge-server, as the server describes it. */
+export interface BridgedStoreInfo {
+  /** `memory`, `redis`, or "" when the server does not say. */
+  readonly kind: string;
+  /** Sessions survive a restart of the server serving them. */
+  readonly persistence: boolean;
+  /** Several bridge-servers serve the same sessions (behind a balancer, say). */
+  readonly distribution: boolean;
 }
 
 /** The defaults of {@link BridgedStateOptions}. */
@@ -216,8 +231,9 @@ class BridgedState implements BridgedStateProvider {
   readonly sessionId: string;
   created = false;
   incarnation = "";
+  store: BridgedStoreInfo = Object.freeze({ kind: "", persistence: false, distribution: false });
   readonly #session: SessionGuard;
-  readonly capabilities: Capabilities;
+  capabilities: Capabilities;
   readonly requiresBridge = true;
   readonly #client: Client<typeof BridgeService>;
   readonly #unary: UnaryCaller;
@@ -273,14 +289,28 @@ class BridgedState implements BridgedStateProvider {
     });
   }
 
-  /** Gets or creates the session; safe to repeat, so it is retried like a read. */
+  /**
+   * Gets or creates the session, and asks the server what backs it; safe to repeat, so it is
+   * retried like a read.
+   */
   async initialize(): Promise<void> {
     const sessionId = this.sessionId;
-    const response = await this.#policy.idempotent((call) =>
-      this.#unary(BridgeService.method.initializeSession, { sessionId }, call),
-    );
+    const [response, ping] = await Promise.all([
+      this.#policy.idempotent((call) =>
+        this.#unary(BridgeService.method.initializeSession, { sessionId }, call),
+      ),
+      this.#policy.idempotent((call) => this.#unary(BridgeService.method.ping, {}, call)),
+    ]);
     this.created = response.created;
     this.incarnation = response.session?.incarnation ?? "";
+    this.store = Object.freeze({
+      kind: ping.storeKind,
+      persistence: ping.persistence,
+      distribution: ping.distribution,
+    });
+    // Every BridgedState shares its session with other processes through the server
+    // (distribution); it survives a restart of that server only on a persistent store.
+    this.capabilities = Object.freeze({ ...this.capabilities, persistence: ping.persistence });
   }
 
   async register(

@@ -1,5 +1,5 @@
 export type { StreamWatchOptions, WatchStatus } from "@statebridge/stream-consumer";
-export type { BridgedStateOptions, BridgedStateProvider } from "./bridged-state.js";
+export type { BridgedStateOptions, BridgedStateProvider, BridgedStoreInfo } from "./bridged-state.js";
 export { BRIDGED_STATE_DEFAULTS, createBridgedState } from "./bridged-state.js";
 export type { RetryOptions } from "./call-policy.js";
 export type { TranslationContext } from "./error-translation.js";

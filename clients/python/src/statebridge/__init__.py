@@ -12,10 +12,9 @@ bridge-server.
 
 from .async_session import AsyncSessionContext
 from .errors import STATE_ERROR_CODES, Failure, StateError
-from .models import SessionInfo, Variable, WatchEvent
+from .models import Capabilities, SessionInfo, Variable, WatchEvent
 from .session import SessionContext
 from .sessions import SessionPage, list_sessions
-from .tracing import set_traceparent_provider
 from .values import VARIABLE_TYPES, Tensor
 from .watch import AsyncWatch, ReconnectPolicy, Watch, WatchStatus
 
@@ -24,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncSessionContext",
     "AsyncWatch",
+    "Capabilities",
     "Failure",
     "ReconnectPolicy",
     "STATE_ERROR_CODES",
@@ -39,5 +39,4 @@ __all__ = [
     "WatchStatus",
     "__version__",
     "list_sessions",
-    "set_traceparent_provider",
 ]

@@ -30,6 +30,27 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What backs a bridge-server's sessions, as its ``Ping`` answers."""
+
+    #: ``memory`` (the server's own process) or ``redis``; empty from a server that does not say.
+    store_kind: str
+    #: Sessions survive a restart of the server serving them.
+    persistence: bool
+    #: Several bridge-servers serve the same sessions (behind a balancer, say).
+    distribution: bool
+
+
+def capabilities_from_wire(response: pb.PingResponse) -> Capabilities:
+    """Reads the store description of a ``PingResponse``."""
+    return Capabilities(
+        store_kind=response.store_kind,
+        persistence=response.persistence,
+        distribution=response.distribution,
+    )
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     """A session as the server describes it. Times are epoch milliseconds."""
 

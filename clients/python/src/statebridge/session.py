@@ -23,7 +23,7 @@ from ._proto.statebridge.v1 import statebridge_pb2 as pb
 from ._status import connection_failed
 from .errors import StateError
 from .telemetry import traced
-from .models import SessionInfo, Variable, session_from_wire
+from .models import Capabilities, SessionInfo, Variable, capabilities_from_wire, session_from_wire
 from .watch import AsyncWatch, OnStatus, ReconnectPolicy, Watch
 
 
@@ -154,6 +154,16 @@ class SessionContext(SessionCore):
     def ping(self, message: str = "") -> str:
         """Asks the server to answer; returns the echoed message."""
         return self._call("Ping", pb.PingRequest(message=message), idempotent=True).message
+
+    _capabilities: Optional[Capabilities] = None
+
+    def capabilities(self) -> Capabilities:
+        """What backs the server's sessions: its store's kind, and whether sessions survive a
+        restart of the server (``persistence``) and are served by several servers
+        (``distribution``). Asked with ``Ping`` on first use, then remembered."""
+        if self._capabilities is None:
+            self._capabilities = capabilities_from_wire(self._call("Ping", pb.PingRequest(), idempotent=True))
+        return self._capabilities
 
     @traced("get_session")
     def get_session(self) -> SessionInfo:

@@ -228,14 +228,20 @@ class PingRequest(_message.Message):
     def __init__(self, message: _Optional[str] = ...) -> None: ...
 
 class PingResponse(_message.Message):
-    __slots__ = ["message", "server_time_ms", "server_version"]
+    __slots__ = ["distribution", "message", "persistence", "server_time_ms", "server_version", "store_kind"]
+    DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
     SERVER_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STORE_KIND_FIELD_NUMBER: _ClassVar[int]
+    distribution: bool
     message: str
+    persistence: bool
     server_time_ms: int
     server_version: str
-    def __init__(self, message: _Optional[str] = ..., server_time_ms: _Optional[int] = ..., server_version: _Optional[str] = ...) -> None: ...
+    store_kind: str
+    def __init__(self, message: _Optional[str] = ..., server_time_ms: _Optional[int] = ..., server_version: _Optional[str] = ..., store_kind: _Optional[str] = ..., persistence: bool = ..., distribution: bool = ...) -> None: ...
 
 class RegisterVariableRequest(_message.Message):
     __slots__ = ["constraints_json", "description", "initial_value", "metadata_json", "name", "session_id", "source", "type"]
