@@ -132,6 +132,37 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     }
   });
 
+  it("historyBytes bounds the change log in bytes: a resume within it replays, one behind it resyncs", async () => {
+    // Each set of an integer counts 8 + 8 + 256 bytes: three fit in 900.
+    const store = await open({ historyBytes: 900 });
+    await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const revisions: number[] = [];
+    for (let value = 1; value <= 5; value++) revisions.push((await store.set("s", "x", value)).revision);
+    const replayed = recorder();
+    await store.watch("s", ["x"], replayed.listener, { fromRevision: revisions[1] as number });
+    await until(() => replayed.batches.length === 3, "three replayed changes");
+    expect(replayed.batches.map((batch) => batch.events[0]?.type)).toEqual([
+      "value_change",
+      "value_change",
+      "value_change",
+    ]);
+    const behind = recorder();
+    await store.watch("s", ["x"], behind.listener, { fromRevision: revisions[0] as number });
+    expect(
+      behind.batches.map((batch) => batch.events.map((event) => `${event.type}:${event.newValue}`)),
+    ).toEqual([["resync:5"]]);
+  });
+
+  it("maxWatchersPerSession refuses one more watch of a session on this store with resource_exhausted", async () => {
+    const store = await open({ maxWatchersPerSession: 2 });
+    await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    await store.watch("s", ["x"], recorder().listener);
+    await store.watch("s", ["x"], recorder().listener);
+    expect(await codeOf(() => store.watch("s", ["x"], recorder().listener))).toBe("resource_exhausted");
+  });
+
   it("compare-and-set through two stores has exactly one winner per version", async () => {
     const first = await open();
     const second = await open();
