@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
 import { isStateError } from "../errors.js";
 import type { StateProvider } from "../provider.js";
@@ -151,6 +152,27 @@ export function describeOperationTelemetry(
         "closed",
       ]);
       expect(recorder.error.map((event) => event.error)).toEqual(failures);
+    });
+
+    it("a store bound to the start channel is current when the operation settles (how APM tools follow a call)", async () => {
+      const provider = await factory();
+      const storage = new AsyncLocalStorage<string>();
+      const seen: (string | undefined)[] = [];
+      const onSettled = () => seen.push(storage.getStore());
+      operationChannel.start.bindStore(
+        storage,
+        (message) => `trace of ${(message as OperationStart).operation}`,
+      );
+      operationChannel.asyncEnd.subscribe(onSettled);
+      try {
+        await provider.register("telemetry_d", "integer", 1);
+        expect(storage.getStore()).toBeUndefined();
+      } finally {
+        operationChannel.asyncEnd.unsubscribe(onSettled);
+        operationChannel.start.unbindStore(storage);
+        await provider.close();
+      }
+      expect(seen).toEqual(["trace of register"]);
     });
 
     it("publishes nothing once its subscribers are gone, and the operations still work", async () => {
