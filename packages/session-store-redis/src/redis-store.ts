@@ -98,22 +98,20 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
     },
   });
   // Persistence is what this Redis is configured for: AOF or RDB snapshots.
-  connection.onReady(() => {
-    void connection
-      .command(["CONFIG", "GET", "*"], 1000)
-      .then((reply) => {
-        const pairs = reply as readonly Buffer[];
-        const config = new Map<string, string>();
-        for (let index = 0; index + 1 < pairs.length; index += 2) {
-          config.set(text(pairs[index]), text(pairs[index + 1]));
-        }
-        description.persistence = config.get("appendonly") === "yes" || (config.get("save") ?? "") !== "";
-      })
-      .catch(() => {});
-  });
+  async function probePersistence(): Promise<void> {
+    try {
+      const [appendonly, save] = await Promise.all(
+        ["appendonly", "save"].map((name) => connection.command(["CONFIG", "GET", name], 1000)),
+      );
+      description.persistence = configValue(appendonly) === "yes" || configValue(save) !== "";
+    } catch {
+      // CONFIG may be disabled (managed Redis): assume it persists, as such services do.
+    }
+  }
+  connection.onReady(() => void probePersistence());
   const sweeper = setInterval(() => void index.sweep().catch(() => 0), sweepIntervalMs);
   sweeper.unref();
-  await connection.waitReady(connectTimeoutMs);
+  if (await connection.waitReady(connectTimeoutMs)) await probePersistence();
 
   function begin(kind: string): void {
     if (closed) throw new StateError("closed", `the session store is closed; ${kind} is not possible`);
@@ -341,4 +339,11 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
   };
 
   return store;
+}
+
+/** The value of a one-parameter CONFIG GET reply: node-redis gives `[name, value]` or `{ name: value }`. */
+function configValue(reply: unknown): string {
+  if (Array.isArray(reply)) return text(reply[1] as Buffer | undefined);
+  if (typeof reply === "object" && reply !== null) return text(Object.values(reply)[0] as Buffer | undefined);
+  return "";
 }

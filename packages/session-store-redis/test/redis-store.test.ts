@@ -163,6 +163,31 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     expect(await codeOf(() => store.watch("s", ["x"], recorder().listener))).toBe("resource_exhausted");
   });
 
+  it("writes go on after Redis forgot its scripts (SCRIPT FLUSH): NOSCRIPT loads them again", async () => {
+    const store = await open();
+    await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    await client.sendCommand(["SCRIPT", "FLUSH"]);
+    await client.destroy();
+    expect((await store.set("s", "x", 1)).version).toBe(1);
+    expect((await store.getVariable("s", "x")).value).toBe(1);
+  });
+
+  it("description says redis, distributed, and persistent only when Redis keeps AOF or snapshots", async () => {
+    const store = await open();
+    expect(store.description).toEqual({ kind: "redis", persistence: false, distribution: true });
+    const durable = await startRedisServer({ appendonly: true });
+    try {
+      const other = await createRedisSessionStore({ url: durable.url, keyPrefix: prefix });
+      stores.push(other);
+      expect(other.description.persistence).toBe(true);
+    } finally {
+      await durable.stop();
+    }
+  });
+
   it("compare-and-set through two stores has exactly one winner per version", async () => {
     const first = await open();
     const second = await open();
