@@ -6,6 +6,11 @@ import AxeBuilder from "@axe-core/playwright";
 import type { WatchEvent } from "@statebridge/state-provider";
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  REDIS_MISSING,
+  redisServerBinary,
+  startRedisServer,
+} from "../../../packages/session-store-redis/test/support/redis-server.js";
 import { startTcpProxy, type TcpProxy } from "../../../packages/stream-consumer/test/support/tcp-proxy.js";
 import { freePort, launchBrowser, screenshot } from "./support/browser.js";
 import {
@@ -232,6 +237,38 @@ with SessionContext(sys.argv[1], sys.argv[2]) as ctx:
     expect(await status.textContent()).toContain("Session expired");
     await screenshot(view, "session-expired");
   });
+
+  it.skipIf(redisServerBinary === undefined)(
+    `resumes the feed across a killed and restarted server on the Redis store, with what was written meanwhile (${redisServerBinary === undefined ? REDIS_MISSING : "redis-server"})`,
+    async () => {
+      const redis = await startRedisServer();
+      cleanups.push(() => redis.stop());
+      const port = await freePort();
+      const served = await startInspectorServer(["--port", String(port), "--store", redis.url]);
+      cleanups.push(() => served.close());
+      // Writes go through a second server on the same Redis, which stays up.
+      const other = await inspectorServer(["--store", redis.url]);
+      const writer = await other.state("durable");
+      await writer.register("temperature", "float", 0.1);
+      const view = await page(sessionUrl(served.server.url, "durable"));
+      await waitLive(view);
+      await writer.set("temperature", 0.2);
+      await expect.poll(() => valueCell(view, "temperature").textContent()).toBe("0.2");
+      served.server.child.kill("SIGKILL");
+      await view.locator('.status[data-state="reconnecting"]').waitFor({ timeout: 20_000 });
+      await writer.set("temperature", 0.3);
+      await writer.set("temperature", 0.4);
+      await inspectorServer(["--port", String(port), "--store", redis.url]);
+      await waitLive(view);
+      await expect.poll(() => valueCell(view, "temperature").textContent(), { timeout: 20_000 }).toBe("0.4");
+      await view.getByText(/reconnected: resumed after revision/).waitFor();
+      const revisions = await view
+        .locator(".feed > li.feed-change")
+        .evaluateAll((items) => items.map((item) => item.getAttribute("data-revision")));
+      expect(revisions).toEqual(["4", "3", "2"]);
+      await screenshot(view, "resumed-on-redis");
+    },
+  );
 
   it("refuses a wrong token, signs in with the right one, and keeps the token out of URLs and logs", async () => {
     const token = "correct-horse-battery-staple";
