@@ -117,7 +117,12 @@ export interface WatchSubscription {
   readonly ids: readonly string[];
   /** The watched session's incarnation ({@link SessionInfo.incarnation}). */
   readonly incarnation: string;
-  /** The session's latest revision this process knows of (its heartbeats carry it). */
+  /**
+   * The revision up to which every event of this watch has been handed to its listener
+   * (revisions that hold none for it included). Heartbeats carry it and clients count what
+   * they got up to it as seen: it is never ahead of a replay still being delivered, nor of a
+   * change this watch will still be handed.
+   */
   currentRevision(): number;
   /** Releases the observer. Idempotent. */
   close(): void;
