@@ -1,4 +1,5 @@
 import type { StateError, WatchEvent } from "@statebridge/state-provider";
+import { createObserverIndex } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord, VariableChange } from "./change-record.js";
 import type { WatchEventBatch, WatchListener } from "./types.js";
 
@@ -16,9 +17,10 @@ export interface Observer {
 }
 
 /**
- * The watchers of one session, indexed by variable id, so that a change reaches its
- * watchers by a loop over one set, whatever the number of other watchers. It consumes the
- * {@link ChangeRecord}s storage announces and knows nothing of storage or of streams.
+ * The watchers of one session, indexed by variable id (the shared observer index of
+ * `@statebridge/state-provider/change-feed`), so that a change reaches its watchers by a loop
+ * over one set, whatever the number of other watchers. It consumes the {@link ChangeRecord}s
+ * storage announces and knows nothing of storage or of streams.
  */
 export interface ObserverRegistry {
   /** Observers registered and not removed. */
@@ -59,8 +61,10 @@ interface MutableObserver extends Observer {
  *   throwing listener never stops delivery to the others nor undoes the committed change.
  */
 export function createObserverRegistry(onListenerError: (error: unknown) => void): ObserverRegistry {
-  const observers = new Set<MutableObserver>();
-  const byVariable = new Map<string, Set<MutableObserver>>();
+  const index = createObserverIndex<MutableObserver, VariableChange>({
+    idOf: (change) => change.id,
+    deletes: (change) => change.kind === "deleted",
+  });
 
   function deliver(observer: MutableObserver, batch: WatchEventBatch): void {
     if (observer.closed) return;
@@ -72,16 +76,26 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
     }
   }
 
-  function forgetDeleted(change: VariableChange): void {
-    const watchers = byVariable.get(change.id);
-    if (watchers === undefined) return;
-    for (const observer of watchers) observer.targets.delete(change.id);
-    byVariable.delete(change.id);
+  function deliverChanges(
+    observer: MutableObserver,
+    changes: readonly VariableChange[],
+    record: ChangeRecord,
+  ): void {
+    const revision = record.revision;
+    // An observer added while this record was pending has it in its snapshot already.
+    if (observer.closed || revision <= observer.deliveredThrough) return;
+    const events: WatchEvent[] = [];
+    let bytes = 0;
+    for (const change of changes) {
+      events.push(eventOf(change, observer.targets.get(change.id) as string, revision));
+      bytes += change.bytes;
+    }
+    deliver(observer, { revision, events, bytes });
   }
 
   return {
     get size() {
-      return observers.size;
+      return index.size;
     },
 
     add(targets, listener, deliveredThrough) {
@@ -91,68 +105,19 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
         deliveredThrough,
         closed: false,
       };
-      observers.add(observer);
-      for (const id of observer.targets.keys()) {
-        let watchers = byVariable.get(id);
-        if (watchers === undefined) {
-          watchers = new Set();
-          byVariable.set(id, watchers);
-        }
-        watchers.add(observer);
-      }
+      index.add(observer);
       return observer;
     },
 
     remove(observer) {
       const target = observer as MutableObserver;
-      if (!observers.delete(target)) return false;
+      if (!index.remove(target)) return false;
       target.closed = true;
-      for (const id of target.targets.keys()) {
-        const watchers = byVariable.get(id);
-        if (watchers === undefined) continue;
-        watchers.delete(target);
-        if (watchers.size === 0) byVariable.delete(id);
-      }
       return true;
     },
 
     dispatch(record) {
-      const { revision, changes } = record;
-      if (changes.length === 1) {
-        const change = changes[0] as VariableChange;
-        const watchers = byVariable.get(change.id);
-        if (watchers === undefined) return;
-        for (const observer of watchers) {
-          // An observer added while this record was pending has it in its snapshot already.
-          if (observer.closed || revision <= observer.deliveredThrough) continue;
-          const identifier = observer.targets.get(change.id) as string;
-          deliver(observer, {
-            revision,
-            events: [eventOf(change, identifier, revision)],
-            bytes: change.bytes,
-          });
-        }
-        if (change.kind === "deleted") forgetDeleted(change);
-        return;
-      }
-      const batches = new Map<MutableObserver, { events: WatchEvent[]; bytes: number }>();
-      for (const change of changes) {
-        const watchers = byVariable.get(change.id);
-        if (watchers === undefined) continue;
-        for (const observer of watchers) {
-          if (observer.closed || revision <= observer.deliveredThrough) continue;
-          const identifier = observer.targets.get(change.id) as string;
-          const event = eventOf(change, identifier, revision);
-          const batch = batches.get(observer);
-          if (batch === undefined) batches.set(observer, { events: [event], bytes: change.bytes });
-          else {
-            batch.events.push(event);
-            batch.bytes += change.bytes;
-          }
-        }
-      }
-      for (const [observer, { events, bytes }] of batches) deliver(observer, { revision, events, bytes });
-      for (const change of changes) if (change.kind === "deleted") forgetDeleted(change);
+      index.dispatch(record, deliverChanges);
     },
 
     eventsFor(targets, record) {
@@ -172,10 +137,7 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
     },
 
     endAll(error) {
-      const ending = [...observers];
-      observers.clear();
-      byVariable.clear();
-      for (const observer of ending) {
+      for (const observer of index.clear()) {
         observer.closed = true;
         try {
           observer.listener.onEnd(error);

@@ -17,7 +17,7 @@ import {
   type WatchEvent,
   type WatchEventType,
 } from "@statebridge/state-provider";
-import { type ChangeHistory, createChangeHistory } from "./change-history.js";
+import { createRevisionHistory, type RevisionHistory } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord } from "./change-record.js";
 import { createMemoryBudget } from "./memory-budget.js";
 import { createObserverRegistry, type Observer, type ObserverRegistry } from "./observer-registry.js";
@@ -61,7 +61,7 @@ interface Session {
   readonly ttlSeconds: number;
   metadata: Metadata;
   readonly state: SessionState;
-  readonly history: ChangeHistory;
+  readonly history: RevisionHistory<ChangeRecord>;
   readonly observers: ObserverRegistry;
   /** True while records are being handed to observers; later commits wait in `pending`. */
   delivering: boolean;
@@ -222,7 +222,11 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         budget,
         onCommit: (record) => commit(session, record),
       }),
-      history: createChangeHistory(historySize, historyBytes, 0),
+      history: createRevisionHistory<ChangeRecord>({
+        capacity: historySize,
+        maxBytes: historyBytes,
+        bytesOf: (record) => record.bytes,
+      }),
       observers: createObserverRegistry(onListenerError),
       delivering: false,
       pending: [],

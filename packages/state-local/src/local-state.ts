@@ -37,8 +37,8 @@ import {
   type WatchInfo,
   type WatchOptions,
 } from "@statebridge/state-provider";
-import { type Change, createChangeHistory } from "./change-history.js";
-import { createWatchEvent, createWatchHub } from "./watch-hub.js";
+import { createRevisionHistory } from "@statebridge/state-provider/change-feed";
+import { type Change, createWatchEvent, createWatchHub, type RevisionRecord } from "./watch-hub.js";
 
 /** Options of {@link createLocalState}. */
 export interface LocalStateOptions {
@@ -104,7 +104,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
   let revision = 0;
   let sessionMetadata: Metadata = normalizeMetadata(undefined);
   let closed = false;
-  const history = createChangeHistory(historySize);
+  const history = createRevisionHistory<RevisionRecord>({ capacity: historySize });
   const hub = createWatchHub(now, () => revision);
 
   /** @throws `invalid_value` for an identifier no variable could have: over the length limit. */
@@ -131,8 +131,9 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
 
   function commit(changes: readonly Change[]): number {
     revision++;
-    history.append({ revision, changes });
-    hub.publish(revision, changes);
+    const record: RevisionRecord = { revision, changes };
+    history.push(record);
+    hub.publish(record);
     return revision;
   }
 
