@@ -78,6 +78,37 @@ try {
     ),
   );
 
+  // A 1,000,000-element tensor: what a set costs, and what a GET by another client waits
+  // meanwhile (the script copies the 8 MB value; Redis serves nobody else while it runs).
+  const data = Array.from({ length: 1_000_000 }, (_, index) => index);
+  await store.register("s", "tensor", "tensor", { shape: [1000, 1000], data });
+  rows.push(
+    summarize(
+      "redis store set of a 1,000,000-element tensor",
+      await sample(() => store.set("s", "tensor", { shape: [1000, 1000], data }), { samples: 20, warmup: 3 }),
+    ),
+  );
+  {
+    const probe = createClient({ url });
+    await probe.connect();
+    let writing = true;
+    const writer = (async () => {
+      for (let round = 0; round < 10; round++) await store.set("s", "tensor", { shape: [1000, 1000], data });
+      writing = false;
+    })();
+    const waits = [];
+    while (writing) {
+      const start = process.hrtime.bigint();
+      await probe.get("floor");
+      waits.push(Number(process.hrtime.bigint() - start));
+    }
+    await writer;
+    await probe.destroy();
+    rows.push(
+      summarize("raw GET while 1,000,000-element tensors are written", Float64Array.from(waits).sort()),
+    );
+  }
+
   // Watch latency across stores: set through `store`, received by a watcher on `other`.
   const other = await createRedisSessionStore({ url, keyPrefix: "bench" });
   let resolveEvent;

@@ -146,3 +146,27 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** Values from this size on are stored as blobs, outside every script (see scripts.ts). */
+export const BLOB_THRESHOLD_BYTES = 64 * 1024;
+
+const INLINE_TAG = Buffer.from("v", "latin1");
+
+/** A value stored in place: `v` and its bytes. */
+export function inlineStored(bytes: Buffer): Buffer {
+  return Buffer.concat([INLINE_TAG, bytes]);
+}
+
+/** A reference to a blob field: `b<length>:<field>`. */
+export function blobReference(length: number, field: string): string {
+  return `b${length}:${field}`;
+}
+
+/** What a stored value is: its bytes in place, or the blob field holding them. */
+export function parseStored(stored: Buffer): { readonly bytes: Buffer } | { readonly blob: string } {
+  if (stored[0] === 0x62) {
+    const text = stored.toString("latin1");
+    return { blob: text.slice(text.indexOf(":") + 1) };
+  }
+  return { bytes: stored.subarray(1) };
+}

@@ -1,9 +1,17 @@
+import { randomBytes } from "node:crypto";
 import {
   assertIdentifierLength,
   describe,
   MAX_IDENTIFIER_LENGTH,
   StateError,
 } from "@statebridge/state-provider";
+import {
+  BLOB_THRESHOLD_BYTES,
+  blobReference,
+  inlineStored,
+  parseStored,
+  type StoredVariable,
+} from "./codec.js";
 import type { Connection, Reply } from "./connection.js";
 import { type SessionKeys, sessionKeys } from "./keys.js";
 import { goneError, parseSessionReply, recreatedError, type SessionReply, text } from "./replies.js";
@@ -48,6 +56,19 @@ export interface StoreContext {
     identifiers?: readonly string[],
     epoch?: string,
   ): Promise<SessionReply>;
+  /**
+   * Makes an encoded value ready for a script: in place when small, else written first to a
+   * new field of the session's blobs hash (one plain HSET), which `blobs` collects so that a
+   * write that fails can {@link StoreContext.discard} them.
+   */
+  place(keys: SessionKeys, encoded: Buffer, blobs: string[]): Promise<Buffer | string>;
+  /** Drops blobs written for a write that did not happen. */
+  discard(keys: SessionKeys, blobs: readonly string[]): Promise<void>;
+  /**
+   * The bytes of stored values (tagged, as scripts keep them), fetching blobs in one HMGET.
+   * @returns `undefined` when a blob is gone (it was replaced and its history dropped since).
+   */
+  resolve(keys: SessionKeys, stored: readonly Buffer[]): Promise<Buffer[] | undefined>;
 }
 
 /** Creates the shared part of a store. */
@@ -71,11 +92,56 @@ export function createStoreContext(
       ]);
     },
     async read(sessionId, mode, identifiers = [], epoch = "") {
-      const reply = await context.run(READ, keysOf(sessionId), [mode, ...identifiers], epoch);
-      const status = text(reply[0]);
-      if (status === "gone") throw goneError(sessionId, text(reply[1]));
-      if (status === "epoch") throw recreatedError(sessionId);
-      return parseSessionReply(sessionId, reply);
+      const keys = keysOf(sessionId);
+      // A blob can be dropped between the read and its fetch (replaced, its history trimmed):
+      // the variable was written meanwhile, so reading again gives the newer value.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const reply = await context.run(READ, keys, [mode, ...identifiers], epoch);
+        const status = text(reply[0]);
+        if (status === "gone") throw goneError(sessionId, text(reply[1]));
+        if (status === "epoch") throw recreatedError(sessionId);
+        const parsed = parseSessionReply(sessionId, reply);
+        const present = parsed.variables.filter((stored): stored is StoredVariable => stored !== undefined);
+        const values = await context.resolve(
+          keys,
+          present.map((stored) => stored.value),
+        );
+        if (values === undefined) continue;
+        let next = 0;
+        return {
+          ...parsed,
+          variables: parsed.variables.map((stored) =>
+            stored === undefined ? undefined : { ...stored, value: values[next++] as Buffer },
+          ),
+        };
+      }
+      throw new StateError(
+        "unavailable",
+        `session ${JSON.stringify(sessionId)} kept changing under a read; retry`,
+      );
+    },
+    async place(keys, encoded, blobs) {
+      if (encoded.length < BLOB_THRESHOLD_BYTES) return inlineStored(encoded);
+      const field = randomBytes(12).toString("hex");
+      await connection.command(["HSET", keys.blobs, field, encoded]);
+      // Expires with the session once a write slides it; until then, if no write does.
+      await connection.command(["PEXPIRE", keys.blobs, String(limits.ttlMs), "NX"]);
+      blobs.push(field);
+      return blobReference(encoded.length, field);
+    },
+    async discard(keys, blobs) {
+      if (blobs.length > 0) await connection.command(["HDEL", keys.blobs, ...blobs]).catch(() => {});
+    },
+    async resolve(keys, stored) {
+      const parsed = stored.map(parseStored);
+      const fields = parsed.flatMap((each) => ("blob" in each ? [each.blob] : []));
+      const fetched =
+        fields.length === 0
+          ? []
+          : ((await connection.command(["HMGET", keys.blobs, ...fields])) as readonly Reply[]);
+      if (fetched.some((value) => !Buffer.isBuffer(value))) return undefined;
+      let next = 0;
+      return parsed.map((each) => ("blob" in each ? (fetched[next++] as Buffer) : each.bytes));
     },
   };
   return context;

@@ -7,12 +7,14 @@ import {
 import { StateError } from "@statebridge/state-provider";
 import type { Connection, Reply } from "./connection.js";
 import type { SessionKeys } from "./keys.js";
-import { type LogEntry, parseLogEntry, toChangeRecord } from "./log-entry.js";
+import { type LogEntry, parseLogEntry, rawChanges, storedValuesOf, toChangeRecord } from "./log-entry.js";
 
 /** Options of {@link createFeed}. */
 export interface FeedOptions {
   /** The store's connection: keep-alives and wake-ups go through it. */
   readonly connection: Connection;
+  /** The bytes of stored values, blobs fetched; `undefined` when one is gone. */
+  readonly resolveValues: (keys: SessionKeys, stored: readonly Buffer[]) => Promise<Buffer[] | undefined>;
   /**
    * The longest one XREAD blocks, and how often watched sessions are kept alive and checked;
    * a session whose TTL is shorter is kept alive every quarter of its TTL.
@@ -116,7 +118,7 @@ export function createFeed(options: FeedOptions) {
     })();
   }
 
-  function handle(session: WatchedSession, entry: LogEntry): void {
+  async function handle(session: WatchedSession, entry: LogEntry): Promise<void> {
     if (entry.epoch !== session.epoch || entry.ending !== undefined) {
       const quoted = JSON.stringify(session.sessionId);
       endSession(
@@ -136,21 +138,33 @@ export function createFeed(options: FeedOptions) {
     for (const watcher of [...session.watchers.values()]) {
       if (entry.revision <= watcher.seen) continue;
       if (entry.previous > watcher.seen) {
-        end(
-          session,
-          watcher,
-          new StateError(
-            "unavailable",
-            `the watch of session ${JSON.stringify(session.sessionId)} fell behind its change log ` +
-              `(revision ${entry.previous} was dropped before it was read); resume to resync`,
-          ),
-        );
+        end(session, watcher, behind(session, entry.previous));
         continue;
       }
       watcher.seen = entry.revision;
       for (const id of watcher.observer.targets.keys()) wanted.add(id);
     }
-    if (wanted.size > 0) session.registry.dispatch(toChangeRecord(entry, wanted));
+    if (wanted.size === 0) return;
+    const changes = rawChanges(entry).filter((change) => wanted.has(change.id));
+    if (changes.length === 0) return;
+    const values = await options.resolveValues(session.keys, storedValuesOf(changes));
+    if (sessions.get(session.sessionId) !== session) return;
+    if (values === undefined) {
+      // A blob of this entry was dropped: the history moved past it before it was read here.
+      for (const watcher of [...session.watchers.values()]) {
+        if (watcher.seen === entry.revision) end(session, watcher, behind(session, entry.revision));
+      }
+      return;
+    }
+    session.registry.dispatch(toChangeRecord(entry, changes, values));
+  }
+
+  function behind(session: WatchedSession, revision: number): StateError {
+    return new StateError(
+      "unavailable",
+      `the watch of session ${JSON.stringify(session.sessionId)} fell behind its change log ` +
+        `(revision ${revision} was dropped before it was read); resume to resync`,
+    );
   }
 
   async function keepAlive(): Promise<void> {
@@ -203,7 +217,7 @@ export function createFeed(options: FeedOptions) {
           if (session === undefined || session.rewound) continue;
           for (const raw of entries) {
             if (sessions.get(session.sessionId) !== session) break;
-            handle(session, parseLogEntry(raw));
+            await handle(session, parseLogEntry(raw));
           }
         }
         await keepAlive();

@@ -20,6 +20,8 @@ export interface SessionKeys {
   readonly history: string;
   /** String: why the session ended (`expired`, `deleted`); outlives the session by a grace time. */
   readonly ending: string;
+  /** Hash: large values (64 KiB and more), by a random field their stored reference names. */
+  readonly blobs: string;
   /** All of them, in script order. */
   readonly all: readonly string[];
 }
@@ -64,10 +66,20 @@ export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
     log: `${tag}:l`,
     history: `${tag}:h`,
     ending: `${tag}:e`,
+    blobs: `${tag}:b`,
   };
   return {
     ...keys,
-    all: [keys.session, keys.names, keys.variables, keys.order, keys.log, keys.history, keys.ending],
+    all: [
+      keys.session,
+      keys.names,
+      keys.variables,
+      keys.order,
+      keys.log,
+      keys.history,
+      keys.ending,
+      keys.blobs,
+    ],
   };
 }
 

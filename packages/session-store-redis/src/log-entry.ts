@@ -33,63 +33,102 @@ export function parseLogEntry(raw: Reply): LogEntry {
   };
 }
 
-/**
- * The change record of a log entry. Values are decoded only for changes whose variable id is
- * in `wanted` (all when absent): a large tensor nobody here watches is never unpacked.
- */
-export function toChangeRecord(entry: LogEntry, wanted?: ReadonlySet<string>): ChangeRecord {
+/** One change of a log entry as stored: values still tagged (in place or blob references). */
+export interface RawChange {
+  readonly kind: "value_change" | "deleted";
+  readonly version: number;
+  readonly id: string;
+  readonly header: string;
+  readonly metadata: string;
+  readonly oldStored: Buffer;
+  readonly newStored: Buffer | undefined;
+}
+
+/** The changes of a log entry, values not decoded. */
+export function rawChanges(entry: LogEntry): RawChange[] {
   const blob = entry.fields.get("x") ?? Buffer.alloc(0);
-  const source = entry.fields.get("src")?.toString("utf8") ?? "unknown";
-  const timestamp = Number(entry.fields.get("ts")?.toString("latin1") ?? "0");
-  const changes: VariableChange[] = [];
-  let bytes = 0;
+  const changes: RawChange[] = [];
   let offset = 0;
   while (offset < blob.length) {
     const newline = blob.indexOf(10, offset);
-    const [kind, version, id, headerLength, metadataLength, oldLength, newLength] = blob
-      .toString("latin1", offset, newline)
-      .split("|");
-    offset = newline + 1;
-    const lengths = [headerLength, metadataLength, oldLength, newLength].map(Number) as [
+    const [kind, version, id, ...lengthTexts] = blob.toString("latin1", offset, newline).split("|");
+    const [headerLength, metadataLength, oldLength, newLength] = lengthTexts.map(Number) as [
       number,
       number,
       number,
       number,
     ];
-    const start = offset;
-    offset += lengths[0] + lengths[1] + lengths[2] + lengths[3];
-    if (wanted !== undefined && !wanted.has(id as string)) continue;
-    const header = decodeHeader(blob.toString("utf8", start, start + lengths[0]));
-    const metadataText = blob.toString("utf8", start + lengths[0], start + lengths[0] + lengths[1]);
-    const oldStart = start + lengths[0] + lengths[1];
-    const oldValue = decodeStoredValue(header.type, blob.subarray(oldStart, oldStart + lengths[2]));
-    const deleted = kind === "d";
-    const newValue = deleted
-      ? undefined
-      : decodeStoredValue(
-          header.type,
-          blob.subarray(oldStart + lengths[2], oldStart + lengths[2] + lengths[3]),
-        );
-    const metadata = decodeMetadata(metadataText);
+    let start = newline + 1;
+    const take = (length: number) => {
+      const part = blob.subarray(start, start + length);
+      start += length;
+      return part;
+    };
+    const header = take(headerLength).toString("utf8");
+    const metadata = take(metadataLength).toString("utf8");
+    const oldStored = take(oldLength);
+    const newStored = take(newLength);
+    offset = start;
+    changes.push({
+      kind: kind === "d" ? "deleted" : "value_change",
+      version: Number(version),
+      id: id as string,
+      header,
+      metadata,
+      oldStored,
+      newStored: kind === "d" ? undefined : newStored,
+    });
+  }
+  return changes;
+}
+
+/**
+ * The change record of a log entry, for the changes whose variable id is in `wanted` (all
+ * when absent); `values` holds their old and new values' bytes in order (see
+ * {@link storedValuesOf}), blobs already fetched.
+ */
+export function toChangeRecord(
+  entry: LogEntry,
+  changes: readonly RawChange[],
+  values: readonly Buffer[],
+): ChangeRecord {
+  const source = entry.fields.get("src")?.toString("utf8") ?? "unknown";
+  const timestamp = Number(entry.fields.get("ts")?.toString("latin1") ?? "0");
+  const record: VariableChange[] = [];
+  let bytes = 0;
+  let next = 0;
+  for (const change of changes) {
+    const header = decodeHeader(change.header);
+    const oldValue = decodeStoredValue(header.type, values[next++] as Buffer);
+    const newValue =
+      change.newStored === undefined ? undefined : decodeStoredValue(header.type, values[next++] as Buffer);
+    const metadata = decodeMetadata(change.metadata);
     const changeBytes =
       valueByteLength(header.type, oldValue) +
       (newValue === undefined ? 0 : valueByteLength(header.type, newValue)) +
       jsonByteLength(metadata) +
       RECORD_OVERHEAD_BYTES;
     bytes += changeBytes;
-    changes.push({
-      kind: deleted ? "deleted" : "value_change",
-      id: id as string,
+    record.push({
+      kind: change.kind,
+      id: change.id,
       name: header.name,
       variableType: header.type,
       oldValue,
       newValue,
-      version: Number(version),
+      version: change.version,
       source,
       metadata,
       timestamp,
       bytes: changeBytes,
     });
   }
-  return { revision: entry.revision, changes, bytes };
+  return { revision: entry.revision, changes: record, bytes };
+}
+
+/** The stored (tagged) old and new values of changes, in the order {@link toChangeRecord} takes. */
+export function storedValuesOf(changes: readonly RawChange[]): Buffer[] {
+  return changes.flatMap((change) =>
+    change.newStored === undefined ? [change.oldStored] : [change.oldStored, change.newStored],
+  );
 }

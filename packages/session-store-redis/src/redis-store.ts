@@ -85,6 +85,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
 
   const feed = createFeed({
     connection,
+    resolveValues: (keys, stored) => context.resolve(keys, stored),
     intervalMs: watchIntervalMs,
     maxWatchersPerSession: limits.maxWatchers,
     onListenerError,

@@ -1,34 +1,56 @@
 /**
  * The server-side scripts. Each runs on one session's keys (one slot), in this `KEYS` order:
- * session, names, variables, order, log, history, ending. `ARGV[1]` is the time in epoch
+ * session, names, variables, order, log, history, ending, blobs. `ARGV[1]` is the time in epoch
  * milliseconds, `ARGV[2]` how long an ended session's reason is remembered, `ARGV[3]` the epoch
  * the caller expects ('' for any). Replies start with a status word.
  *
  * Change-log entries (`XADD <revision>-0`) hold `p` (the previous entry's revision, so a
  * reader can tell it missed one), `g` (the epoch), `src`, `ts`, `n`, and `x`: per change a line
  * `kind|version|id|headerLength|metadataLength|oldLength|newLength\n` followed by those four
- * strings. Values are only copied, never decoded.
+ * strings. Values are stored tagged: `v` and the bytes inline, or, from 64 KiB on,
+ * `b<length>:<field>` naming a field of the blobs hash that the caller wrote beforehand with a
+ * plain HSET, so that a script never holds a large value (Lua copies every string it
+ * touches: an 8 MB value in a script costs tens of milliseconds of Redis's time, a plain HSET
+ * a few). A blob is dropped when the log entry that replaced it leaves the history.
  */
 const PRELUDE = `
-local S, N, V, O, L, H, E = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local S, N, V, O, L, H, E, B = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now, grace, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local function slide(ttl)
   redis.call('HSET', S, 'accessed', now)
   for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  redis.call('PEXPIRE', B, ttl)
   redis.call('PEXPIRE', E, ttl + grace)
+end
+local function size(stored)
+  if not stored or stored == '' then return 0 end
+  if string.sub(stored, 1, 1) == 'b' then return tonumber(string.match(stored, '^b(%d+):')) end
+  return #stored - 1
+end
+local function blob(stored)
+  if stored and string.sub(stored, 1, 1) == 'b' then return string.match(stored, '^b%d+:(.*)$') end
+  return nil
+end
+local function free(fields)
+  for field in string.gmatch(fields or '', '[^,]+') do redis.call('HDEL', B, field) end
 end
 local function gone() return {'gone', redis.call('GET', E) or ''} end
 local function resolve(identifier)
   if redis.call('HEXISTS', V, identifier .. ':h') == 1 then return identifier end
   return redis.call('HGET', N, identifier)
 end
-local function trim(rev, bytes, size, limit)
-  redis.call('RPUSH', H, rev .. ':' .. bytes)
+local function trim(rev, bytes, size, limit, replaced)
+  -- Blobs an entry replaced are dropped when it leaves the history; the newest entry's wait
+  -- for the next write, so that live readers can still fetch them.
+  free(redis.call('HGET', S, 'defer'))
+  redis.call('HSET', S, 'defer', '')
+  redis.call('RPUSH', H, rev .. ':' .. bytes .. ':' .. replaced)
   local held = tonumber(redis.call('HGET', S, 'hbytes')) + bytes
   local length = redis.call('LLEN', H)
   local dropped = nil
   while length > 0 and (length > size or held > limit) do
-    local r, b = string.match(redis.call('LPOP', H), '(%d+):(%d+)')
+    local r, b, fields = string.match(redis.call('LPOP', H), '^(%d+):(%d+):(.*)$')
+    if tonumber(r) == rev then redis.call('HSET', S, 'defer', fields) else free(fields) end
     held = held - tonumber(b)
     length = length - 1
     dropped = tonumber(r)
@@ -48,7 +70,7 @@ local function change(parts, kind, version, id, header, metadata, old, new)
   table.insert(parts, metadata)
   table.insert(parts, old)
   table.insert(parts, new)
-  return #old + #new + #metadata + 256
+  return size(old) + size(new) + #metadata + 256
 end
 `;
 
@@ -96,7 +118,7 @@ if s[1] then
   return {'existing', s[1], s[2], s[3], tostring(now), s[4], s[5], s[6], s[7]}
 end
 if ARGV[7] ~= '1' then return {'absent'} end
-redis.call('DEL', N, V, O, L, H)
+redis.call('DEL', N, V, O, L, H, B)
 redis.call('HSET', S, 'epoch', ARGV[4], 'rev', 0, 'created', now, 'ttl', ARGV[5], 'meta', ARGV[6],
   'count', 0, 'hbytes', 0, 'base', 0, 'last', 0, 'seq', 0)
 redis.call('SET', E, 'expired')
@@ -154,12 +176,13 @@ for i = 0, n - 1 do
 end
 local rev = tonumber(s[3]) + 1
 redis.call('HSET', S, 'rev', rev, 'last', rev)
-local parts, bytes, versions = {}, 0, {'ok', rev, s[1]}
+local parts, bytes, versions, replaced = {}, 0, {'ok', rev, s[1]}, {}
 for i = 0, n - 1 do
   local b = 9 + i * 6
   local id = ARGV[b]
   local version = tonumber(current[i][1]) + 1
   local old = redis.call('HGET', V, id .. ':d')
+  table.insert(replaced, blob(old))
   local metadata = ARGV[b + 3]
   if metadata ~= '' then
     metadata = string.sub(metadata, 2)
@@ -172,7 +195,7 @@ for i = 0, n - 1 do
   table.insert(versions, version)
 end
 redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', table.concat(parts))
-trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]))
+trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]), table.concat(replaced, ','))
 slide(tonumber(s[2]))
 return versions
 `;
@@ -195,7 +218,7 @@ redis.call('HINCRBY', S, 'count', -1)
 local parts = {}
 local bytes = change(parts, 'd', f[3], id, f[1], f[2], f[4], '')
 redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[5], 'ts', now, 'n', 1, 'x', table.concat(parts))
-trim(rev, bytes, tonumber(ARGV[6]), tonumber(ARGV[7]))
+trim(rev, bytes, tonumber(ARGV[6]), tonumber(ARGV[7]), blob(f[4]) or '')
 slide(tonumber(s[2]))
 return {'ok', rev, s[1]}
 `;
@@ -208,7 +231,7 @@ export const DELETE_SESSION = `${PRELUDE}
 local s = redis.call('HMGET', S, 'epoch', 'rev', 'last')
 if not s[1] then return {'absent'} end
 redis.call('XADD', L, (tonumber(s[2]) + 1) .. '-0', 'p', s[3], 'g', s[1], 'end', 'deleted')
-redis.call('DEL', S, N, V, O, H)
+redis.call('DEL', S, N, V, O, H, B)
 redis.call('PEXPIRE', L, math.min(grace, 60000))
 redis.call('SET', E, 'deleted', 'PX', grace)
 return {'deleted'}
@@ -225,7 +248,7 @@ local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'count')
 local created = false
 if not s[1] then
   if wanted ~= '' then return gone() end
-  redis.call('DEL', N, V, O, L, H)
+  redis.call('DEL', N, V, O, L, H, B)
   redis.call('HSET', S, 'epoch', ARGV[4], 'rev', 0, 'created', now, 'ttl', ARGV[5], 'meta', '',
     'count', 0, 'hbytes', 0, 'base', 0, 'last', 0, 'seq', 0)
   redis.call('SET', E, 'expired')
@@ -253,7 +276,10 @@ end
 local rev = math.max(tonumber(s[3]), tonumber(ARGV[6]))
 if count == 0 then
   -- An empty session adopts the document's history: nothing before it can be replayed.
+  for _, item in ipairs(redis.call('LRANGE', H, 0, -1)) do free(string.match(item, '^%d+:%d+:(.*)$')) end
+  free(redis.call('HGET', S, 'defer'))
   redis.call('DEL', H)
+  redis.call('HSET', S, 'defer', '')
   redis.call('XTRIM', L, 'MINID', (rev + 1) .. '-0')
   redis.call('HSET', S, 'hbytes', 0, 'base', rev)
 else

@@ -55,21 +55,31 @@ export async function registerVariable(
   }
   const value = normalizeValue(checkedType, initial, constraints, checkedName);
   const valueBytes = checkSize(context, checkedName, checkedType, value);
+  const keys = context.keys(sessionId);
+  const encoded = encodeStoredValue(checkedType, value);
   for (;;) {
     const id = createVariableId();
     const createdAt = Date.now();
-    const reply = await context.run(REGISTER, context.keys(sessionId), [
-      id,
-      checkedName,
-      encodeHeader({ name: checkedName, type: checkedType, constraints, createdAt }),
-      encodeMetadata(metadata),
-      options.source,
-      encodeStoredValue(checkedType, value),
-      String(context.limits.maxVariables),
-      String(valueBytes),
-      String(context.limits.maxValueBytes),
-      String(createdAt),
-    ]);
+    const blobs: string[] = [];
+    const stored = await context.place(keys, encoded, blobs);
+    const reply = await context
+      .run(REGISTER, keys, [
+        id,
+        checkedName,
+        encodeHeader({ name: checkedName, type: checkedType, constraints, createdAt }),
+        encodeMetadata(metadata),
+        options.source,
+        stored,
+        String(context.limits.maxVariables),
+        String(valueBytes),
+        String(context.limits.maxValueBytes),
+        String(createdAt),
+      ])
+      .catch(async (error: unknown) => {
+        await context.discard(keys, blobs);
+        throw error;
+      });
+    if (text(reply[0]) !== "ok") await context.discard(keys, blobs);
     switch (text(reply[0])) {
       case "ok":
         return {
@@ -142,21 +152,32 @@ export async function importParsed(
   checkQuota: (sessionId: string) => Promise<void>,
   afterCreate: (sessionId: string) => Promise<void>,
 ): Promise<{ revision: number; imported: number }> {
-  const args: (string | Buffer)[] = [];
-  for (const variable of parsed.variables) {
+  const keys = context.keys(sessionId);
+  const encoded = parsed.variables.map((variable) => {
     checkSize(context, variable.name, variable.type, variable.value);
-    args.push(
-      variable.id,
-      variable.name,
-      encodeHeader(variable),
-      encodeMetadata(variable.metadata),
-      String(variable.version),
-      String(variable.updatedAt),
-      variable.source,
-      encodeStoredValue(variable.type, variable.value),
-    );
-  }
+    return encodeStoredValue(variable.type, variable.value);
+  });
   for (let attempt = 0; attempt < 5; attempt++) {
+    const blobs: string[] = [];
+    const args: (string | Buffer)[] = [];
+    for (const [index, variable] of parsed.variables.entries()) {
+      const stored = await context
+        .place(keys, encoded[index] as Buffer, blobs)
+        .catch(async (error: unknown) => {
+          await context.discard(keys, blobs);
+          throw error;
+        });
+      args.push(
+        variable.id,
+        variable.name,
+        encodeHeader(variable),
+        encodeMetadata(variable.metadata),
+        String(variable.version),
+        String(variable.updatedAt),
+        variable.source,
+        stored,
+      );
+    }
     let epoch = "";
     let metadata = mergeMetadata(decodeMetadata(""), parsed.metadata);
     try {
@@ -168,21 +189,27 @@ export async function importParsed(
       await checkQuota(sessionId);
     }
     const newEpoch = randomBytes(8).toString("hex");
-    const reply = await context.run(
-      IMPORT,
-      context.keys(sessionId),
-      [
-        newEpoch,
-        String(context.limits.ttlMs),
-        String(parsed.revision),
-        encodeMetadata(metadata),
-        String(context.limits.maxVariables),
-        String(parsed.variables.length),
-        ...args,
-      ],
-      epoch,
-    );
+    const reply = await context
+      .run(
+        IMPORT,
+        keys,
+        [
+          newEpoch,
+          String(context.limits.ttlMs),
+          String(parsed.revision),
+          encodeMetadata(metadata),
+          String(context.limits.maxVariables),
+          String(parsed.variables.length),
+          ...args,
+        ],
+        epoch,
+      )
+      .catch(async (error: unknown) => {
+        await context.discard(keys, blobs);
+        throw error;
+      });
     const status = text(reply[0]);
+    if (status !== "ok") await context.discard(keys, blobs);
     if (status === "ok") {
       if (text(reply[3]) === "1") await afterCreate(sessionId);
       return { revision: Number(reply[1]), imported: parsed.variables.length };

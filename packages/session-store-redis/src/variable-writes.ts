@@ -127,6 +127,15 @@ export function createValueWriter(context: StoreContext) {
     planned: readonly Planned[],
     source: string,
   ): Promise<{ revision: number; versions: number[] } | undefined> {
+    const keys = context.keys(sessionId);
+    const blobs: string[] = [];
+    const stored: (Buffer | string)[] = [];
+    try {
+      for (const write of planned) stored.push(await context.place(keys, write.value, blobs));
+    } catch (error) {
+      await context.discard(keys, blobs);
+      throw error;
+    }
     const args: (string | Buffer)[] = [
       source,
       String(context.limits.historySize),
@@ -134,18 +143,22 @@ export function createValueWriter(context: StoreContext) {
       String(context.limits.maxValueBytes),
       String(planned.length),
     ];
-    for (const write of planned) {
+    planned.forEach((write, index) => {
       args.push(
         write.target.id,
         write.expectation,
         String(write.expected),
         write.metadata,
-        write.value,
+        stored[index] as Buffer | string,
         String(write.valueBytes),
       );
-    }
-    const reply = await context.run(WRITE, context.keys(sessionId), args, epoch);
+    });
+    const reply = await context.run(WRITE, keys, args, epoch).catch(async (error: unknown) => {
+      await context.discard(keys, blobs);
+      throw error;
+    });
     const status = text(reply[0]);
+    if (status !== "ok") await context.discard(keys, blobs);
     if (status === "gone") throw goneError(sessionId, text(reply[1]));
     if (status === "ok") {
       return { revision: Number(reply[1]), versions: reply.slice(3).map((version) => Number(version)) };

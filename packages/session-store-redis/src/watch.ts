@@ -13,10 +13,10 @@ import {
   type WatchEvent,
   type WatchEventType,
 } from "@statebridge/state-provider";
-import { decodeVariable } from "./codec.js";
+import { decodeHeader, decodeVariable } from "./codec.js";
 import { checkIdentifier, notFoundError, type StoreContext } from "./context.js";
 import type { Feed } from "./feed.js";
-import { parseLogEntry, toChangeRecord } from "./log-entry.js";
+import { parseLogEntry, rawChanges } from "./log-entry.js";
 
 /** Options of a watch, as {@link SessionStore.watch} takes them. */
 export interface WatchOptions {
@@ -142,14 +142,10 @@ async function addDeleted(
     "+",
   ])) as readonly unknown[];
   for (const raw of reply ?? []) {
-    const record = toChangeRecord(parseLogEntry(raw as never));
-    for (const change of record.changes) {
+    for (const change of rawChanges(parseLogEntry(raw as never))) {
       if (change.kind !== "deleted" || replayTargets.has(change.id)) continue;
-      const identifier = unmatched.has(change.id)
-        ? change.id
-        : unmatched.has(change.name)
-          ? change.name
-          : undefined;
+      const { name } = decodeHeader(change.header);
+      const identifier = unmatched.has(change.id) ? change.id : unmatched.has(name) ? name : undefined;
       if (identifier === undefined) continue;
       replayTargets.set(change.id, identifier);
       unmatched.delete(identifier);

@@ -222,6 +222,28 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     expect((event?.newValue as { data: readonly number[] } | undefined)?.data[123_456]).toBe(123_456 * 0.5);
   });
 
+  it("large values live in blobs outside the scripts, dropped when their history goes: a value rewritten many times holds a bounded number", async () => {
+    const store = await open({ historySize: 2 });
+    await store.initializeSession("s");
+    const big = (seed: number) => Array.from({ length: 20_000 }, (_, index) => index + seed);
+    await store.register("s", "e", "embedding", big(0));
+    const seen = recorder();
+    await store.watch("s", ["e"], seen.listener);
+    for (let round = 1; round <= 12; round++) await store.set("s", "e", big(round));
+    expect(((await store.getVariable("s", "e")).value as readonly number[])[0]).toBe(12);
+    await until(() => seen.batches.length === 12 || seen.ends.length > 0, "every change");
+    expect(seen.ends).toEqual([]);
+    const last = seen.batches.at(-1)?.events[0];
+    expect((last?.oldValue as readonly number[] | undefined)?.[0]).toBe(11);
+    expect((last?.newValue as readonly number[] | undefined)?.[0]).toBe(12);
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const held = Number(await client.sendCommand(["HLEN", sessionKeys(prefix, "s").blobs]));
+    await client.destroy();
+    // The current value, the replaced values the two kept entries name, one deferred.
+    expect(held).toBeLessThanOrEqual(4);
+  });
+
   it("after Redis lost its data (FLUSHALL), the session answers session_expired and is not recreated by a write; a new one has another epoch", async () => {
     const store = await open();
     const { session } = await store.initializeSession("s");
