@@ -8,14 +8,16 @@ import {
   type WatchHandle,
   type WatchInfo,
 } from "@statebridge/state-provider";
+import { createDeliveryScheduler, type DeliveryQueue } from "@statebridge/state-provider/change-feed";
 
 let nextWatchNumber = 0;
 
 /**
  * A watch as the Context hands it out. It outlives backends: events from the current backend's
- * watch are queued here and handed to the watcher one at a time, in order, and on a switch the
- * watch is re-opened on the new backend from the last revision the old one reached, so the
- * watcher sees neither a gap nor a duplicate.
+ * watch are queued here (a delivery queue of `@statebridge/state-provider/change-feed`) and
+ * handed to the watcher one at a time, in order, and on a switch the watch is re-opened on the
+ * new backend from the last revision the old one reached, so the watcher sees neither a gap
+ * nor a duplicate.
  */
 export class ContextWatch implements WatchHandle {
   readonly watchId = `context-watch-${++nextWatchNumber}`;
@@ -24,20 +26,14 @@ export class ContextWatch implements WatchHandle {
   private readonly identifiers: readonly string[];
   /** The identifiers still alive: a `deleted` event removes those of its variable. */
   private readonly live: Set<string>;
-  private readonly watcher: Watcher;
   private readonly options: StreamWatchOptions;
-  private readonly queue: WatchEvent[] = [];
-  private draining = false;
+  private readonly queue: DeliveryQueue<WatchEvent>;
   private underlying: WatchHandle | undefined;
   private state: WatchInfo["state"] = "active";
   private finish!: (error: StateError | undefined) => void;
   private readonly onAbort = () => void this.close();
   private readonly onClosed: (watch: ContextWatch) => void;
   private revision = 0;
-  private received = 0;
-  private filtered = 0;
-  private failed = 0;
-  private delivered = 0;
   private reconnects = 0;
   private readonly startedAt = Date.now();
 
@@ -49,8 +45,12 @@ export class ContextWatch implements WatchHandle {
   ) {
     this.identifiers = identifiers;
     this.live = new Set(identifiers);
-    this.watcher = watcher;
     this.options = options;
+    // Delivered at once when nothing is pending: the backend already calls from its own turn.
+    this.queue = createDeliveryScheduler({ deferred: false }).createQueue({
+      watcher,
+      filter: options.filter,
+    });
     this.onClosed = onClosed;
     this.done = new Promise((resolve) => {
       this.finish = resolve;
@@ -116,7 +116,6 @@ export class ContextWatch implements WatchHandle {
 
   private receive(event: WatchEvent): void {
     if (this.state === "closed") return;
-    this.received++;
     if (event.revision > this.revision) this.revision = event.revision;
     if (event.type === "deleted") {
       // Every identifier of that variable: its name and its id may both be watched, and the
@@ -126,44 +125,12 @@ export class ContextWatch implements WatchHandle {
       this.live.delete(event.name);
     }
     this.queue.push(event);
-    if (!this.draining) void this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.length > 0 && this.state !== "closed") {
-        const event = this.queue.shift() as WatchEvent;
-        if (this.options.filter !== undefined) {
-          let keep: boolean;
-          try {
-            keep = this.options.filter(event);
-          } catch {
-            this.failed++;
-            continue;
-          }
-          if (!keep) {
-            this.filtered++;
-            continue;
-          }
-        }
-        try {
-          const result = this.watcher(event);
-          if (result !== undefined && typeof (result as Promise<void>).then === "function") await result;
-          this.delivered++;
-        } catch {
-          this.failed++;
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
   }
 
   private end(error: StateError | undefined): void {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.queue.length = 0;
+    this.queue.close();
     this.options.signal?.removeEventListener("abort", this.onAbort);
     const handle = this.underlying;
     this.underlying = undefined;
@@ -188,10 +155,10 @@ export class ContextWatch implements WatchHandle {
       watchId: this.watchId,
       identifiers: this.identifiers,
       revision: this.revision,
-      received: this.received,
-      filtered: this.filtered,
-      failed: this.failed,
-      delivered: this.delivered,
+      received: this.queue.received,
+      filtered: this.queue.filtered,
+      failed: this.queue.failed,
+      delivered: this.queue.delivered,
       reconnects: this.reconnects,
       startedAt: this.startedAt,
       state: this.state,
