@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { SessionStore } from "@statebridge/session-store";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { type HistogramSeries, registerCollected, registerFastHistogram } from "./metrics-collected.js";
 
 /** Which wire path served a call: the direct gRPC path, or connect's handler pipeline. */
 export type WirePath = "direct" | "connect";
@@ -47,6 +48,17 @@ export interface RpcSeries {
   started(): void;
   /** A call ended with gRPC `code` after `seconds`. */
   ended(code: number, seconds: number): void;
+}
+
+/** What one method on one path has counted so far. */
+interface RpcSeriesState {
+  readonly labels: Readonly<Record<string, string>>;
+  inFlight: number;
+  /** By gRPC code. */
+  readonly codes: (
+    | { labels: Record<string, string>; count: number; histogram: HistogramSeries }
+    | undefined
+  )[];
 }
 
 /** The live watch queues, summed at scrape time. */
@@ -129,25 +141,32 @@ function processMetrics(): Registry {
  */
 export function createServerMetrics(options: ServerMetricsOptions): ServerMetrics {
   const registry = new Registry();
-  const requests = new Counter({
-    name: "statebridge_rpc_requests_total",
-    help: "Calls ended, by service, method, gRPC status code and wire path (direct or connect).",
-    labelNames: ["service", "method", "code", "path"] as const,
-    registers: [registry],
-  });
-  const durations = new Histogram({
-    name: "statebridge_rpc_duration_seconds",
-    help: "Time from a call's headers to the end of its response, by service, method, code and path.",
-    labelNames: ["service", "method", "code", "path"] as const,
-    buckets: RPC_BUCKETS,
-    registers: [registry],
-  });
-  const inFlight = new Gauge({
-    name: "statebridge_rpc_in_flight",
-    help: "Calls being served now (watch streams included), by service, method and path.",
-    labelNames: ["service", "method", "path"] as const,
-    registers: [registry],
-  });
+  const all: RpcSeriesState[] = [];
+  registerCollected(
+    registry,
+    "statebridge_rpc_requests_total",
+    "Calls ended, by service, method, gRPC status code and wire path (direct or connect).",
+    "counter",
+    function* () {
+      for (const series of all) {
+        for (const code of series.codes)
+          if (code !== undefined) yield { labels: code.labels, value: code.count };
+      }
+    },
+  );
+  const durations = registerFastHistogram(
+    registry,
+    "statebridge_rpc_duration_seconds",
+    "Time from a call's headers to the end of its response, by service, method, code and path.",
+    RPC_BUCKETS,
+  );
+  registerCollected(
+    registry,
+    "statebridge_rpc_in_flight",
+    "Calls being served now (watch streams included), by service, method and path.",
+    "gauge",
+    () => all.map((series) => ({ labels: series.labels, value: series.inFlight })),
+  );
 
   const methods = new Map<string, { service: string; method: string }>();
   for (const service of options.services) {
@@ -178,30 +197,26 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
   }
 
   function createRpcSeries(service: string, method: string, path: WirePath): RpcSeries {
-    const gauge = inFlight.labels(service, method, path);
-    const counters: (Counter.Internal | undefined)[] = [];
-    const histograms: (Histogram.Internal<"service" | "method" | "code" | "path"> | undefined)[] = [];
+    const state: RpcSeriesState = { labels: { service, method, path }, inFlight: 0, codes: [] };
+    all.push(state);
     return {
       service,
       method,
       path,
       started() {
-        gauge.inc();
+        state.inFlight++;
       },
       ended(code, seconds) {
-        gauge.dec();
+        state.inFlight--;
         const index = code >= 0 && code < GRPC_CODE_NAMES.length ? code : 2;
-        let counter = counters[index];
-        let histogram = histograms[index];
-        if (counter === undefined || histogram === undefined) {
-          const name = GRPC_CODE_NAMES[index] as string;
-          counter = requests.labels(service, method, name, path);
-          histogram = durations.labels(service, method, name, path);
-          counters[index] = counter;
-          histograms[index] = histogram;
+        let counts = state.codes[index];
+        if (counts === undefined) {
+          const labels = { service, method, code: GRPC_CODE_NAMES[index] as string, path };
+          counts = { labels, count: 0, histogram: durations.series(labels) };
+          state.codes[index] = counts;
         }
-        counter.inc();
-        histogram.observe(seconds);
+        counts.count++;
+        counts.histogram.observe(seconds);
       },
     };
   }
@@ -310,28 +325,30 @@ function createStoreMetrics(registry: Registry, options: ServerMetricsOptions): 
   total("statebridge_sessions_expired_total", "Sessions that expired.", () => store.stats().sessionsExpired);
   total("statebridge_sessions_deleted_total", "Sessions deleted.", () => store.stats().sessionsDeleted);
 
-  const revisions = new Counter({
-    name: "statebridge_store_revisions_written_total",
-    help: "Revisions written: one per write, one per atomic batch.",
-    registers: [registry],
-  });
-  const events = new Counter({
-    name: "statebridge_watch_events_total",
-    help: "Events the store delivered to watch streams (initial, changes, deletions, resyncs).",
-    registers: [registry],
-  });
-  const resyncs = new Counter({
-    name: "statebridge_watch_resyncs_total",
-    help: "Resyncs sent: watches resumed from a revision the history no longer reached.",
-    registers: [registry],
-  });
-  const durations = new Histogram({
-    name: "statebridge_store_operation_duration_seconds",
-    help: "Time a store operation took, by operation.",
-    labelNames: ["operation"] as const,
-    buckets: STORE_BUCKETS,
-    registers: [registry],
-  });
+  const written = { revisions: 0, events: 0, resyncs: 0 };
+  const counted = (name: string, help: string, read: () => number) =>
+    registerCollected(registry, name, help, "counter", () => [{ labels: {}, value: read() }]);
+  counted(
+    "statebridge_store_revisions_written_total",
+    "Revisions written: one per write, one per atomic batch.",
+    () => written.revisions,
+  );
+  counted(
+    "statebridge_watch_events_total",
+    "Events the store delivered to watch streams (initial, changes, deletions, resyncs).",
+    () => written.events,
+  );
+  counted(
+    "statebridge_watch_resyncs_total",
+    "Resyncs sent: watches resumed from a revision the history no longer reached.",
+    () => written.resyncs,
+  );
+  const durations = registerFastHistogram(
+    registry,
+    "statebridge_store_operation_duration_seconds",
+    "Time a store operation took, by operation.",
+    STORE_BUCKETS,
+  );
   const errors = new Counter({
     name: "statebridge_store_errors_total",
     help: "Store operations that failed, by operation and statebridge error code.",
@@ -340,7 +357,7 @@ function createStoreMetrics(registry: Registry, options: ServerMetricsOptions): 
   });
   return {
     operation(operation) {
-      const histogram = durations.labels(operation);
+      const histogram = durations.series({ operation });
       return {
         succeeded(seconds) {
           histogram.observe(seconds);
@@ -352,11 +369,11 @@ function createStoreMetrics(registry: Registry, options: ServerMetricsOptions): 
       };
     },
     revisionsWritten(count) {
-      revisions.inc(count);
+      written.revisions += count;
     },
     eventsDelivered(count, resync) {
-      events.inc(count);
-      if (resync) resyncs.inc();
+      written.events += count;
+      if (resync) written.resyncs++;
     },
   };
 }

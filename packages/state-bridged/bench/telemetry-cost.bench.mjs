@@ -1,9 +1,9 @@
 // What the server's telemetry costs a call: BridgedState get and set p50 against a
 // bridge-server with metrics, tracing (through @opentelemetry/api, no SDK registered) and the
 // access log (at info, so not written) on, and against one with `telemetry: false`. Each
-// server runs in a child process; the two are sampled in alternating rounds so that the
-// machine's drift falls on both, and each row is the median of the rounds' p50s. Run from the
-// root with `node bench/run.mjs telemetry-cost` (the packages built).
+// server runs in a child process; the two are sampled in short alternating blocks, pooled per
+// server, so that the drift of a busy machine falls on both alike. Run from the root with
+// `node bench/run.mjs telemetry-cost` (the packages built).
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -11,8 +11,9 @@ import { pathToFileURL } from "node:url";
 import { createBridgedState } from "@statebridge/state-bridged";
 import { report, sample, summarize } from "../../../bench/lib.mjs";
 
-const ROUNDS = 7;
-const SAMPLES = 1500;
+/** Blocks per server and operation, and calls per block. */
+const BLOCKS = 60;
+const BLOCK_CALLS = 100;
 
 const serverIndex = pathToFileURL(
   join(
@@ -56,7 +57,16 @@ async function stopServer({ child }) {
   await exited;
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** Sorted durations of every block, pooled. */
+function pooled(blocks) {
+  const all = new Float64Array(blocks.reduce((total, block) => total + block.length, 0));
+  let offset = 0;
+  for (const block of blocks) {
+    all.set(block, offset);
+    offset += block.length;
+  }
+  return all.sort();
+}
 
 const servers = {
   off: await startServer({ telemetry: false }),
@@ -73,32 +83,23 @@ try {
     await sample(() => providers[name].get("x"), { samples: 3000, warmup: 0 });
     await sample((index) => providers[name].set("x", index), { samples: 3000, warmup: 0 });
   }
-  const p50s = { get: { off: [], on: [] }, set: { off: [], on: [] } };
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ["off", "on"] : ["on", "off"];
+  const blocks = { get: { off: [], on: [] }, set: { off: [], on: [] } };
+  for (let block = 0; block < BLOCKS; block++) {
+    const order = block % 2 === 0 ? ["off", "on"] : ["on", "off"];
     for (const name of order) {
       const provider = providers[name];
-      p50s.get[name].push(
-        summarize("", await sample(() => provider.get("x"), { samples: SAMPLES, warmup: 200 })).p50Ns,
-      );
-      p50s.set[name].push(
-        summarize("", await sample((index) => provider.set("x", index), { samples: SAMPLES, warmup: 200 }))
-          .p50Ns,
+      blocks.get[name].push(await sample(() => provider.get("x"), { samples: BLOCK_CALLS, warmup: 10 }));
+      blocks.set[name].push(
+        await sample((index) => provider.set("x", index), { samples: BLOCK_CALLS, warmup: 10 }),
       );
     }
   }
   for (const operation of ["get", "set"]) {
-    const off = median(p50s[operation].off);
-    const on = median(p50s[operation].on);
-    rows.push({ name: `${operation}, telemetry off`, p50Ns: off, p99Ns: Number.NaN, meanNs: Number.NaN });
-    rows.push({
-      name: `${operation}, metrics + tracing (no SDK) on`,
-      p50Ns: on,
-      p99Ns: Number.NaN,
-      meanNs: Number.NaN,
-      versusOffPercent: ((on - off) / off) * 100,
-    });
-    notes[`${operation}P50OverheadPercent`] = ((on - off) / off) * 100;
+    const off = summarize(`${operation}, telemetry off`, pooled(blocks[operation].off));
+    const on = summarize(`${operation}, metrics + tracing (no SDK) on`, pooled(blocks[operation].on));
+    const overhead = ((on.p50Ns - off.p50Ns) / off.p50Ns) * 100;
+    rows.push(off, { ...on, p50VersusOffPercent: overhead });
+    notes[`${operation}P50OverheadPercent`] = overhead;
   }
   // The "on" server counted every call.
   const text = await (await fetch(servers.on.metricsUrl)).text();
