@@ -76,6 +76,18 @@ describe("ListSessions", () => {
       expect((error as ConnectError).rawMessage).toContain("--inspector");
     });
 
+    it(`refuses an overlong prefix or page token with invalid_value, its echo truncated (${path.name})`, async () => {
+      server = await startTestServer({ inspector: true, inspectorDirectory: builtInspector() });
+      const client = createClient(BridgeService, path.createTransport(server.server.url));
+      for (const request of [{ prefix: "p".repeat(100_000) }, { pageToken: "t".repeat(100_000) }]) {
+        const error = await client
+          .listSessions(request)
+          .catch((caught: unknown) => ConnectError.from(caught));
+        expect((error as ConnectError).findDetails(ErrorDetailSchema)[0]?.code).toBe("invalid_value");
+        expect((error as ConnectError).rawMessage.length).toBeLessThan(1_000);
+      }
+    });
+
     it(`refuses a negative page_size with invalid_value (${path.name})`, async () => {
       server = await startTestServer({ inspector: true, inspectorDirectory: builtInspector() });
       const client = createClient(BridgeService, path.createTransport(server.server.url));
