@@ -54,7 +54,7 @@ interface WatchedSession {
   /** How often this session's TTL is slid while it is watched here. */
   readonly keepAliveMs: number;
   lastKeepAlive: number;
-  /** Set when a new watch moved `position` back: what the XREAD in flight brings is read again. */
+  /** Set when a watch was added: what the XREAD in flight brings is read again. */
   rewound: boolean;
   revision: number;
 }
@@ -118,7 +118,13 @@ export function createFeed(options: FeedOptions) {
     })();
   }
 
-  async function handle(session: WatchedSession, entry: LogEntry): Promise<void> {
+  /**
+   * Serves one log entry to the session's watchers. Values are fetched first (blobs may need a
+   * round trip); if a watch was added meanwhile the entry is left for the next read, which
+   * starts at it again, so that no watcher gets an entry out of order or misses one.
+   * @returns false when the rest of the read must be left for the next one.
+   */
+  async function handle(session: WatchedSession, entry: LogEntry): Promise<boolean> {
     if (entry.epoch !== session.epoch || entry.ending !== undefined) {
       const quoted = JSON.stringify(session.sessionId);
       endSession(
@@ -130,33 +136,31 @@ export function createFeed(options: FeedOptions) {
             : `session ${quoted} was recreated: the session watched ended`,
         ),
       );
-      return;
+      return false;
     }
+    const wanted = new Set<string>();
+    for (const watcher of session.watchers.values()) {
+      if (entry.revision > watcher.seen) for (const id of watcher.observer.targets.keys()) wanted.add(id);
+    }
+    const changes = wanted.size === 0 ? [] : rawChanges(entry).filter((change) => wanted.has(change.id));
+    const values =
+      changes.length === 0 ? [] : await options.resolveValues(session.keys, storedValuesOf(changes));
+    if (sessions.get(session.sessionId) !== session || session.rewound) return false;
     session.position = Math.max(session.position, entry.revision);
     session.revision = Math.max(session.revision, entry.revision);
-    const wanted = new Set<string>();
     for (const watcher of [...session.watchers.values()]) {
       if (entry.revision <= watcher.seen) continue;
-      if (entry.previous > watcher.seen) {
-        end(session, watcher, behind(session, entry.previous));
+      if (entry.previous > watcher.seen || values === undefined) {
+        // The log was trimmed past what this watch had read (an entry, or a blob of this one).
+        end(session, watcher, behind(session, values === undefined ? entry.revision : entry.previous));
         continue;
       }
       watcher.seen = entry.revision;
-      for (const id of watcher.observer.targets.keys()) wanted.add(id);
     }
-    if (wanted.size === 0) return;
-    const changes = rawChanges(entry).filter((change) => wanted.has(change.id));
-    if (changes.length === 0) return;
-    const values = await options.resolveValues(session.keys, storedValuesOf(changes));
-    if (sessions.get(session.sessionId) !== session) return;
-    if (values === undefined) {
-      // A blob of this entry was dropped: the history moved past it before it was read here.
-      for (const watcher of [...session.watchers.values()]) {
-        if (watcher.seen === entry.revision) end(session, watcher, behind(session, entry.revision));
-      }
-      return;
+    if (changes.length > 0 && values !== undefined) {
+      session.registry.dispatch(toChangeRecord(entry, changes, values));
     }
-    session.registry.dispatch(toChangeRecord(entry, changes, values));
+    return true;
   }
 
   function behind(session: WatchedSession, revision: number): StateError {
@@ -216,8 +220,8 @@ export function createFeed(options: FeedOptions) {
           const session = watched.find((candidate) => candidate.keys.log === name);
           if (session === undefined || session.rewound) continue;
           for (const raw of entries) {
-            if (sessions.get(session.sessionId) !== session) break;
-            await handle(session, parseLogEntry(raw));
+            if (sessions.get(session.sessionId) !== session || session.rewound) break;
+            if (!(await handle(session, parseLogEntry(raw)))) break;
           }
         }
         await keepAlive();
@@ -283,10 +287,9 @@ export function createFeed(options: FeedOptions) {
       }
       const observer = session.registry.add(targets, listener, position);
       session.watchers.set(observer, { observer, listener, seen: position });
-      if (position < session.position) {
-        session.position = position;
-        session.rewound = true;
-      }
+      if (position < session.position) session.position = position;
+      // What the read in flight brings is served again by the next read, with this watch in it.
+      session.rewound = true;
       kick();
       const owner = session;
       let open = true;

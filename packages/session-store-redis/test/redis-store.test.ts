@@ -244,6 +244,39 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     expect(held).toBeLessThanOrEqual(4);
   });
 
+  it("watches added while large values are being written and served get every later change once, in order", async () => {
+    const store = await open();
+    await store.initializeSession("s");
+    const big = (seed: number) => Array.from({ length: 10_000 }, () => seed);
+    await store.register("s", "e", "embedding", big(0));
+    await store.watch("s", ["e"], recorder().listener);
+    const watchers: { from: number; seen: ReturnType<typeof recorder> }[] = [];
+    let last = 0;
+    const writes = (async () => {
+      for (let round = 1; round <= 40; round++) last = (await store.set("s", "e", big(round))).revision;
+    })();
+    for (let index = 0; index < 15; index++) {
+      const seen = recorder();
+      const subscription = await store.watch("s", ["e"], seen.listener);
+      watchers.push({ from: subscription.startRevision, seen });
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    await writes;
+    for (const { from, seen } of watchers) {
+      await until(
+        () => seen.batches.at(-1)?.revision === last || from === last || seen.ends.length > 0,
+        "the last write",
+      );
+      expect(seen.ends).toEqual([]);
+      const revisions = seen.batches.map((batch) => batch.revision);
+      expect(revisions).toEqual(Array.from({ length: last - from }, (_, index) => from + 1 + index));
+      for (const batch of seen.batches) {
+        const event = batch.events[0];
+        expect((event?.newValue as readonly number[] | undefined)?.[0]).toBe(event?.version ?? -1);
+      }
+    }
+  });
+
   it("after Redis lost its data (FLUSHALL), the session answers session_expired and is not recreated by a write; a new one has another epoch", async () => {
     const store = await open();
     const { session } = await store.initializeSession("s");
