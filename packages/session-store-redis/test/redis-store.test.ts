@@ -332,6 +332,22 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     }
   });
 
+  it("a store created while Redis is down resolves, answers unavailable, and serves once Redis is up", async () => {
+    const own = await startRedisServer();
+    try {
+      await own.kill9();
+      const store = await createRedisSessionStore({ url: own.url, keyPrefix: prefix, connectTimeoutMs: 200 });
+      stores.push(store);
+      expect(store.available()).toBe(false);
+      expect(await codeOf(() => store.initializeSession("s"))).toBe("unavailable");
+      await own.restart();
+      await until(() => store.available(), "available() to turn true");
+      expect((await store.initializeSession("s")).created).toBe(true);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("a Redis that stops answering: calls fail with unavailable by the command deadline, never hang, and work again when it answers", async () => {
     const own = await startRedisServer();
     try {
