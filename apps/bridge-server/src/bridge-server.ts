@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { Interceptor } from "@connectrpc/connect";
 import { createDeadlineWatchdog } from "@statebridge/grpc-wire";
-import { BridgeService, Health } from "@statebridge/proto";
+import { BridgeService, Health, ServerReflectionV1, ServerReflectionV1alpha } from "@statebridge/proto";
 import type { SessionStore, SessionStoreOptions } from "@statebridge/session-store";
 import { StateError } from "@statebridge/state-provider";
 import { createHostCheck, createTokenCheck } from "./auth.js";
@@ -14,10 +14,15 @@ import { createHealthService } from "./health-service.js";
 import { defaultInspectorDirectory, INSPECTOR_PATH, loadInspectorFiles } from "./inspector-static.js";
 import { createListener } from "./listener.js";
 import { type BridgeServerLogger, silentLogger } from "./logger.js";
+import { countRefusals, createServerMetrics } from "./metrics.js";
+import { createMetricsListener } from "./metrics-listener.js";
+import { instrumentStore } from "./metrics-store.js";
 import { REFLECTION_LIMITS, withReflection } from "./reflection.js";
 import { ACCEPT_COMPRESSION, createRequestHandler } from "./request-handler.js";
 import { openSessionStore } from "./store-factory.js";
+import { createCallObserver } from "./telemetry.js";
 import { type BridgeServerTlsOptions, createTlsAcceptor } from "./tls.js";
+import { createServerTracing, type ServerEndpoint } from "./tracing.js";
 import { createWatchFastPath } from "./watch-fast-path.js";
 import { createStreamRegistry } from "./watch-registry.js";
 import { createWatchStreamMethod } from "./watch-stream.js";
@@ -127,6 +132,21 @@ export interface BridgeServerOptions {
   /** Where to log; pino's logger fits. Default: nothing is logged. */
   readonly logger?: BridgeServerLogger;
   /**
+   * Serve Prometheus metrics at `GET /metrics` on this port (0 picks a free one), on a
+   * listener of its own: they stay off the public port, outside the token and Host checks, and
+   * reachable only where an operator exposes them. Default: none (the metrics are kept all the
+   * same: {@link BridgeServer.metrics}).
+   */
+  readonly metricsPort?: number;
+  /** Interface of the metrics listener. Default: `host`. */
+  readonly metricsHost?: string;
+  /**
+   * Count, time, trace (OpenTelemetry server spans, when an SDK is registered) and log (the
+   * access log, at `debug`) every call once, whichever wire path serves it, and time every
+   * store operation. Default true; `false` serves calls with none of it (to measure its cost).
+   */
+  readonly telemetry?: boolean;
+  /**
    * Serve unary gRPC calls of `BridgeService`, and its gRPC watch streams (unless responses
    * may be compressed), on a direct HTTP/2 path rather than through connect's handler
    * pipeline, which costs several times more CPU per call and per streamed message. Both run the same
@@ -183,6 +203,10 @@ export interface BridgeServer {
   readonly store: SessionStore;
   /** Watch and health streams open now. */
   openStreams(): number;
+  /** `http://<metricsHost>:<port>/metrics` when {@link BridgeServerOptions.metricsPort} is set. */
+  readonly metricsUrl?: string;
+  /** The Prometheus text exposition `/metrics` serves, for embedding servers that expose it their own way. */
+  metrics(): Promise<string>;
   /**
    * Shuts down: health turns NOT_SERVING, every watch stream ends with `unavailable` ("server
    * shutting down"), new connections are refused, open calls get the grace period to finish,
@@ -230,22 +254,45 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     options.store ?? (await openSessionStore(options.storeUrl ?? "memory", storeOptionsOf(options)));
   const streams = createStreamRegistry();
   let serving = true;
+  const metrics = createServerMetrics({
+    services: [
+      BridgeService,
+      Health,
+      ...(options.reflection === false ? [] : [ServerReflectionV1, ServerReflectionV1alpha]),
+    ],
+    store,
+    openStreams: () => streams.size,
+  });
+  const telemetry = options.telemetry !== false;
+  // What the methods use: every store operation timed, whichever store it is.
+  const served = telemetry ? instrumentStore(store, metrics.store) : store;
+  let endpoint: ServerEndpoint = { address: host, port: requestedPort };
+  const observer = telemetry
+    ? createCallObserver({
+        metrics,
+        tracing: createServerTracing(packageJson.version),
+        logger,
+        endpoint: () => endpoint,
+      })
+    : undefined;
 
   const watchDependencies = {
-    store,
+    store: served,
     logger,
     streams,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? BRIDGE_SERVER_DEFAULTS.heartbeatIntervalMs,
     queueLimit: options.watchQueueLimit ?? BRIDGE_SERVER_DEFAULTS.watchQueueLimit,
     queueBytes: options.watchQueueBytes ?? BRIDGE_SERVER_DEFAULTS.watchQueueBytes,
+    ...(telemetry ? { metrics: metrics.watch } : {}),
   };
   // Whatever applies to every call (the token, the host, deadlines) is the call gate's, in
   // front of both paths; connect's pipeline gets no interceptor the direct path would skip.
-  const interceptors: Interceptor[] = [];
+  // The call observer's is the one exception: the direct path reports to the same observer.
+  const interceptors: Interceptor[] = observer === undefined ? [] : [observer.interceptor];
   const checkToken =
     options.token !== undefined && options.token !== "" ? createTokenCheck(options.token, logger) : undefined;
   const unaryMethods = createUnaryMethods({
-    store,
+    store: served,
     logger,
     serverVersion: packageJson.version,
     listSessions: inspectorFiles !== undefined,
@@ -295,10 +342,12 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
           watchdog,
           logger,
         });
+  // Refusals are counted apart: they are answered before either path, and no RPC.
+  const refusals = telemetry ? metrics : undefined;
   const gate = createCallGate({
     ...(checkToken === undefined
-      ? { checkHost: createHostCheck(options.allowedHosts ?? [], host, logger) }
-      : { checkToken }),
+      ? { checkHost: countRefusals(createHostCheck(options.allowedHosts ?? [], host, logger), refusals) }
+      : { checkToken: countRefusals(checkToken, refusals) }),
     acceptCompression: ACCEPT_COMPRESSION,
     compressMinBytes,
     ...(cors === undefined ? {} : { cors }),
@@ -318,8 +367,10 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
           interceptors,
           logger,
         });
+  // Observed inside CORS: a preflight is no call.
+  const observed = observer === undefined ? reflected : observer.observeConnect(reflected);
   const listener = createListener({
-    handler: cors === undefined ? reflected : withCors(reflected, cors),
+    handler: cors === undefined ? observed : withCors(observed, cors),
     gate,
     ...(inspectorFiles === undefined ? {} : { inspector: inspectorFiles }),
     // A refused unary request is dropped up to the largest one the server would take.
@@ -331,7 +382,12 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     ...(fastPath === undefined
       ? {}
       : {
-          serveStream: (stream, headers) => fastPath.serve(stream, headers),
+          serveStream: (stream, headers) => {
+            if (!fastPath.serve(stream, headers)) return false;
+            // Taken: the call is the direct path's until its stream closes.
+            observer?.observeDirect(stream, headers);
+            return true;
+          },
         }),
     onError: (error) => logger.error({ err: error }, "listening socket error"),
     // In MB: room for the connection's receive window and a whole largest message, twice over.
@@ -346,7 +402,29 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     throw error;
   }
   const url = `${tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  endpoint = { address: host, port };
   logger.info({ url, host, port }, "listening");
+  const metricsListener =
+    options.metricsPort === undefined
+      ? undefined
+      : createMetricsListener({
+          metrics,
+          logger,
+          headersTimeoutMs: options.headersTimeoutMs ?? BRIDGE_SERVER_DEFAULTS.headersTimeoutMs,
+        });
+  let metricsUrl: string | undefined;
+  if (metricsListener !== undefined) {
+    const metricsHost = options.metricsHost ?? host;
+    try {
+      const metricsPort = await metricsListener.listen(options.metricsPort ?? 0, metricsHost);
+      metricsUrl = `http://${metricsHost.includes(":") ? `[${metricsHost}]` : metricsHost}:${metricsPort}/metrics`;
+    } catch (error) {
+      await listener.close(0);
+      if (ownsStore) await store.close();
+      throw error;
+    }
+    logger.info({ metricsUrl }, "serving metrics");
+  }
 
   let closing: Promise<void> | undefined;
   async function shutDown(): Promise<void> {
@@ -355,6 +433,7 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     streams.endAll(new StateError("unavailable", "server shutting down"));
     const inTime = await listener.close(shutdownGraceMs);
     if (!inTime) logger.warn({ shutdownGraceMs }, "grace period over: the remaining connections were cut");
+    await metricsListener?.close();
     if (ownsStore) await store.close();
     logger.info({}, "stopped");
   }
@@ -366,6 +445,8 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     port,
     store,
     openStreams: () => streams.size,
+    ...(metricsUrl === undefined ? {} : { metricsUrl }),
+    metrics: () => metrics.metricsText(),
     close() {
       closing ??= shutDown();
       return closing;

@@ -149,7 +149,19 @@ const FLAGS = [
     "STATEBRIDGE_INSPECTOR",
     "serve the inspector web page at /inspect and the ListSessions RPC it uses (default: off)",
   ],
-  ["log-level", "LEVEL", "STATEBRIDGE_LOG_LEVEL", `${LOG_LEVELS.join(", ")} (default info)`],
+  [
+    "metrics-port",
+    "PORT",
+    "STATEBRIDGE_METRICS_PORT",
+    "serve Prometheus metrics at GET /metrics on this port, apart from the API and its token (default: off)",
+  ],
+  ["metrics-host", "ADDRESS", "STATEBRIDGE_METRICS_HOST", "interface of the metrics port (default: --host)"],
+  [
+    "log-level",
+    "LEVEL",
+    "STATEBRIDGE_LOG_LEVEL",
+    `${LOG_LEVELS.join(", ")} (default info; debug adds the access log)`,
+  ],
   ["help", undefined, undefined, "print this help and exit"],
   ["version", undefined, undefined, "print the version and exit"],
 ] as const;
@@ -245,6 +257,8 @@ export function parseCommandLine(argv: readonly string[], environment: NodeJS.Pr
     ["headersTimeoutMs", integer("headers-timeout-ms", 1)],
     ["idleTimeoutMs", integer("idle-timeout-ms", 1)],
     ["maxConnections", integer("max-connections", 1)],
+    ["metricsPort", integer("metrics-port", 0, 65_535, "STATEBRIDGE_METRICS_PORT")],
+    ["metricsHost", text("metrics-host", "STATEBRIDGE_METRICS_HOST")],
     ["corsMaxAgeSeconds", integer("cors-max-age", 0, 86_400)],
   ];
   const options: Record<string, string | number | string[]> = {};

@@ -103,6 +103,8 @@ export interface ServerMetrics {
   rpc(requestPath: string | undefined, path: WirePath): RpcSeries | undefined;
   readonly watch: WatchMetrics;
   readonly store: StoreMetrics;
+  /** A call the call gate refused (token, host) with gRPC `code`, before either path saw it. */
+  refused(code: number): void;
   /** The exposition text: the server's metrics, then the process's. */
   metricsText(): Promise<string>;
   /** The content type of {@link metricsText}. */
@@ -168,6 +170,19 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     () => all.map((series) => ({ labels: series.labels, value: series.inFlight })),
   );
 
+  const refusals = new Float64Array(GRPC_CODE_NAMES.length);
+  registerCollected(
+    registry,
+    "statebridge_rpc_refused_total",
+    "Calls refused from their headers (bearer token, Host), before either wire path, by gRPC code.",
+    "counter",
+    function* () {
+      for (const [index, count] of refusals.entries()) {
+        if (count > 0) yield { labels: { code: GRPC_CODE_NAMES[index] as string }, value: count };
+      }
+    },
+  );
+
   const methods = new Map<string, { service: string; method: string }>();
   for (const service of options.services) {
     for (const method of service.methods) {
@@ -226,11 +241,28 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     rpc,
     watch: createWatchMetrics(registry, options),
     store: createStoreMetrics(registry, options),
+    refused(code) {
+      const index = code >= 0 && code < GRPC_CODE_NAMES.length ? code : 2;
+      refusals[index] = (refusals[index] as number) + 1;
+    },
     async metricsText() {
       const own = await registry.metrics();
       return `${own}\n${await processMetrics().metrics()}`;
     },
     contentType: registry.contentType,
+  };
+}
+
+/** `check` (a token or Host check), counting the calls it refuses in `metrics` when given. */
+export function countRefusals<A extends unknown[], R extends { readonly code: number }>(
+  check: (...parameters: A) => R | undefined,
+  metrics: Pick<ServerMetrics, "refused"> | undefined,
+): (...parameters: A) => R | undefined {
+  if (metrics === undefined) return check;
+  return (...parameters) => {
+    const refusal = check(...parameters);
+    if (refusal !== undefined) metrics.refused(refusal.code);
+    return refusal;
   };
 }
 

@@ -88,6 +88,22 @@ describe("/metrics counts every call once, on the path that served it", () => {
     });
   }
 
+  it("calls refused for a missing token are counted apart, once each, on every path", async () => {
+    const before = await scrape(metricsUrl);
+    for (const path of WIRE_PATHS) {
+      const client = createClient(BridgeService, path.createTransport(server.url));
+      const failure = await client.ping({ message: "no token" }).catch((error) => error);
+      expect(ConnectError.from(failure).code).toBe(Code.Unauthenticated);
+    }
+    const after = await scrape(metricsUrl);
+    expect(moved(before, after, series("statebridge_rpc_refused_total", { code: "UNAUTHENTICATED" }))).toBe(
+      WIRE_PATHS.length,
+    );
+    for (const path of ["direct", "connect"] as const) {
+      expect(moved(before, after, series(REQUESTS, rpcLabels("Ping", "UNAUTHENTICATED", path)))).toBe(0);
+    }
+  });
+
   it("sessions, variables and revisions written follow the store", async () => {
     const client = createClient(
       BridgeService,

@@ -15,6 +15,7 @@ from .errors import STATE_ERROR_CODES, Failure, StateError
 from .models import Capabilities, SessionInfo, Variable, WatchEvent
 from .session import SessionContext
 from .sessions import SessionPage, list_sessions
+from .tracing import set_traceparent_provider
 from .values import VARIABLE_TYPES, Tensor
 from .watch import AsyncWatch, ReconnectPolicy, Watch, WatchStatus
 
@@ -39,4 +40,5 @@ __all__ = [
     "WatchStatus",
     "__version__",
     "list_sessions",
+    "set_traceparent_provider",
 ]
