@@ -12,6 +12,11 @@ import { startTcpProxy } from "./tcp-proxy.js";
 export interface HistoryRunOptions {
   /** The bridge-server's port on 127.0.0.1; the server must heartbeat every `heartbeatIntervalMs`. */
   readonly serverPort: number;
+  /**
+   * The port of the bridge-server the writers (and the session's setup) use, when it is
+   * another one on the same store as `serverPort`'s (a shared Redis). Default `serverPort`.
+   */
+  readonly writerServerPort?: number;
   readonly random: Random;
   readonly variables: number;
   readonly writers: number;
@@ -75,7 +80,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
   const { random } = options;
   const log = options.log ?? (() => {});
   const proxy = await startTcpProxy(options.serverPort);
-  const direct = `http://127.0.0.1:${options.serverPort}`;
+  const direct = `http://127.0.0.1:${options.writerServerPort ?? options.serverPort}`;
   const sessionManagers: Http2SessionManager[] = [];
   const clientOf = (baseUrl: string): BridgeClient => {
     const sessionManager = new Http2SessionManager(baseUrl, {
