@@ -1,44 +1,16 @@
 import { randomBytes } from "node:crypto";
-import type { SessionStore, WatchEventBatch, WatchListener } from "@statebridge/session-store";
-import { isStateError, type StateError } from "@statebridge/state-provider";
+import type { SessionStore, WatchEventBatch } from "@statebridge/session-store";
+import type { StateError } from "@statebridge/state-provider";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRedisSessionStore, escapeSessionId, sessionKeys } from "../src/index.js";
+import { codeOf, recorder, until } from "./support/listeners.js";
 import {
   REDIS_MISSING,
   type RedisServer,
   redisServerBinary,
   startRedisServer,
 } from "./support/redis-server.js";
-
-/** A listener that keeps what it is given. */
-function recorder() {
-  const batches: WatchEventBatch[] = [];
-  const ends: StateError[] = [];
-  const listener: WatchListener = {
-    onEvents: (batch) => batches.push(batch),
-    onEnd: (error) => ends.push(error),
-  };
-  return { batches, ends, listener };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function codeOf(action: () => Promise<unknown>): Promise<string> {
-  try {
-    await action();
-  } catch (error) {
-    if (isStateError(error)) return error.code;
-    throw error;
-  }
-  return "none";
-}
 
 describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})`, () => {
   let redis: RedisServer;
@@ -300,79 +272,6 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
         store.watch("s", ["x"], recorder().listener, { fromRevision: 0, incarnation: session.incarnation }),
       ),
     ).toBe("session_expired");
-  });
-
-  it("Redis killed: calls fail with unavailable at once, watches end with unavailable; after a restart the store reconnects by itself", async () => {
-    const own = await startRedisServer({ appendonly: true, appendfsync: "always" });
-    try {
-      const store = await createRedisSessionStore({
-        url: own.url,
-        keyPrefix: prefix,
-        commandTimeoutMs: 1000,
-      });
-      stores.push(store);
-      await store.initializeSession("s");
-      await store.register("s", "x", "integer", 7);
-      const seen = recorder();
-      await store.watch("s", ["x"], seen.listener);
-      await own.kill9();
-      await until(() => !store.available(), "available() to turn false");
-      expect(await codeOf(() => store.getVariable("s", "x"))).toBe("unavailable");
-      expect(await codeOf(() => store.set("s", "x", 8))).toBe("unavailable");
-      await until(() => seen.ends.length === 1, "the watch to end");
-      expect(seen.ends[0]?.code).toBe("unavailable");
-      await own.restart();
-      await until(() => store.available(), "available() to turn true again");
-      // With appendfsync always the session and its value came back.
-      expect((await store.getVariable("s", "x")).value).toBe(7);
-      await store.set("s", "x", 9);
-      expect((await store.getVariable("s", "x")).version).toBe(1);
-    } finally {
-      await own.stop();
-    }
-  });
-
-  it("a store created while Redis is down resolves, answers unavailable, and serves once Redis is up", async () => {
-    const own = await startRedisServer();
-    try {
-      await own.kill9();
-      const store = await createRedisSessionStore({ url: own.url, keyPrefix: prefix, connectTimeoutMs: 200 });
-      stores.push(store);
-      expect(store.available()).toBe(false);
-      expect(await codeOf(() => store.initializeSession("s"))).toBe("unavailable");
-      await own.restart();
-      await until(() => store.available(), "available() to turn true");
-      expect((await store.initializeSession("s")).created).toBe(true);
-    } finally {
-      await own.stop();
-    }
-  });
-
-  it("a Redis that stops answering: calls fail with unavailable by the command deadline, never hang, and work again when it answers", async () => {
-    const own = await startRedisServer();
-    try {
-      const store = await createRedisSessionStore({ url: own.url, keyPrefix: prefix, commandTimeoutMs: 300 });
-      stores.push(store);
-      await store.initializeSession("s");
-      await store.register("s", "x", "integer", 1);
-      own.pause();
-      const outcomes = await Promise.all([
-        codeOf(() => store.getVariable("s", "x")),
-        codeOf(() => store.set("s", "x", 2)),
-        codeOf(() => store.heartbeat("s")),
-      ]);
-      expect(outcomes).toEqual(["unavailable", "unavailable", "unavailable"]);
-      expect(store.available()).toBe(false);
-      own.resume();
-      await until(
-        async () => (await codeOf(() => store.getVariable("s", "x"))) === "none",
-        "calls to work again",
-      );
-      expect((await store.getVariable("s", "x")).value).toBeGreaterThanOrEqual(1);
-    } finally {
-      own.resume();
-      await own.stop();
-    }
   });
 
   it("a watch keeps alive a session whose own TTL is shorter than the store's (regression: it was slid every second only)", async () => {
