@@ -14,6 +14,7 @@ import {
   series,
   WIRE_PATHS,
 } from "./metrics-support.js";
+import { REDIS_AVAILABLE, startRedisServer } from "./support-redis.js";
 import { wire } from "./support-values.js";
 
 const REQUESTS = "statebridge_rpc_requests_total";
@@ -375,6 +376,55 @@ describe("§6: the same calls on either path produce the same metrics", () => {
     expect(counts[0]?.size).toBeGreaterThan(5);
     expect(counts[1]).toEqual(counts[0]);
   });
+});
+
+describe.skipIf(!REDIS_AVAILABLE)("store metrics on the Redis store", () => {
+  it("the same store metrics time a Redis-backed server's operations and count its errors", async () => {
+    const redis = await startRedisServer();
+    try {
+      const server = await createBridgeServer({
+        host: "127.0.0.1",
+        port: 0,
+        metricsPort: 0,
+        storeUrl: redis.url,
+        shutdownGraceMs: 200,
+      });
+      const sessionManager = new Http2SessionManager(server.url);
+      try {
+        const client = createClient(
+          BridgeService,
+          createGrpcTransport({ baseUrl: server.url, sessionManager }),
+        );
+        const sessionId = nextSessionId();
+        await client.initializeSession({ sessionId });
+        await client.registerVariable({ sessionId, name: "x", type: "float", initialValue: wire.float(1) });
+        const before = await scrape(server.metricsUrl as string);
+        for (let index = 0; index < 4; index++) await client.getVariable({ sessionId, identifier: "x" });
+        await client.getVariable({ sessionId, identifier: "missing" }).catch(() => undefined);
+        const read = await scrape(server.metricsUrl as string);
+        await client.setVariable({ sessionId, identifier: "x", value: wire.float(2) });
+        const after = await scrape(server.metricsUrl as string);
+        const operations = (operation: string) =>
+          series("statebridge_store_operation_duration_seconds_count", { operation });
+        expect(moved(before, read, operations("getVariable"))).toBe(5);
+        expect(
+          moved(
+            before,
+            read,
+            series("statebridge_store_errors_total", { operation: "getVariable", code: "not_found" }),
+          ),
+        ).toBe(1);
+        expect(moved(read, after, operations("set"))).toBe(1);
+        expect(moved(read, after, "statebridge_store_revisions_written_total")).toBe(1);
+        expect(moved(before, after, series(REQUESTS, rpcLabels("GetVariable", "OK", "direct")))).toBe(4);
+      } finally {
+        sessionManager.abort();
+        await server.close();
+      }
+    } finally {
+      await redis.stop();
+    }
+  }, 30_000);
 });
 
 describe("--metrics-port", () => {
