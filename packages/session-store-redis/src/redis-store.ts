@@ -52,14 +52,29 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
     maxWatchers: positiveInteger(options.maxWatchersPerSession, 100_000, "maxWatchersPerSession"),
     historySize: nonNegativeInteger(options.historySize, 1000, "historySize"),
     historyBytes: positiveInteger(options.historyBytes, 64 * 1024 * 1024, "historyBytes"),
-    endedRememberedMs: positiveInteger(options.endedRememberedMs, 3_600_000, "endedRememberedMs"),
+    endedRememberedMs: timer(
+      positiveInteger(options.endedRememberedMs, 3_600_000, "endedRememberedMs"),
+      "endedRememberedMs",
+    ),
   };
-  const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
-  const commandTimeoutMs = positiveInteger(options.commandTimeoutMs, 2000, "commandTimeoutMs");
-  const connectTimeoutMs = nonNegativeInteger(options.connectTimeoutMs, 5000, "connectTimeoutMs");
-  const watchIntervalMs = positiveInteger(
-    options.watchIntervalMs,
-    Math.max(10, Math.min(1000, Math.floor(ttlMs / 4))),
+  const sweepIntervalMs = timer(
+    positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs"),
+    "sweepIntervalMs",
+  );
+  const commandTimeoutMs = timer(
+    positiveInteger(options.commandTimeoutMs, 2000, "commandTimeoutMs"),
+    "commandTimeoutMs",
+  );
+  const connectTimeoutMs = timer(
+    nonNegativeInteger(options.connectTimeoutMs, 5000, "connectTimeoutMs"),
+    "connectTimeoutMs",
+  );
+  const watchIntervalMs = timer(
+    positiveInteger(
+      options.watchIntervalMs,
+      Math.max(10, Math.min(1000, Math.floor(ttlMs / 4))),
+      "watchIntervalMs",
+    ),
     "watchIntervalMs",
   );
   const url = options.url ?? "redis://127.0.0.1:6379";
@@ -347,4 +362,12 @@ function configValue(reply: unknown): string {
   if (Array.isArray(reply)) return text(reply[1] as Buffer | undefined);
   if (typeof reply === "object" && reply !== null) return text(Object.values(reply)[0] as Buffer | undefined);
   return "";
+}
+
+/** Node fires a timer above 2^31 - 1 ms at once: such a duration is refused. */
+function timer(milliseconds: number, name: string): number {
+  if (milliseconds > 2_147_483_647) {
+    throw new StateError("invalid_value", `${name} must be at most 2147483647 ms, got ${milliseconds}`);
+  }
+  return milliseconds;
 }

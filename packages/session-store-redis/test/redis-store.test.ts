@@ -48,6 +48,23 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     expect(sessionKeys("p", "%").session).not.toBe(sessionKeys("p", "%25").session);
   });
 
+  it("malformed options are refused with invalid_value before anything connects", async () => {
+    for (const options of [
+      { keyPrefix: "a{b" },
+      { keyPrefix: "" },
+      { url: "http://127.0.0.1:6379" },
+      { commandTimeoutMs: 2 ** 31 },
+      { watchIntervalMs: 0 },
+      { maxSessions: 1.5 },
+      { historyBytes: -1 },
+    ]) {
+      expect(
+        await codeOf(() => createRedisSessionStore({ url: redis.url, ...options })),
+        JSON.stringify(options),
+      ).toBe("invalid_value");
+    }
+  });
+
   it("two stores on one Redis: a watcher on one sees the other's writes, batches as one revision, in order", async () => {
     const writer = await open();
     const reader = await open();
