@@ -1,6 +1,29 @@
 import type { SessionStore, WatchEventBatch, WatchListener } from "@statebridge/session-store";
 import { isStateError } from "@statebridge/state-provider";
-import type { StoreMetrics, StoreOperationSeries } from "./metrics.js";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { registerCollected, registerFastHistogram } from "./metrics-collected.js";
+
+/** Seconds: an in-memory operation takes microseconds, a networked store milliseconds. */
+const STORE_BUCKETS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  0.5, 1,
+];
+
+/** What the store wrapper reports (see `instrumentStore`). */
+export interface StoreMetrics {
+  /** Bound to `operation`: observes each call's duration, and its error's code if it failed. */
+  operation(operation: string): StoreOperationSeries;
+  /** Counts the revisions a write created. */
+  revisionsWritten(count: number): void;
+  /** Counts the events (and resyncs) the store delivered to watch streams. */
+  eventsDelivered(events: number, resync: boolean): void;
+}
+
+/** One store operation's series. */
+export interface StoreOperationSeries {
+  succeeded(seconds: number): void;
+  failed(seconds: number, code: string): void;
+}
 
 /** The store's asynchronous methods: each is timed under its own name. */
 type Operation = Exclude<keyof SessionStore, "description" | "available" | "stats" | "close">;
@@ -106,6 +129,102 @@ function countEvents(listener: WatchListener, metrics: StoreMetrics): WatchListe
     },
     onEnd(error) {
       listener.onEnd(error);
+    },
+  };
+}
+
+/** Registers the store's metrics: its stats read at scrape time, and what {@link instrumentStore} reports. */
+export function createStoreMetrics(registry: Registry, store: Pick<SessionStore, "stats">): StoreMetrics {
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  // Totals the store keeps itself: set from its stats at scrape time.
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  gauge("statebridge_sessions", "Sessions alive now.", () => store.stats().sessionsCurrent);
+  gauge("statebridge_variables", "Variables in all sessions.", () => store.stats().variables);
+  gauge(
+    "statebridge_watchers",
+    "Store watches open now (one per watch of a stream).",
+    () => store.stats().watchers,
+  );
+  gauge(
+    "statebridge_store_value_bytes",
+    "Bytes of values held, as counted against --max-memory-bytes.",
+    () => store.stats().valueBytes,
+  );
+  gauge(
+    "statebridge_store_history_bytes",
+    "Bytes of change history kept for resuming watches, in all sessions.",
+    () => store.stats().historyBytes,
+  );
+  total("statebridge_sessions_created_total", "Sessions created.", () => store.stats().sessionsCreated);
+  total("statebridge_sessions_expired_total", "Sessions that expired.", () => store.stats().sessionsExpired);
+  total("statebridge_sessions_deleted_total", "Sessions deleted.", () => store.stats().sessionsDeleted);
+
+  const written = { revisions: 0, events: 0, resyncs: 0 };
+  const counted = (name: string, help: string, read: () => number) =>
+    registerCollected(registry, name, help, "counter", () => [{ labels: {}, value: read() }]);
+  counted(
+    "statebridge_store_revisions_written_total",
+    "Revisions written: one per write, one per atomic batch.",
+    () => written.revisions,
+  );
+  counted(
+    "statebridge_watch_events_total",
+    "Events the store delivered to watch streams (initial, changes, deletions, resyncs).",
+    () => written.events,
+  );
+  counted(
+    "statebridge_watch_resyncs_total",
+    "Resyncs sent: watches resumed from a revision the history no longer reached.",
+    () => written.resyncs,
+  );
+  const durations = registerFastHistogram(
+    registry,
+    "statebridge_store_operation_duration_seconds",
+    "Time a store operation took, by operation.",
+    STORE_BUCKETS,
+  );
+  const errors = new Counter({
+    name: "statebridge_store_errors_total",
+    help: "Store operations that failed, by operation and statebridge error code.",
+    labelNames: ["operation", "code"] as const,
+    registers: [registry],
+  });
+  return {
+    operation(operation) {
+      const histogram = durations.series({ operation });
+      return {
+        succeeded(seconds) {
+          histogram.observe(seconds);
+        },
+        failed(seconds, code) {
+          histogram.observe(seconds);
+          errors.labels(operation, code).inc();
+        },
+      };
+    },
+    revisionsWritten(count) {
+      written.revisions += count;
+    },
+    eventsDelivered(count, resync) {
+      written.events += count;
+      if (resync) written.resyncs++;
     },
   };
 }

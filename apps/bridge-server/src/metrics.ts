@@ -2,6 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { SessionStore } from "@statebridge/session-store";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { type HistogramSeries, registerCollected, registerFastHistogram } from "./metrics-collected.js";
+import { createStoreMetrics, type StoreMetrics } from "./metrics-store.js";
 
 /** Which wire path served a call: the direct gRPC path, or connect's handler pipeline. */
 export type WirePath = "direct" | "connect";
@@ -30,11 +31,6 @@ export const GRPC_CODE_NAMES = [
 /** Seconds: from a tenth of a millisecond (a direct get) to the lifetime of a watch stream. */
 const RPC_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600,
-];
-/** Seconds: an in-memory operation takes microseconds, a networked store milliseconds. */
-const STORE_BUCKETS = [
-  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-  0.5, 1,
 ];
 
 /** The series of one method on one wire path, bound once so that a call looks nothing up. */
@@ -73,22 +69,6 @@ export interface WatchMetrics {
   track(queue: WatchQueueGauge): () => void;
   /** A stream was cut off because its consumer did not keep up. */
   slowConsumerCutOff(): void;
-}
-
-/** What the store wrapper reports (see `instrumentStore`). */
-export interface StoreMetrics {
-  /** Bound to `operation`: observes each call's duration, and its error's code if it failed. */
-  operation(operation: string): StoreOperationSeries;
-  /** Counts the revisions a write created. */
-  revisionsWritten(count: number): void;
-  /** Counts the events (and resyncs) the store delivered to watch streams. */
-  eventsDelivered(events: number, resync: boolean): void;
-}
-
-/** One store operation's series. */
-export interface StoreOperationSeries {
-  succeeded(seconds: number): void;
-  failed(seconds: number, code: string): void;
 }
 
 /** A server's Prometheus metrics. */
@@ -240,7 +220,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     registry,
     rpc,
     watch: createWatchMetrics(registry, options),
-    store: createStoreMetrics(registry, options),
+    store: createStoreMetrics(registry, options.store),
     refused(code) {
       const index = code >= 0 && code < GRPC_CODE_NAMES.length ? code : 2;
       refusals[index] = (refusals[index] as number) + 1;
@@ -310,102 +290,6 @@ function createWatchMetrics(registry: Registry, options: ServerMetricsOptions): 
     },
     slowConsumerCutOff() {
       cutOff.inc();
-    },
-  };
-}
-
-function createStoreMetrics(registry: Registry, options: ServerMetricsOptions): StoreMetrics {
-  const { store } = options;
-  const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  // Totals the store keeps itself: set from its stats at scrape time.
-  const total = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  gauge("statebridge_sessions", "Sessions alive now.", () => store.stats().sessionsCurrent);
-  gauge("statebridge_variables", "Variables in all sessions.", () => store.stats().variables);
-  gauge(
-    "statebridge_watchers",
-    "Store watches open now (one per watch of a stream).",
-    () => store.stats().watchers,
-  );
-  gauge(
-    "statebridge_store_value_bytes",
-    "Bytes of values held, as counted against --max-memory-bytes.",
-    () => store.stats().valueBytes,
-  );
-  gauge(
-    "statebridge_store_history_bytes",
-    "Bytes of change history kept for resuming watches, in all sessions.",
-    () => store.stats().historyBytes,
-  );
-  total("statebridge_sessions_created_total", "Sessions created.", () => store.stats().sessionsCreated);
-  total("statebridge_sessions_expired_total", "Sessions that expired.", () => store.stats().sessionsExpired);
-  total("statebridge_sessions_deleted_total", "Sessions deleted.", () => store.stats().sessionsDeleted);
-
-  const written = { revisions: 0, events: 0, resyncs: 0 };
-  const counted = (name: string, help: string, read: () => number) =>
-    registerCollected(registry, name, help, "counter", () => [{ labels: {}, value: read() }]);
-  counted(
-    "statebridge_store_revisions_written_total",
-    "Revisions written: one per write, one per atomic batch.",
-    () => written.revisions,
-  );
-  counted(
-    "statebridge_watch_events_total",
-    "Events the store delivered to watch streams (initial, changes, deletions, resyncs).",
-    () => written.events,
-  );
-  counted(
-    "statebridge_watch_resyncs_total",
-    "Resyncs sent: watches resumed from a revision the history no longer reached.",
-    () => written.resyncs,
-  );
-  const durations = registerFastHistogram(
-    registry,
-    "statebridge_store_operation_duration_seconds",
-    "Time a store operation took, by operation.",
-    STORE_BUCKETS,
-  );
-  const errors = new Counter({
-    name: "statebridge_store_errors_total",
-    help: "Store operations that failed, by operation and statebridge error code.",
-    labelNames: ["operation", "code"] as const,
-    registers: [registry],
-  });
-  return {
-    operation(operation) {
-      const histogram = durations.series({ operation });
-      return {
-        succeeded(seconds) {
-          histogram.observe(seconds);
-        },
-        failed(seconds, code) {
-          histogram.observe(seconds);
-          errors.labels(operation, code).inc();
-        },
-      };
-    },
-    revisionsWritten(count) {
-      written.revisions += count;
-    },
-    eventsDelivered(count, resync) {
-      written.events += count;
-      if (resync) written.resyncs++;
     },
   };
 }

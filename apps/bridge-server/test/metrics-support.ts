@@ -87,3 +87,12 @@ export async function runCallMix(client: Client<typeof BridgeService>, sessionId
   await client.listVariables({ sessionId });
   await client.getSession({ sessionId: "never-created" }).catch(ignore);
 }
+
+/** Scrapes until `done` holds: a stream's end is counted once its HTTP/2 stream has closed. */
+export async function waitFor(url: string, done: (scraped: Scrape) => boolean): Promise<Scrape> {
+  for (let attempt = 0; ; attempt++) {
+    const scraped = await scrape(url);
+    if (done(scraped) || attempt === 200) return scraped;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
