@@ -113,6 +113,16 @@ describe("createRevisionHistory", () => {
     expect(revisionsAfter(history, 0)).toEqual([2, 3, 4]);
   });
 
+  it("when full, a record replaces the oldest if the bytes fit and drops more records if they do not", () => {
+    const history = sized(3, 10);
+    for (const revision of [1, 2, 3]) history.push(entry(revision, 2));
+    history.push(entry(4, 3));
+    expect([history.size, history.bytes, history.base]).toEqual([3, 7, 1]);
+    history.push(entry(5, 7));
+    expect([history.size, history.bytes, history.base]).toEqual([2, 10, 3]);
+    expect(revisionsAfter(history, 0)).toEqual([4, 5]);
+  });
+
   it("keeps no record larger than its byte bound: base moves to that record's revision", () => {
     const history = sized(100, 10);
     history.push(entry(1, 5));

@@ -57,8 +57,14 @@ export function createRevisionHistory<R extends Revisioned>(
   let bytes = 0;
   let currentBase = options.base ?? 0;
 
+  /** The slot of the `index`-th oldest record (a branch, not `%`: this is on every write's path). */
+  function slotOf(index: number): number {
+    const slot = start + index;
+    return slot < slots.length ? slot : slot - slots.length;
+  }
+
   function at(index: number): R {
-    return slots[(start + index) % slots.length] as R;
+    return slots[slotOf(index)] as R;
   }
 
   function grow(): void {
@@ -70,9 +76,9 @@ export function createRevisionHistory<R extends Revisioned>(
 
   function dropOldest(): number {
     if (count === 0) return 0;
-    const oldest = at(0);
+    const oldest = slots[start] as R;
     slots[start] = undefined;
-    start = (start + 1) % slots.length;
+    start = start + 1 === slots.length ? 0 : start + 1;
     count--;
     const freed = bytesOf === undefined ? 0 : bytesOf(oldest);
     bytes -= freed;
@@ -116,9 +122,21 @@ export function createRevisionHistory<R extends Revisioned>(
         reset(record.revision);
         return;
       }
+      if (count === capacity && count === slots.length) {
+        // Full: the record takes the oldest one's slot, unless the byte bound needs more room.
+        const oldest = slots[start] as R;
+        const freed = bytesOf === undefined ? 0 : bytesOf(oldest);
+        if (bytes - freed + size <= maxBytes) {
+          slots[start] = record;
+          start = start + 1 === slots.length ? 0 : start + 1;
+          bytes += size - freed;
+          currentBase = oldest.revision;
+          return;
+        }
+      }
       while (count > 0 && (count === capacity || bytes + size > maxBytes)) dropOldest();
       if (count === slots.length) grow();
-      slots[(start + count) % slots.length] = record;
+      slots[slotOf(count)] = record;
       count++;
       bytes += size;
     },
