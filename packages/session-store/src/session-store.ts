@@ -14,13 +14,12 @@ import {
   parseExportedVariables,
   StateError,
   type Variable,
-  type WatchEvent,
-  type WatchEventType,
 } from "@statebridge/state-provider";
 import { createRevisionHistory, type RevisionHistory } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord } from "./change-record.js";
 import { createMemoryBudget } from "./memory-budget.js";
-import { createObserverRegistry, type Observer, type ObserverRegistry } from "./observer-registry.js";
+import { openWatch } from "./memory-watch.js";
+import { createObserverRegistry, type ObserverRegistry } from "./observer-registry.js";
 import { createSessionState, type SessionState } from "./session-state.js";
 import {
   checkPageOptions,
@@ -36,10 +35,7 @@ import type {
   SessionStoreOptions,
   SessionStoreStats,
   StoreDescription,
-  WatchEventBatch,
-  WatchSubscription,
 } from "./types.js";
-import { RECORD_OVERHEAD_BYTES } from "./value-size.js";
 
 /** The in-memory store: one process's sessions, gone with it. */
 const MEMORY_DESCRIPTION: StoreDescription = Object.freeze({
@@ -310,36 +306,6 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     };
   }
 
-  /** The current values of an observer's targets, as one batch of `type` events. */
-  function snapshot(
-    session: Session,
-    observer: Observer,
-    type: WatchEventType,
-    revision: number,
-  ): WatchEventBatch {
-    let bytes = 0;
-    const events: WatchEvent[] = [];
-    for (const [id, identifier] of observer.targets) {
-      const variable = session.state.find(id) as Variable;
-      bytes += session.state.bytesOf(id) + RECORD_OVERHEAD_BYTES;
-      events.push({
-        type,
-        identifier,
-        id,
-        name: variable.name,
-        variableType: variable.type,
-        oldValue: undefined,
-        newValue: variable.value,
-        version: variable.version,
-        revision,
-        source: variable.source,
-        metadata: variable.metadata,
-        timestamp: variable.updatedAt,
-      });
-    }
-    return { revision, events, bytes };
-  }
-
   /** Imports validated variables into a session (created if absent or expired), all or nothing. */
   function importParsed(id: string, parsed: ParsedExport): { revision: number; imported: number } {
     const existing = sessions.get(id);
@@ -537,115 +503,14 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async watch(sessionId, identifiers, listener, watchOptions = {}) {
       begin("watch");
       const session = access(sessionId);
-      if (!Array.isArray(identifiers) || identifiers.length === 0) {
-        throw new StateError("invalid_value", "watch needs at least one identifier");
-      }
-      const { fromRevision, includeInitial, incarnation } = watchOptions;
-      if (incarnation !== undefined && incarnation !== "" && incarnation !== session.incarnation) {
-        throw new StateError(
-          "session_expired",
-          `session ${JSON.stringify(session.id)} was recreated (incarnation ${session.incarnation}, ` +
-            `the watch followed ${String(incarnation).slice(0, 32)}): the session it watched ended, and ` +
-            "this one's history is not its history",
-        );
-      }
-      if (
-        fromRevision !== undefined &&
-        (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
-      ) {
-        throw new StateError(
-          "invalid_value",
-          `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
-        );
-      }
-      const current = session.state.revision;
-      // Replay from the history when it reaches back to fromRevision; beyond the current
-      // revision, the watcher saw revisions this session never had (it was recreated or
-      // re-imported): like a history that does not reach back, that resyncs.
-      const replay =
-        fromRevision !== undefined && fromRevision >= session.history.base && fromRevision <= current;
-      const targets = new Map<string, string>();
-      const missing: string[] = [];
-      for (const identifier of identifiers as readonly unknown[]) {
-        if (typeof identifier !== "string") {
-          throw new StateError(
-            "invalid_value",
-            `a watched identifier must be a string, got ${describe(identifier)}`,
-          );
-        }
-        const variable = session.state.find(identifier);
-        if (variable !== undefined) {
-          if (!targets.has(variable.id)) targets.set(variable.id, identifier);
-        } else if (fromRevision === undefined) {
-          session.state.require(identifier);
-        } else {
-          missing.push(identifier);
-        }
-      }
-      // A resumed watch may name variables deleted since: the deletion is replayed if it came
-      // after fromRevision, and otherwise the watcher has had it already (or resyncs).
-      const replayTargets = new Map(targets);
-      const records = replay ? session.history.after(fromRevision as number) : [];
-      if (missing.length > 0) {
-        const unmatched = new Set(missing);
-        for (const record of records) {
-          for (const change of record.changes) {
-            if (change.kind !== "deleted" || replayTargets.has(change.id)) continue;
-            const identifier = unmatched.has(change.id)
-              ? change.id
-              : unmatched.has(change.name)
-                ? change.name
-                : undefined;
-            if (identifier === undefined) continue;
-            replayTargets.set(change.id, identifier);
-            unmatched.delete(identifier);
-          }
-        }
-        if (replayTargets.size === 0) session.state.require(missing[0] as string);
-      }
-      if (session.observers.size >= maxWatchers) {
-        throw new StateError(
-          "resource_exhausted",
-          `session ${JSON.stringify(session.id)} has ${session.observers.size} watchers, the most allowed`,
-        );
-      }
-      // Registered first: every change after `current` reaches it live, every change up to
-      // `current` comes from the snapshot or the history below. Nothing falls between.
-      const observer = session.observers.add(targets, listener, current);
-      let startRevision = current;
-      exclusively(session, () => {
-        if (replay) {
-          startRevision = fromRevision as number;
-          for (const record of records) {
-            if (observer.closed) break;
-            const batch = session.observers.eventsFor(replayTargets, record);
-            if (batch.events.length > 0) session.observers.deliver(observer, batch);
-          }
-        } else if (fromRevision !== undefined) {
-          session.observers.deliver(observer, snapshot(session, observer, "resync", current));
-        } else if (includeInitial === true) {
-          session.observers.deliver(observer, snapshot(session, observer, "initial", current));
-        }
-      });
-      const idOf = new Map<string, string>();
-      for (const [id, identifier] of replayTargets) if (!idOf.has(identifier)) idOf.set(identifier, id);
-      const subscription: WatchSubscription = {
-        startRevision,
-        incarnation: session.incarnation,
-        ids: (identifiers as readonly string[]).map(
-          (identifier) => idOf.get(identifier) ?? session.state.find(identifier)?.id ?? "",
-        ),
-        currentRevision: () => session.state.revision,
-        close: () => {
-          const watched = session.observers.size > 0;
-          session.observers.remove(observer);
-          // The TTL slides from the end of the last watch that kept the session alive.
-          if (watched && session.observers.size === 0 && sessions.get(session.id) === session) {
-            touch(session, now());
-          }
+      return openWatch(session, identifiers, listener, watchOptions, {
+        maxWatchers,
+        exclusively: (delivery) => exclusively(session, delivery),
+        // The TTL slides from the end of the last watch that kept the session alive.
+        onLastClosed: () => {
+          if (sessions.get(session.id) === session) touch(session, now());
         },
-      };
-      return subscription;
+      });
     },
 
     stats(): SessionStoreStats {
