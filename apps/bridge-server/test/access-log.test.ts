@@ -1,4 +1,8 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { BridgeService } from "@statebridge/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BridgeServer, type BridgeServerLogger, createBridgeServer } from "../src/index.js";
@@ -107,3 +111,66 @@ async function waitForLines(logger: { lines: Line[] }, sessionId: string, count:
   }
   return accessLines(logger, sessionId);
 }
+
+describe("the CLI", () => {
+  const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+
+  it("at --log-level debug writes one JSON access line per call on stderr, and --metrics-port prints and serves its URL", async () => {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: build the package first (pnpm build)`);
+    const child = spawn(
+      process.execPath,
+      [cli, "--port", "0", "--metrics-port", "0", "--log-level", "debug"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      const [address, metricsUrl] = await new Promise<[string, string]>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const listening = /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1];
+          const metrics = /metrics: (http:\/\/\S+)\n/.exec(stdout)?.[1];
+          if (listening !== undefined && metrics !== undefined) resolve([listening, metrics]);
+        });
+        child.once("exit", (code) => reject(new Error(`the CLI exited with ${code}: ${stderr}`)));
+      });
+      expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const sessionManager = new Http2SessionManager(address);
+      try {
+        const client = createClient(BridgeService, createGrpcTransport({ baseUrl: address, sessionManager }));
+        await client.initializeSession({ sessionId: "cli-access-log" });
+      } finally {
+        sessionManager.abort();
+      }
+      const scraped = await (await fetch(metricsUrl)).text();
+      expect(scraped).toMatch(
+        /statebridge_rpc_requests_total\{service="statebridge.v1.BridgeService",method="InitializeSession",code="OK",path="direct"\} 1/,
+      );
+      for (let attempt = 0; attempt < 300 && !stderr.includes('"msg":"call"'); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const lines = stderr
+        .split("\n")
+        .filter((line) => line.includes('"msg":"call"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 20,
+        method: "statebridge.v1.BridgeService/InitializeSession",
+        code: "OK",
+        sessionId: "cli-access-log",
+        path: "direct",
+        protocol: "grpc",
+      });
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+});
