@@ -31,7 +31,10 @@ export interface FeedOptions {
 
 /** A watch in the feed. */
 export interface FeedWatch {
-  /** The latest revision of the session this server knows of. */
+  /**
+   * The revision up to which the log has been served to this watch (entries that hold nothing
+   * for it included): never ahead of an entry it will still be handed.
+   */
   currentRevision(): number;
   close(): void;
 }
@@ -286,7 +289,8 @@ export function createFeed(options: FeedOptions) {
         );
       }
       const observer = session.registry.add(targets, listener, position);
-      session.watchers.set(observer, { observer, listener, seen: position });
+      const watcher: Watcher = { observer, listener, seen: position };
+      session.watchers.set(observer, watcher);
       if (position < session.position) session.position = position;
       // What the read in flight brings is served again by the next read, with this watch in it.
       session.rewound = true;
@@ -294,7 +298,7 @@ export function createFeed(options: FeedOptions) {
       const owner = session;
       let open = true;
       return {
-        currentRevision: () => owner.revision,
+        currentRevision: () => watcher.seen,
         close() {
           if (!open) return;
           open = false;

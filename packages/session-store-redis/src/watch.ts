@@ -121,7 +121,7 @@ export async function startWatch(
     startRevision: position,
     incarnation: session.epoch,
     ids: identifiers.map((identifier) => idOf.get(identifier) ?? foundIdOf.get(identifier) ?? ""),
-    currentRevision: () => Math.max(current, watch.currentRevision()),
+    currentRevision: () => watch.currentRevision(),
     close: () => watch.close(),
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { SessionStore, WatchEventBatch } from "@statebridge/session-store";
+import type { SessionStore, WatchEventBatch, WatchSubscription } from "@statebridge/session-store";
 import type { StateError } from "@statebridge/state-provider";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -175,6 +175,41 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store (${REDIS_MISSING})
     } finally {
       await durable.stop();
     }
+  });
+
+  it("a resumed watch's currentRevision is never ahead of the replay it is handed (regression: it said the session's revision at once)", async () => {
+    const store = await open();
+    await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const from = (await store.getSession("s")).revision;
+    for (let value = 1; value <= 50; value++) await store.set("s", "x", value);
+    const last = (await store.getSession("s")).revision;
+    const delivered: number[] = [];
+    let subscription: WatchSubscription | undefined;
+    const ahead: string[] = [];
+    const check = () => {
+      const claimed = subscription?.currentRevision() ?? from;
+      if (claimed > (delivered.at(-1) ?? from)) ahead.push(`${claimed} > ${delivered.at(-1) ?? from}`);
+    };
+    subscription = await store.watch(
+      "s",
+      ["x"],
+      {
+        onEvents: (batch) => {
+          delivered.push(batch.revision);
+          check();
+        },
+        onEnd: () => {},
+      },
+      { fromRevision: from },
+    );
+    check();
+    await until(() => {
+      check();
+      return delivered.at(-1) === last;
+    }, "the replay");
+    expect(ahead).toEqual([]);
+    expect(subscription.currentRevision()).toBe(last);
   });
 
   it("compare-and-set through two stores has exactly one winner per version", async () => {
