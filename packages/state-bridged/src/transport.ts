@@ -73,6 +73,7 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
   const pathPrefix = pathPrefixOf(options.url);
   const connection: GrpcConnection = {
     sessionManager,
+    extraHeaders: traceContextHeaders,
     ...(token === undefined ? {} : { token }),
     ...(pathPrefix === "" ? {} : { pathPrefix }),
     ...(maxReceiveBytes === undefined ? {} : { maxReceiveBytes }),
@@ -96,6 +97,13 @@ const HEADERS_SETTER: TextMapSetter<Headers> = {
     carrier.set(key, value);
   },
 };
+
+/** The active OpenTelemetry context as headers, for the watch streams opened on the connection. */
+function traceContextHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagation.inject(context.active(), headers);
+  return headers;
+}
 
 /**
  * Puts the active OpenTelemetry context into a call's headers (W3C `traceparent`, or whatever

@@ -87,6 +87,26 @@ describe("BridgedState and the caller's trace", () => {
     });
   }
 
+  for (const streams of ["multiplexed", "per-watch"] as const) {
+    it(`a ${streams} watch opened inside a span: the server's span of its stream is a child of that span`, async () => {
+      const provider = await createBridgedState({ url: server.url, watch: { streams } });
+      let traceId = "";
+      let spanId = "";
+      try {
+        await provider.register("watched", "float", 0);
+        const span = await inClientSpan(() => provider.watch(["watched"], () => {}));
+        ({ traceId, spanId } = span.spanContext());
+      } finally {
+        // The server's span of a stream ends when the stream does.
+        await provider.close();
+      }
+      const method = streams === "multiplexed" ? "WatchStream" : "WatchVariables";
+      const spans = await serverSpans(traceId, method);
+      expect(spans).toHaveLength(1);
+      expect(spans[0]?.parentSpanContext?.spanId).toBe(spanId);
+    });
+  }
+
   it("a call made outside any span starts no trace of the caller's", async () => {
     const provider = await createBridgedState({ url: server.url });
     try {

@@ -19,6 +19,11 @@ export interface GrpcConnection {
   /** Sent as `authorization: Bearer <token>`. */
   readonly token?: string;
   /**
+   * Asked for headers to send with each stream it opens, besides the protocol's own (which
+   * win): BridgedState's trace context. Default: none.
+   */
+  readonly extraHeaders?: () => Readonly<Record<string, string>>;
+  /**
    * The path of the server's URL (`/prefix` of `http://host/prefix`), put before every
    * method's path as connect's transport does, for a server behind a path-routing proxy.
    * Default: none.
@@ -86,6 +91,7 @@ export function openGrpcStream<Output extends DescMessage>(
   const { sessionManager } = connection;
   const decode = handlers.decode ?? ((bytes: Uint8Array) => fromBinary(output, bytes));
   const headers: http2.OutgoingHttpHeaders = {
+    ...connection.extraHeaders?.(),
     "content-type": "application/grpc+proto",
     te: "trailers",
   };
