@@ -11,6 +11,7 @@ import {
   createSessionId,
   describe,
   type ExportDocument,
+  type GetOptions,
   isStateError,
   isVariableType,
   normalizeMetadata,
@@ -38,6 +39,7 @@ import type { GrpcConnection, StreamWatchOptions } from "@statebridge/stream-con
 import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
+import { createNearCache, type NearCache, type NearCacheOptions } from "./near-cache.js";
 import { createSessionGuard, type SessionGuard } from "./session-guard.js";
 import type { BridgedTlsOptions } from "./tls-options.js";
 import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
@@ -89,6 +91,14 @@ export interface BridgedStateOptions {
    * to a `transport` you give.
    */
   readonly tls?: BridgedTlsOptions;
+  /**
+   * Keep the variables this provider reads current through a watch, so that reading them
+   * again never leaves the process (`true`, or options). Reads stay monotonic and see this
+   * provider's own writes; writes made elsewhere show once the watch delivers them, so
+   * `capabilities.linearizableReads` is false. `get(…, { fresh: true })` asks the server.
+   * Default off. See the README's "Near cache".
+   */
+  readonly cache?: boolean | NearCacheOptions;
 }
 
 /**
@@ -183,6 +193,7 @@ interface Settings {
   readonly watch?: BridgedWatchOptions;
   readonly maxReceiveBytes: number;
   readonly tls?: BridgedTlsOptions;
+  readonly cache?: NearCacheOptions;
 }
 
 function resolveOptions(options: BridgedStateOptions): Settings {
@@ -205,6 +216,7 @@ function resolveOptions(options: BridgedStateOptions): Settings {
   checkPositive("retry.maxDelayMs", retry.maxDelayMs);
   checkPositive("pingIntervalMs", options.pingIntervalMs);
   checkPositive("maxReceiveBytes", options.maxReceiveBytes);
+  const cache = resolveCache(options.cache);
   const settings: Settings = {
     url: normalizeServerUrl(options.url),
     sessionId: options.sessionId ?? createSessionId(),
@@ -216,8 +228,18 @@ function resolveOptions(options: BridgedStateOptions): Settings {
     ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
     ...(options.watch === undefined ? {} : { watch: options.watch }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(cache === undefined ? {} : { cache }),
   };
   return settings;
+}
+
+function resolveCache(cache: BridgedStateOptions["cache"]): NearCacheOptions | undefined {
+  if (cache === undefined || cache === false) return undefined;
+  if (cache === true) return {};
+  if (typeof cache !== "object" || cache === null) {
+    throw new StateError("invalid_value", `cache must be a boolean or an object, got ${describe(cache)}`);
+  }
+  return cache;
 }
 
 function checkPositive(name: string, value: unknown): void {
@@ -240,6 +262,8 @@ class BridgedState implements BridgedStateProvider {
   readonly #policy: CallPolicy;
   readonly #types: TypeCache = createTypeCache();
   readonly #watches: BridgedWatches;
+  /** The near cache, when `cache` is on. */
+  readonly #cache: NearCache | undefined;
   readonly #source: string;
   readonly #closeTransport: () => void;
   /** Whether every unary call is encoded in binary (the provider's own gRPC connection). */
@@ -270,22 +294,35 @@ class BridgedState implements BridgedStateProvider {
       }),
     );
     const policy = this.#policy;
-    this.#watches = createBridgedWatches({
+    const watchContext = {
       sessionId: settings.sessionId,
       incarnation: () => this.incarnation,
       client: this.#client,
       transport,
       ...(connection === undefined ? {} : { connection }),
-      translateError: (error) => stateErrorOf(error, { closed: policy.closed, target: settings.url }),
+      translateError: (error: unknown) =>
+        stateErrorOf(error, { closed: policy.closed, target: settings.url }),
       target: settings.url,
       ...(settings.watch === undefined ? {} : { options: settings.watch }),
-    });
+    };
+    this.#watches = createBridgedWatches(watchContext);
+    // The cache's watches have a consumer (and so a multiplexed stream) of their own: they are
+    // not the user's, and listWatchers() does not show them.
+    this.#cache =
+      settings.cache === undefined
+        ? undefined
+        : createNearCache({
+            watches: createBridgedWatches(watchContext),
+            onWatchError: (error) => this.#session.observe(error),
+            options: settings.cache,
+          });
     this.capabilities = Object.freeze({
       atomicUpdates: true,
       compareAndSet: true,
       watch: this.#watches.supported,
       persistence: false,
       distribution: true,
+      linearizableReads: this.#cache === undefined,
     });
   }
 
@@ -349,6 +386,8 @@ class BridgedState implements BridgedStateProvider {
       ),
     );
     const variable = requireVariable(response.variable);
+    // A name cached for a variable deleted elsewhere is now another variable's.
+    this.#cache?.forget(variable.name);
     const registeredType = typeOf(variable);
     this.#types.remember({ id: variable.id, name: variable.name, type: registeredType });
     return Object.freeze({
@@ -360,12 +399,30 @@ class BridgedState implements BridgedStateProvider {
     });
   }
 
-  async get(identifier: string): Promise<VariableValue> {
-    return valueFromWire(await this.#fetchVariable(identifier));
+  async get(identifier: string, options?: GetOptions): Promise<VariableValue> {
+    if (this.#cache === undefined) return valueFromWire(await this.#fetchVariable(identifier));
+    return (this.#cached(identifier, options) ?? (await this.#fetchCached(identifier))).value;
   }
 
-  async getVariable(identifier: string): Promise<Variable> {
-    return variableFromWire(await this.#fetchVariable(identifier));
+  async getVariable(identifier: string, options?: GetOptions): Promise<Variable> {
+    if (this.#cache === undefined) return variableFromWire(await this.#fetchVariable(identifier));
+    return this.#cached(identifier, options) ?? (await this.#fetchCached(identifier));
+  }
+
+  /** The near cache's variable, unless there is none, it may not be served, or `fresh` is asked. */
+  #cached(identifier: string, options: GetOptions | undefined): Variable | undefined {
+    if (options?.fresh === true) return undefined;
+    const variable = (this.#cache as NearCache).lookup(identifier);
+    // A session learned ended by another call ends cached reads too.
+    if (variable !== undefined) this.#session.assertLive();
+    return variable;
+  }
+
+  /** Reads a variable from the server and gives it to the near cache. */
+  async #fetchCached(identifier: string): Promise<Variable> {
+    const variable = variableFromWire(await this.#fetchVariable(identifier));
+    this.#cache?.observe(variable);
+    return variable;
   }
 
   async #fetchVariable(identifier: string): Promise<WireVariable> {
@@ -379,6 +436,20 @@ class BridgedState implements BridgedStateProvider {
   }
 
   async set(identifier: string, value: unknown, options: SetOptions = {}): Promise<number> {
+    const cache = this.#cache;
+    if (cache === undefined) return this.#set(identifier, value, options);
+    try {
+      const version = await this.#set(identifier, value, options);
+      cache.wrote(identifier, version);
+      return version;
+    } catch (error) {
+      // A write that failed may still have applied (a deadline): the cached entry goes.
+      cache.forget(identifier);
+      throw error;
+    }
+  }
+
+  async #set(identifier: string, value: unknown, options: SetOptions): Promise<number> {
     this.#assertOpen();
     const metadataJson = encodeMetadata(options.metadata);
     const expectedVersion =
@@ -415,8 +486,10 @@ class BridgedState implements BridgedStateProvider {
     return Number(response.version);
   }
 
-  async getMany(identifiers: Iterable<string>): Promise<Map<string, VariableValue>> {
+  async getMany(identifiers: Iterable<string>, options?: GetOptions): Promise<Map<string, VariableValue>> {
     const requested = [...identifiers];
+    const cached = this.#cache === undefined ? undefined : this.#cachedMany(requested, options);
+    if (cached !== undefined) return cached;
     const sessionId = this.sessionId;
     const response = await this.#policy.idempotent((call) =>
       this.#unary(BridgeService.method.getVariables, { sessionId, identifiers: requested }, call),
@@ -437,12 +510,50 @@ class BridgedState implements BridgedStateProvider {
         }
       }
       this.#remember(variable);
-      values.set(identifier, valueFromWire(variable));
+      if (this.#cache === undefined) {
+        values.set(identifier, valueFromWire(variable));
+      } else {
+        const full = variableFromWire(variable);
+        this.#cache.observe(full);
+        values.set(identifier, full.value);
+      }
     }
     return values;
   }
 
+  /** getMany() from the near cache, if it may serve every identifier; else undefined. */
+  #cachedMany(
+    requested: readonly string[],
+    options: GetOptions | undefined,
+  ): Map<string, VariableValue> | undefined {
+    if (options?.fresh === true || requested.length === 0) return undefined;
+    const values = new Map<string, VariableValue>();
+    for (const identifier of requested) {
+      const variable = (this.#cache as NearCache).lookup(identifier);
+      if (variable === undefined) return undefined;
+      values.set(identifier, variable.value);
+    }
+    this.#session.assertLive();
+    return values;
+  }
+
   async updateMany(updates: Updates, options: UpdateManyOptions = {}): Promise<UpdateManyResult> {
+    const cache = this.#cache;
+    if (cache === undefined) return this.#updateMany(updates, options);
+    try {
+      const result = await this.#updateMany(updates, options);
+      for (const [identifier, version] of result.versions) cache.wrote(identifier, version);
+      return result;
+    } catch (error) {
+      // Whatever applied or may have applied: those entries go.
+      if (updates instanceof Map || (typeof updates === "object" && updates !== null)) {
+        for (const [identifier] of entriesOf(updates)) cache.forget(identifier);
+      }
+      throw error;
+    }
+  }
+
+  async #updateMany(updates: Updates, options: UpdateManyOptions): Promise<UpdateManyResult> {
     this.#assertOpen();
     const entries = entriesOf(updates);
     const metadataJson = encodeMetadata(options.metadata);
@@ -515,18 +626,25 @@ class BridgedState implements BridgedStateProvider {
     return response.variables.map((wire) => {
       const variable = variableFromWire(wire);
       this.#types.remember(variable);
+      // Only moves cached entries forward; list() itself always asks the server, which alone
+      // knows of variables registered elsewhere.
+      this.#cache?.observe(variable);
       return variable;
     });
   }
 
   async delete(identifier: string): Promise<void> {
-    await this.#policy.once((call) =>
-      this.#unary(
-        BridgeService.method.deleteVariable,
-        { sessionId: this.sessionId, identifier, source: this.#source },
-        call,
-      ),
-    );
+    try {
+      await this.#policy.once((call) =>
+        this.#unary(
+          BridgeService.method.deleteVariable,
+          { sessionId: this.sessionId, identifier, source: this.#source },
+          call,
+        ),
+      );
+    } finally {
+      this.#cache?.forget(identifier);
+    }
     this.#types.forget(identifier);
   }
 
@@ -557,7 +675,11 @@ class BridgedState implements BridgedStateProvider {
       ? createPreEncodedImportRequest({ ...request, variables: parsed.variables })
       : { ...request, revision: BigInt(parsed.revision), variables: parsed.variables.map(variableToWire) };
     await this.#policy.once((call) => this.#unary(BridgeService.method.importSession, message, call));
-    for (const variable of parsed.variables) this.#types.remember(variable);
+    for (const variable of parsed.variables) {
+      this.#types.remember(variable);
+      this.#cache?.forget(variable.name);
+      this.#cache?.forget(variable.id);
+    }
   }
 
   async watch(
@@ -588,7 +710,7 @@ class BridgedState implements BridgedStateProvider {
     this.#closing ??= (async () => {
       this.#policy.close();
       try {
-        await this.#watches.close();
+        await Promise.all([this.#watches.close(), this.#cache?.close()]);
       } finally {
         this.#types.clear();
         this.#closeTransport();

@@ -6,6 +6,8 @@ export type { TranslationContext } from "./error-translation.js";
 export { stateErrorOf } from "./error-translation.js";
 export type { ListSessionsOptions, SessionListPage, SessionSummary } from "./list-sessions.js";
 export { listSessions } from "./list-sessions.js";
+export type { NearCacheOptions } from "./near-cache.js";
+export { NEAR_CACHE_DEFAULTS } from "./near-cache.js";
 export type { BridgedTlsOptions } from "./tls-options.js";
 export { propagateTraceContext } from "./transport.js";
 export type { BridgedWatchOptions } from "./watch.js";

@@ -59,6 +59,7 @@ describe("createLocalState options", () => {
       watch: true,
       persistence: false,
       distribution: false,
+      linearizableReads: true,
     });
     expect(provider.requiresBridge).toBe(false);
   });

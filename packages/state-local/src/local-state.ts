@@ -61,6 +61,7 @@ const CAPABILITIES: Capabilities = Object.freeze({
   watch: true,
   persistence: false,
   distribution: false,
+  linearizableReads: true,
 });
 
 const NO_CHANGES: readonly Change[] = Object.freeze([]);

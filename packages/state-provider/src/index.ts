@@ -23,6 +23,7 @@ export { createSessionId, createVariableId } from "./ids.js";
 export { packFloat64, unpackFloat64 } from "./packed.js";
 export type {
   Capabilities,
+  GetOptions,
   RegisterOptions,
   SetOptions,
   StateProvider,

@@ -21,6 +21,12 @@ export interface Capabilities {
   readonly persistence: boolean;
   /** Other processes can see and change the same session. */
   readonly distribution: boolean;
+  /**
+   * Every read sees every write that completed before it, whoever made it. False for a client
+   * that serves reads from a near cache: its reads are monotonic and see its own writes, but a
+   * write made elsewhere becomes visible only when the cache hears of it (eventually).
+   */
+  readonly linearizableReads: boolean;
 }
 
 /** Options of `register()`. */
@@ -31,6 +37,15 @@ export interface RegisterOptions {
   readonly metadata?: Metadata;
   /** A human-readable description; stored as `metadata.description`. */
   readonly description?: string;
+}
+
+/** Options of `get()`, `getVariable()` and `getMany()`. */
+export interface GetOptions {
+  /**
+   * Read from the source of truth even if the provider keeps a near cache (it bypasses the
+   * cache, and the answer then refreshes it). Providers without a cache read fresh anyway.
+   */
+  readonly fresh?: boolean;
 }
 
 /** Options of `set()`. */
@@ -100,13 +115,13 @@ export interface StateProvider {
    * @returns the normalized value (frozen for arrays and tensors).
    * @throws `not_found` if no variable has this name or id.
    */
-  get(identifier: string): Promise<VariableValue>;
+  get(identifier: string, options?: GetOptions): Promise<VariableValue>;
 
   /**
    * Reads a whole variable.
    * @throws `not_found` if no variable has this name or id.
    */
-  getVariable(identifier: string): Promise<Variable>;
+  getVariable(identifier: string, options?: GetOptions): Promise<Variable>;
 
   /**
    * Writes a value; with `expectedVersion`, only if the variable's version is that one.
@@ -120,7 +135,7 @@ export interface StateProvider {
    * Reads many values at once.
    * @returns the values found, keyed by the identifier as given; missing ones are skipped.
    */
-  getMany(identifiers: Iterable<string>): Promise<Map<string, VariableValue>>;
+  getMany(identifiers: Iterable<string>, options?: GetOptions): Promise<Map<string, VariableValue>>;
 
   /**
    * Writes many values in one revision. Atomic: all or nothing. Non-atomic: what validates is

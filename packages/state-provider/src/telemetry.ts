@@ -171,11 +171,12 @@ export function traceOperations<P extends StateProvider>(provider: P, kind: Prov
   const close = target.close.bind(provider);
   target.register = (a, b, c, d) =>
     channel.hasSubscribers ? trace(kind, "register", id, register, a, b, c, d) : register(a, b, c, d);
-  target.get = (a) => (channel.hasSubscribers ? trace(kind, "get", id, get, a) : get(a));
-  target.getVariable = (a) =>
-    channel.hasSubscribers ? trace(kind, "getVariable", id, getVariable, a) : getVariable(a);
+  target.get = (a, b) => (channel.hasSubscribers ? trace(kind, "get", id, get, a, b) : get(a, b));
+  target.getVariable = (a, b) =>
+    channel.hasSubscribers ? trace(kind, "getVariable", id, getVariable, a, b) : getVariable(a, b);
   target.set = (a, b, c) => (channel.hasSubscribers ? trace(kind, "set", id, set, a, b, c) : set(a, b, c));
-  target.getMany = (a) => (channel.hasSubscribers ? trace(kind, "getMany", id, getMany, a) : getMany(a));
+  target.getMany = (a, b) =>
+    channel.hasSubscribers ? trace(kind, "getMany", id, getMany, a, b) : getMany(a, b);
   target.updateMany = (a, b) =>
     channel.hasSubscribers ? trace(kind, "updateMany", id, updateMany, a, b) : updateMany(a, b);
   target.list = (a) => (channel.hasSubscribers ? trace(kind, "list", id, list, a) : list(a));

@@ -39,6 +39,7 @@ export function createStoreProvider(
     watch: true,
     persistence: store.description.persistence,
     distribution: true,
+    linearizableReads: true,
   });
   let closed = false;
 

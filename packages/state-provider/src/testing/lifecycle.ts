@@ -40,6 +40,7 @@ export function describeLifecycle(context: ComplianceContext): void {
         "watch",
         "persistence",
         "distribution",
+        "linearizableReads",
       ] as const) {
         expect(typeof provider.capabilities[flag], `capabilities.${flag}`).toBe("boolean");
       }

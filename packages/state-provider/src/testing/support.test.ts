@@ -151,6 +151,7 @@ describe("createComplianceContext", () => {
         watch: true,
         persistence: false,
         distribution: false,
+        linearizableReads: true,
         ...capabilities,
       },
       close: async () => {
