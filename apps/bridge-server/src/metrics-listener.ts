@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import type { BridgeServerLogger } from "./logger.js";
-import type { ServerMetrics } from "./metrics.js";
+import { processMetrics, type ServerMetrics } from "./metrics.js";
 
 /** Options of {@link createMetricsListener}. */
 export interface MetricsListenerOptions {
@@ -30,6 +30,8 @@ const MAX_CONNECTIONS = 64;
  */
 export function createMetricsListener(options: MetricsListenerOptions): MetricsListener {
   const { metrics, logger } = options;
+  // The event loop and GC are observed from now on, not from the first scrape.
+  processMetrics();
   const server = http.createServer(
     {
       headersTimeout: options.headersTimeoutMs,

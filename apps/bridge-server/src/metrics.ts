@@ -106,9 +106,10 @@ let processRegistry: Registry | undefined;
 /**
  * Process metrics (event loop lag, heap, GC, CPU, file descriptors: prom-client's default
  * metrics), once per process whatever the number of servers: their collectors hold observers
- * that are never released.
+ * that are never released. Started by the first metrics listener, or else the first scrape,
+ * so that a server nobody scrapes (an embedded one, a test's) runs no collector.
  */
-function processMetrics(): Registry {
+export function processMetrics(): Registry {
   if (processRegistry === undefined) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
