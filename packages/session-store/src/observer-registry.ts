@@ -84,6 +84,13 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
     const revision = record.revision;
     // An observer added while this record was pending has it in its snapshot already.
     if (observer.closed || revision <= observer.deliveredThrough) return;
+    if (changes.length === 1) {
+      // The common case, a single set or delete: no loop, an array of exactly one event.
+      const change = changes[0] as VariableChange;
+      const event = eventOf(change, observer.targets.get(change.id) as string, revision);
+      deliver(observer, { revision, events: [event], bytes: change.bytes });
+      return;
+    }
     const events: WatchEvent[] = [];
     let bytes = 0;
     for (const change of changes) {
