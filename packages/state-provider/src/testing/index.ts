@@ -25,7 +25,9 @@ import { describeWatch } from "./watch.js";
  * session each time.
  *
  * Watch tests wait for events with a deadline (`options.eventTimeoutMs`) and never assume when
- * an event arrives, so the suite also runs against a backend behind a network.
+ * an event arrives, so the suite also runs against a backend behind a network. A backend that
+ * declares `linearizableReads: false` (a near cache) is held to eventual visibility of another
+ * provider's writes within that deadline, and strictly to read-your-writes and monotonic reads.
  *
  * @example
  * ```ts
