@@ -90,8 +90,8 @@ class Call implements ObservedCall {
   ) {}
 }
 
-/** Calls of the direct path by their stream, until the stream closes. */
-const directCalls = new WeakMap<http2.ServerHttp2Stream, Call>();
+/** Calls of the direct path by their stream, until the stream closes (a Map: cheaper to churn). */
+const directCalls = new Map<http2.ServerHttp2Stream, Call>();
 
 /**
  * Tells the observer of the direct call on `stream` (if any) the request it decoded: the
@@ -144,7 +144,8 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
       const call = begin(headers[":path"], "direct", "grpc", headers);
       if (call === undefined) return undefined;
       directCalls.set(stream, call);
-      stream.once("close", () => {
+      // A stream closes once: `on` spares the wrapper `once` makes.
+      stream.on("close", () => {
         directCalls.delete(stream);
         finish(call, grpcStatusOf(stream.sentTrailers) ?? CANCELLED);
       });

@@ -5,6 +5,7 @@
 // server, so that the drift of a busy machine falls on both alike. Run from the root with
 // `node bench/run.mjs telemetry-cost` (the packages built).
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -57,6 +58,12 @@ async function stopServer({ child }) {
   await exited;
 }
 
+/** CPU time a process has used so far, in microseconds (from /proc: clock ticks of 10 ms). */
+function processCpuMicroseconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /** Sorted durations of every block, pooled. */
 function pooled(blocks) {
   const all = new Float64Array(blocks.reduce((total, block) => total + block.length, 0));
@@ -84,19 +91,33 @@ try {
     await sample((index) => providers[name].set("x", index), { samples: 3000, warmup: 0 });
   }
   const blocks = { get: { off: [], on: [] }, set: { off: [], on: [] } };
+  // The servers' CPU per call: what a busy machine's scheduling does not blur.
+  const serverCpu = { get: { off: 0, on: 0 }, set: { off: 0, on: 0 } };
+  const timedBlock = async (operation, name, run) => {
+    const before = processCpuMicroseconds(servers[name].child.pid);
+    blocks[operation][name].push(await run());
+    serverCpu[operation][name] += processCpuMicroseconds(servers[name].child.pid) - before;
+  };
   for (let block = 0; block < BLOCKS; block++) {
     const order = block % 2 === 0 ? ["off", "on"] : ["on", "off"];
     for (const name of order) {
       const provider = providers[name];
-      blocks.get[name].push(await sample(() => provider.get("x"), { samples: BLOCK_CALLS, warmup: 10 }));
-      blocks.set[name].push(
-        await sample((index) => provider.set("x", index), { samples: BLOCK_CALLS, warmup: 10 }),
+      await timedBlock("get", name, () =>
+        sample(() => provider.get("x"), { samples: BLOCK_CALLS, warmup: 0 }),
+      );
+      await timedBlock("set", name, () =>
+        sample((index) => provider.set("x", index), { samples: BLOCK_CALLS, warmup: 0 }),
       );
     }
   }
   for (const operation of ["get", "set"]) {
-    const off = summarize(`${operation}, telemetry off`, pooled(blocks[operation].off));
-    const on = summarize(`${operation}, metrics + tracing (no SDK) on`, pooled(blocks[operation].on));
+    const calls = BLOCKS * BLOCK_CALLS;
+    const off = summarize(`${operation}, telemetry off`, pooled(blocks[operation].off), {
+      serverCpuUsPerCall: serverCpu[operation].off / calls,
+    });
+    const on = summarize(`${operation}, metrics + tracing (no SDK) on`, pooled(blocks[operation].on), {
+      serverCpuUsPerCall: serverCpu[operation].on / calls,
+    });
     const overhead = ((on.p50Ns - off.p50Ns) / off.p50Ns) * 100;
     rows.push(off, { ...on, p50VersusOffPercent: overhead });
     notes[`${operation}P50OverheadPercent`] = overhead;
