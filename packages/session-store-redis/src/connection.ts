@@ -65,12 +65,17 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (!client.isReady) {
       throw new StateError("unavailable", `Redis at ${redactUrl(options.url)} is not connected`);
     }
-    // node-redis's own `timeout` stops counting once a command is written, so a server that
-    // hangs after reading it would hold the call forever: the deadline is kept here.
+    // The deadline is kept here, and node-redis's own is off (`timeout: 0`; its default is 5 s):
+    // it arms an AbortSignal.timeout per command that nothing clears, so every answered command
+    // still fired it (building a DOMException) seconds later, costing about as much CPU as the
+    // call itself. Aborting drops a command not yet written, so one past its deadline is never
+    // sent later.
+    const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         hung = true;
+        abort.abort();
         reject(
           new StateError(
             "unavailable",
@@ -81,7 +86,11 @@ export function createConnection(options: ConnectionOptions): Connection {
     });
     try {
       const reply = (await Promise.race([
-        client.sendCommand(args as (string | Buffer)[], { typeMapping: BUFFERS, timeout: timeoutMs }),
+        client.sendCommand(args as (string | Buffer)[], {
+          typeMapping: BUFFERS,
+          abortSignal: abort.signal,
+          timeout: 0,
+        }),
         deadline,
       ])) as unknown as Reply;
       hung = false;
