@@ -5,11 +5,13 @@
 // interleaved between the stores so that a busy machine's drift falls on both alike; each
 // figure is the median over rounds), a set through B reaching a watcher on A (and, for
 // comparison, a set reaching a watcher on the same memory-store server), and raw node-redis
-// GET/SET on the same Redis as the floor. Prints each Redis ÷ memory ratio against the goals
+// GET/SET on the same Redis as the floor. Latency rows also give the CPU per call of every
+// process the call runs through (client, bridge-servers, Redis), which says where its time
+// goes on a machine whose cores they share. Prints each Redis ÷ memory ratio against the goals
 // (get and set p50 within 1.5×; cross-server watch p50 ≤ 1 ms). Run from the root with
 // `node bench/run.mjs redis-store.bench` (needs the packages built).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -103,17 +105,54 @@ function median(values) {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** Per-round figures of one measurement on one store, kept so that their medians can be reported. */
+/** CPU time a process has used so far, in microseconds (from /proc: clock ticks of 10 ms). */
+function processCpuMicroseconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * Per-round figures of one measurement on one store, kept so that their medians can be
+ * reported: latency quantiles or a rate, and the CPU per call of each process taking part
+ * (this client, the bridge-servers, Redis), which says where a call's time goes.
+ */
 class Figures {
   p50 = [];
   p99 = [];
   rate = [];
-  addLatency(sorted) {
+  cpu = new Map();
+  constructor(processes = {}) {
+    this.processes = processes;
+  }
+  /** Samples `operation` (see `sample`), recording its quantiles and each process's CPU per call. */
+  async sample(operation, options) {
+    const clientBefore = process.cpuUsage();
+    const before = Object.entries(this.processes).map(([label, pid]) => [
+      label,
+      pid,
+      processCpuMicroseconds(pid),
+    ]);
+    const sorted = await sample(operation, options);
+    const calls = options.samples + options.warmup;
+    const client = process.cpuUsage(clientBefore);
+    this.addCpu("client", (client.user + client.system) / calls);
+    for (const [label, pid, start] of before)
+      this.addCpu(label, (processCpuMicroseconds(pid) - start) / calls);
     this.p50.push(quantile(sorted, 0.5));
     this.p99.push(quantile(sorted, 0.99));
   }
+  addCpu(label, microseconds) {
+    if (!this.cpu.has(label)) this.cpu.set(label, []);
+    this.cpu.get(label).push(microseconds);
+  }
   addRate(rate) {
     this.rate.push(rate);
+  }
+  /** Median CPU per call of each process, as row fields (`serverCpuUsPerCall`, …). */
+  cpuFields() {
+    return Object.fromEntries(
+      [...this.cpu].map(([label, values]) => [`${label}CpuUsPerCall`, median(values)]),
+    );
   }
 }
 
@@ -215,11 +254,25 @@ try {
     "set, 32 callers",
     "watch",
   ];
+  // The processes each measurement runs through, whose CPU per call is recorded.
+  const processes = {
+    memory: { server: memoryServer.child.pid },
+    redis: { server: serverA.child.pid, redis: redis.pid },
+  };
+  const watchProcesses = {
+    memory: processes.memory,
+    redis: { serverA: serverA.child.pid, serverB: serverB.child.pid, redis: redis.pid },
+  };
   const figures = {};
   for (const store of Object.keys(stores)) {
-    figures[store] = Object.fromEntries(measurements.map((name) => [name, new Figures()]));
+    figures[store] = Object.fromEntries(
+      measurements.map((name) => [
+        name,
+        new Figures(name === "watch" ? watchProcesses[store] : processes[store]),
+      ]),
+    );
   }
-  const rawFigures = { get: new Figures(), set: new Figures() };
+  const rawFigures = { get: new Figures({ redis: redis.pid }), set: new Figures({ redis: redis.pid }) };
   await raw.set("floor", "0.5");
 
   // Warm both sides' code up before the first round is counted.
@@ -235,30 +288,24 @@ try {
   }
 
   for (let round = 0; round < ROUNDS; round++) {
-    rawFigures.get.addLatency(await sample(() => raw.get("floor"), { samples: 1000, warmup: 100 }));
-    rawFigures.set.addLatency(
-      await sample((index) => raw.set("floor", String(index)), { samples: 1000, warmup: 100 }),
-    );
+    await rawFigures.get.sample(() => raw.get("floor"), { samples: 1000, warmup: 100 });
+    await rawFigures.set.sample((index) => raw.set("floor", String(index)), { samples: 1000, warmup: 100 });
     // Alternate which store goes first, so that neither always follows the other's load.
     const order = round % 2 === 0 ? ["memory", "redis"] : ["redis", "memory"];
     for (const store of order) {
       const { provider } = stores[store];
       const results = figures[store];
-      results.get.addLatency(await sample(() => provider.get("param_50"), { samples: 800, warmup: 100 }));
-      results.set.addLatency(
-        await sample((index) => provider.set("param_51", round * 10_000 + index), {
-          samples: 800,
-          warmup: 100,
-        }),
-      );
-      results["updateMany (100, atomic)"].addLatency(
-        await sample(
-          (index) =>
-            provider.updateMany(new Map(names.map((name) => [name, round * 10_000 + index])), {
-              atomic: true,
-            }),
-          { samples: 150, warmup: 20 },
-        ),
+      await results.get.sample(() => provider.get("param_50"), { samples: 800, warmup: 100 });
+      await results.set.sample((index) => provider.set("param_51", round * 10_000 + index), {
+        samples: 800,
+        warmup: 100,
+      });
+      await results["updateMany (100, atomic)"].sample(
+        (index) =>
+          provider.updateMany(new Map(names.map((name) => [name, round * 10_000 + index])), {
+            atomic: true,
+          }),
+        { samples: 150, warmup: 20 },
       );
       results["get, 32 callers"].addRate(
         await throughput((caller) => provider.get(names[caller % names.length])),
@@ -266,7 +313,7 @@ try {
       results["set, 32 callers"].addRate(
         await throughput((caller, index) => provider.set(names[caller % names.length], index)),
       );
-      results.watch.addLatency(await sample(() => watches[store].once(), { samples: 400, warmup: 40 }));
+      await results.watch.sample(() => watches[store].once(), { samples: 400, warmup: 40 });
     }
   }
 
@@ -277,6 +324,7 @@ try {
       p50Ns: median(results.p50),
       p99Ns: median(results.p99),
       meanNs: Number.NaN,
+      ...results.cpuFields(),
     });
   }
   const label = {
@@ -305,6 +353,7 @@ try {
           p50Ns: median(results.p50),
           p99Ns: median(results.p99),
           meanNs: Number.NaN,
+          ...results.cpuFields(),
         });
       }
     }
