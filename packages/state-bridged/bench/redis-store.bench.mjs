@@ -9,7 +9,8 @@
 // process the call runs through (client, bridge-servers, Redis), which says where its time
 // goes on a machine whose cores they share. Prints each Redis ÷ memory ratio against the goals
 // (get and set p50 within 1.5×; cross-server watch p50 ≤ 1 ms). Run from the root with
-// `node bench/run.mjs redis-store.bench` (needs the packages built).
+// `node bench/run.mjs state-bridged/bench/redis-store` (needs the packages built; `pnpm bench`
+// builds them and runs every bench).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
