@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WatchEventType, type WatchVariablesResponse } from "@statebridge/proto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -172,6 +173,40 @@ describe.skipIf(!REDIS_AVAILABLE)(
       const [endedA, endedB] = await Promise.all([onA.handle.done, onB.handle.done]);
       expect(endedA?.code).toBe("session_expired");
       expect(endedB?.code).toBe("session_expired");
+    });
+
+    it("a session whose keys expire in Redis (as when no server slid its TTL) ends the watches on A and on B with session_expired", async () => {
+      const sessionId = "expiring";
+      await sessionWith(sessionId, ["x"]);
+      const onA = await startWatcher(a.server.url, sessionId, ["x"]);
+      const onB = await startWatcher(b.server.url, sessionId, ["x"], "per-watch");
+      cleanups.push(
+        () => onA.close(),
+        () => onB.close(),
+      );
+      const port = String(redis.port);
+      const keys = execFileSync(
+        "redis-cli",
+        ["-p", port, "--scan", "--pattern", `{statebridge:${sessionId}}:*`],
+        {
+          encoding: "utf8",
+        },
+      )
+        .split("\n")
+        .filter((key) => key !== "");
+      expect(keys.length).toBeGreaterThan(0);
+      for (const key of keys) execFileSync("redis-cli", ["-p", port, "PEXPIRE", key, "1"]);
+      const [endedA, endedB] = await Promise.all([onA.handle.done, onB.handle.done]);
+      expect(endedA?.code).toBe("session_expired");
+      expect(endedB?.code).toBe("session_expired");
+      const failure = await b
+        .client()
+        .getSession({ sessionId })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(codeOf(failure)).toBe("session_expired");
     });
 
     it("Ping on both servers says redis, distributed", async () => {
