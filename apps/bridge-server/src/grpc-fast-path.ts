@@ -34,6 +34,10 @@ import {
 import type { BridgeServerLogger } from "./logger.js";
 import { oversizeRequestError } from "./request-size-limit.js";
 import { observeRequest } from "./telemetry.js";
+import {
+  encodeGetVariableResponseEnvelope,
+  encodeGetVariablesResponseEnvelope,
+} from "./variable-encoding.js";
 
 /** Options of {@link createGrpcFastPath}. */
 export interface GrpcFastPathOptions {
@@ -65,6 +69,18 @@ export interface GrpcFastPath {
 const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 /** Distinct `grpc-accept-encoding` values remembered; a client cannot grow the map past it. */
 const MAX_NEGOTIATIONS_KEPT = 64;
+/**
+ * Responses written without protobuf-es's writer, by method: each returns the whole envelope,
+ * byte-equal to what `toBinary` frames (test/variable-encoding.test.ts), or undefined to leave
+ * a message to protobuf-es.
+ */
+const RESPONSE_ENCODERS: ReadonlyMap<string, (result: never) => Buffer | undefined> = new Map<
+  string,
+  (result: never) => Buffer | undefined
+>([
+  ["getVariable", encodeGetVariableResponseEnvelope],
+  ["getVariables", encodeGetVariablesResponseEnvelope],
+]);
 
 /**
  * Creates the direct path for gRPC calls of `BridgeService`. Connect's handler pipeline (async
@@ -104,7 +120,11 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       | ((request: unknown) => unknown)
       | undefined;
     if (implementation === undefined) continue;
-    const route: UnaryRoute = { method: method as DescMethodUnary, implementation };
+    const route: UnaryRoute = {
+      method: method as DescMethodUnary,
+      implementation,
+      encodeEnvelope: RESPONSE_ENCODERS.get(method.localName) as UnaryRoute["encodeEnvelope"],
+    };
     handlers.set(`/${BridgeService.typeName}/${method.name}`, (stream, timeoutMs, response) => {
       new UnaryCall(stream, route, context, response, timeoutMs);
     });
@@ -167,6 +187,8 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
 interface UnaryRoute {
   readonly method: DescMethodUnary;
   readonly implementation: (request: unknown) => unknown;
+  /** Frames the method's result without protobuf-es; undefined (or its undefined) for toBinary. */
+  readonly encodeEnvelope: ((result: unknown) => Buffer | undefined) | undefined;
 }
 
 /** What every unary call of one server shares. */
@@ -280,7 +302,19 @@ class UnaryCall implements EnvelopeReaderHandlers {
     const output = this.route.method.output;
     let message: Uint8Array;
     try {
-      message = toBinary(output, create(output, result as never));
+      const framed = this.route.encodeEnvelope?.(result);
+      if (framed !== undefined) {
+        if (
+          this.response.compression === null ||
+          framed.byteLength - ENVELOPE_HEADER_BYTES < this.context.compressMinBytes
+        ) {
+          this.answer(undefined, framed);
+          return;
+        }
+        message = framed.subarray(ENVELOPE_HEADER_BYTES);
+      } else {
+        message = toBinary(output, create(output, result as never));
+      }
     } catch (error) {
       this.answer(new ConnectError(`serialize binary: ${messageOf(error)}`, Code.Internal));
       return;
