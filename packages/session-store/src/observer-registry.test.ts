@@ -56,6 +56,26 @@ describe("createObserverRegistry", () => {
     expect(onlyC.batches).toEqual([]);
   });
 
+  it("hands one change to every observer naming the variable alike as one shared batch", () => {
+    // Guards the fan-out: a bridge-server encodes a batch once for all the watches it reaches.
+    const registry = createObserverRegistry(() => {});
+    const byName = [listener(), listener(), listener()];
+    for (const each of byName) registry.add(new Map([["a", "temperature"]]), each, 0);
+    const byId = listener();
+    registry.add(new Map([["a", "a"]]), byId, 0);
+    registry.dispatch(record(1, [change("a", 1)]));
+    registry.dispatch(record(2, [change("a", 2)]));
+    for (const revision of [0, 1]) {
+      const shared = byName[0]?.batches[revision];
+      expect(shared?.events.map((event) => [event.identifier, event.revision])).toEqual([
+        ["temperature", revision + 1],
+      ]);
+      for (const each of byName) expect(each.batches[revision]).toBe(shared);
+      expect(byId.batches[revision]).not.toBe(shared);
+      expect(byId.batches[revision]?.events.map((event) => event.identifier)).toEqual(["a"]);
+    }
+  });
+
   it("skips records an observer already has (at or below deliveredThrough)", () => {
     const registry = createObserverRegistry(() => {});
     const late = listener();

@@ -76,6 +76,13 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
     }
   }
 
+  // The batch last built for a single change, shared by the next observers that name the
+  // variable alike: a change reaching 10,000 watchers is one batch, which a stream can then
+  // encode once (listeners only read batches).
+  let sharedChange: VariableChange | undefined;
+  let sharedIdentifier: string | undefined;
+  let sharedBatch: WatchEventBatch | undefined;
+
   function deliverChanges(
     observer: MutableObserver,
     changes: readonly VariableChange[],
@@ -87,8 +94,13 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
     if (changes.length === 1) {
       // The common case, a single set or delete: no loop, an array of exactly one event.
       const change = changes[0] as VariableChange;
-      const event = eventOf(change, observer.targets.get(change.id) as string, revision);
-      deliver(observer, { revision, events: [event], bytes: change.bytes });
+      const identifier = observer.targets.get(change.id) as string;
+      if (sharedBatch === undefined || sharedChange !== change || sharedIdentifier !== identifier) {
+        sharedBatch = { revision, events: [eventOf(change, identifier, revision)], bytes: change.bytes };
+        sharedChange = change;
+        sharedIdentifier = identifier;
+      }
+      deliver(observer, sharedBatch);
       return;
     }
     const events: WatchEvent[] = [];
@@ -124,7 +136,13 @@ export function createObserverRegistry(onListenerError: (error: unknown) => void
     },
 
     dispatch(record) {
-      index.dispatch(record, deliverChanges);
+      try {
+        index.dispatch(record, deliverChanges);
+      } finally {
+        sharedChange = undefined;
+        sharedIdentifier = undefined;
+        sharedBatch = undefined;
+      }
     },
 
     eventsFor(targets, record) {

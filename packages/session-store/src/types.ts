@@ -96,7 +96,11 @@ export interface WatchEventBatch {
  * order, each revision once; the caller (a stream) queues and drains. Calls never overlap.
  */
 export interface WatchListener {
-  /** Events of one revision: a set, a whole atomic batch, a deletion, or the initial snapshot. */
+  /**
+   * Events of one revision: a set, a whole atomic batch, a deletion, or the initial snapshot.
+   * The batch may be the same object for every watcher that names the variable alike: read it,
+   * never change it.
+   */
   onEvents(batch: WatchEventBatch): void;
   /**
    * The watch ended: `session_expired` when its session expired, was deleted or was lost by
