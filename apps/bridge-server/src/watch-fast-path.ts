@@ -1,5 +1,5 @@
 import type * as http2 from "node:http2";
-import { create, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   createEnvelopeReader,
@@ -8,7 +8,6 @@ import {
   type EnvelopeReader,
   type EnvelopeReaderHandlers,
   type EnvelopeReaderOptions,
-  encodeEnvelope,
   SUCCESS_TRAILERS,
   trailersOf,
   type WatchedDeadline,
@@ -34,6 +33,7 @@ import {
 import { toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
 import { oversizeRequestError } from "./request-size-limit.js";
+import { frameWatchResponse } from "./watch-encoding.js";
 import {
   MAX_QUEUED_REQUEST_BYTES,
   MAX_QUEUED_REQUESTS,
@@ -286,7 +286,7 @@ class WatchCall implements EnvelopeReaderHandlers {
         }
         const result = await responses.next();
         if (result.done === true || this.finished) return;
-        const framed = encodeEnvelope(toBinary(output, create(output, result.value as never)));
+        const framed = frameWatchResponse(output, result.value as never);
         this.pending.push(framed);
         this.pendingBytes += framed.byteLength;
         // Messages produced in the same tick are written together, after it.
