@@ -4,8 +4,9 @@ import { BridgeService } from "@statebridge/proto";
 import { isStateError, type WatchEvent } from "@statebridge/state-provider";
 import { createStreamConsumer, type StreamConsumer, type StreamWatchHandle } from "../../src/index.js";
 import type { VariableRecord, WatcherRecord, WatchStart, WriteRecord } from "../history-checker.js";
+import { type OpenHistoryReader, type ReaderRecord, runReaders } from "./history-readers.js";
 import { type PythonWatcher, startPythonWatcher } from "./python-watcher.js";
-import type { Random } from "./random.js";
+import { createRandom, type Random } from "./random.js";
 import { startTcpProxy } from "./tcp-proxy.js";
 
 /** What a randomized watch run does. */
@@ -51,6 +52,12 @@ export interface HistoryRunOptions {
    * must end with `session_expired`.
    */
   readonly restartServer?: () => Promise<void>;
+  /**
+   * Readers (a cached BridgedState each, say) that read the variables and now and then write
+   * one while the writers go on; see `runReaders`. None without `openReader`.
+   */
+  readonly readers?: number;
+  readonly openReader?: OpenHistoryReader;
   /** Told what happens, for a soak run's progress. */
   readonly log?: (line: string) => void;
 }
@@ -65,6 +72,8 @@ export interface HistoryRun {
   readonly sessionRecreated: boolean;
   readonly faults: number;
   readonly connectionsAccepted: number;
+  /** What each reader read and wrote (see `checkReads`). */
+  readonly readers: ReaderRecord[];
 }
 
 type BridgeClient = Client<typeof BridgeService>;
@@ -230,6 +239,21 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
 
     const writes: WriteRecord[] = [];
     let writersDone = false;
+    const reading =
+      options.openReader === undefined
+        ? Promise.resolve([])
+        : runReaders({
+            open: options.openReader,
+            count: options.readers ?? 0,
+            addresses: { proxyUrl: proxy.url, directUrl: direct, sessionId },
+            names,
+            // Their own sequence, so that adding readers leaves the run's faults and writes as they were.
+            random: createRandom(random.seed + 1),
+            idOf: (name) => current.get(name) ?? "",
+            passing,
+            writes,
+            writing: () => !writersDone,
+          });
     const writer = async (number: number) => {
       const client = clientOf(direct);
       let counter = 0;
@@ -333,6 +357,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
     await Promise.all(Array.from({ length: options.writers }, (_, index) => writer(index + 1)));
     writersDone = true;
     writing = false;
+    const readers = await reading;
     await replacer;
     const lateFailure = await Promise.all([chaos, late]).then(([, result]) => result);
     if (lateFailure !== undefined) throw lateFailure;
@@ -433,6 +458,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       sessionRecreated: options.restartServer !== undefined,
       faults,
       connectionsAccepted: proxy.accepted,
+      readers,
     };
   } finally {
     await Promise.all([...consumers.map((consumer) => consumer.close()), ...stoppers.map((stop) => stop())]);

@@ -1,0 +1,125 @@
+import type { Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createBridgeServer } from "@statebridge/bridge-server";
+import { describe, expect, it } from "vitest";
+import { checkHistory } from "../../stream-consumer/test/history-checker.js";
+import {
+  checkReads,
+  type HistoryReader,
+  type ReaderAddresses,
+} from "../../stream-consumer/test/support/history-readers.js";
+import { runHistory } from "../../stream-consumer/test/support/history-run.js";
+import { createRandom, seedOf } from "../../stream-consumer/test/support/random.js";
+import { createBridgedState } from "../src/index.js";
+
+// The watch history run of @statebridge/stream-consumer with cached readers: BridgedStates with
+// their near cache on, whose watch streams go through the run's proxy (cut connections,
+// partitions) while writers, watchers and variable replacements go on. No reader may read a
+// version older than one it read or wrote before. `pnpm test:soak` (STATEBRIDGE_SOAK=1) runs
+// it longer with a random seed.
+const soak = process.env.STATEBRIDGE_SOAK === "1";
+const seed = seedOf(soak ? undefined : 20_240_601);
+const scale = soak ? Number(process.env.STATEBRIDGE_SOAK_SCALE ?? 20) : 1;
+const heartbeatIntervalMs = 200;
+
+/** A cached BridgedState whose unary calls go straight to the server and whose streams go through the proxy. */
+async function openCachedReader(addresses: ReaderAddresses): Promise<HistoryReader> {
+  const managers = [addresses.directUrl, addresses.proxyUrl].map(
+    (url) =>
+      new Http2SessionManager(url, {
+        pingIntervalMs: heartbeatIntervalMs * 2,
+        pingTimeoutMs: heartbeatIntervalMs * 3,
+      }),
+  );
+  const [direct, proxied] = managers.map((sessionManager, index) =>
+    createGrpcTransport({
+      baseUrl: index === 0 ? addresses.directUrl : addresses.proxyUrl,
+      sessionManager,
+    }),
+  ) as [Transport, Transport];
+  const transport: Transport = { unary: direct.unary.bind(direct), stream: proxied.stream.bind(proxied) };
+  const provider = await createBridgedState({
+    url: addresses.directUrl,
+    sessionId: addresses.sessionId,
+    transport,
+    cache: true,
+    watch: {
+      streams: "multiplexed",
+      heartbeatIntervalMs,
+      missedHeartbeats: 3,
+      reconnect: { baseDelayMs: 5, maxDelayMs: heartbeatIntervalMs, maxFailures: 1_000 },
+    },
+  });
+  return {
+    async read(name, fresh) {
+      const variable = await provider.getVariable(name, { fresh });
+      return { id: variable.id, version: variable.version, value: Number(variable.value) };
+    },
+    async write(name, value) {
+      const { revision, versions } = await provider.updateMany(new Map([[name, value]]));
+      return { revision, version: versions.get(name) as number };
+    },
+    async close() {
+      await provider.close();
+      for (const manager of managers) manager.abort();
+    },
+  };
+}
+
+describe("watch history with cached readers", () => {
+  it(
+    `cached readers under network faults never read a version older than one they read or wrote before, and every value they read was written (seed ${seed})`,
+    async () => {
+      const server = await createBridgeServer({
+        port: 0,
+        historySize: 1_000_000,
+        heartbeatIntervalMs,
+        shutdownGraceMs: 200,
+      });
+      try {
+        const run = await runHistory({
+          serverPort: server.port,
+          random: createRandom(seed),
+          variables: 6,
+          writers: 3,
+          operationsPerWriter: 120 * scale,
+          watchers: 4,
+          lateWatchers: 0,
+          heartbeatIntervalMs,
+          faultEveryMs: 40,
+          partitions: true,
+          replacements: 2 * scale,
+          readers: 2,
+          openReader: openCachedReader,
+          ...(soak ? { log: (line: string) => console.log(line) } : {}),
+        });
+        const report = checkHistory({
+          variables: run.variables,
+          writes: run.writes,
+          watchers: run.watchers,
+          finalRevision: run.finalRevision,
+          historyCoversRun: true,
+          sessionRecreated: false,
+        });
+        const initialValues = new Map(run.variables.map((variable) => [variable.id, variable.initialValue]));
+        const violations = checkReads(run.readers, run.writes, initialValues);
+        const steps = run.readers.flatMap((reader) => reader.steps);
+        const reads = steps.filter((step) => step.kind === "read").length;
+        const ownWrites = steps.length - reads;
+        console.log(
+          `cached readers, seed ${seed}: ${reads} reads and ${ownWrites} writes by ${run.readers.length} readers, ` +
+            `${run.writes.length} writes in all, ${run.faults} faults, ${report.reconnects} watcher reconnects`,
+        );
+        expect(report.violations).toEqual([]);
+        expect(violations).toEqual([]);
+        // The run must have exercised what it checks.
+        expect(run.faults).toBeGreaterThan(0);
+        expect(ownWrites).toBeGreaterThan(0);
+        expect(reads).toBeGreaterThan(100);
+      } finally {
+        await server.close();
+      }
+    },
+    soak ? 3_600_000 : 120_000,
+  );
+});
