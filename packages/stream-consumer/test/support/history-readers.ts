@@ -62,7 +62,8 @@ export interface ReadersContext {
 
 /**
  * Runs `count` readers until the writers are done: each reads a random variable (one read in
- * ten fresh), and one step in ten writes a value of its own, recorded in the run's write log.
+ * ten fresh), and one step in ten writes a value of its own, recorded in the run's write log,
+ * and reads it back at once.
  * A read that fails is not recorded; nor is a write, which then changed nothing (unary calls
  * go straight to the server).
  */
@@ -94,6 +95,11 @@ export async function runReaders(context: ReadersContext): Promise<ReaderRecord[
                 steps.push({ kind: "write", name, id, version });
               })
               .catch(() => {});
+            // Read it back at once: read-your-writes is at stake right after the write.
+            await reader.read(name, false).then(
+              (read) => void steps.push({ kind: "read", name, ...read, fresh: false }),
+              () => {},
+            );
           } else {
             const fresh = random.chance(0.1);
             await reader.read(name, fresh).then(
@@ -103,7 +109,8 @@ export async function runReaders(context: ReadersContext): Promise<ReaderRecord[
           }
           // A cached read never leaves the process, so it never yields to the event loop by
           // itself: without a pause the readers would starve the run's sockets and timers.
-          await new Promise((resolve) => setTimeout(resolve, random.integer(0, 2)));
+          if (random.chance(0.1)) await new Promise((resolve) => setTimeout(resolve, random.integer(0, 2)));
+          else await new Promise((resolve) => setImmediate(resolve));
         }
       } finally {
         await reader.close();
