@@ -39,6 +39,9 @@ class Capabilities:
     persistence: bool
     #: Several bridge-servers serve the same sessions (behind a balancer, say).
     distribution: bool
+    #: Every read sees every write that completed before it; False for a context with ``cache``,
+    #: whose reads are monotonic and see its own writes, and others' once its watch delivers them.
+    linearizable_reads: bool = True
 
 
 def capabilities_from_wire(response: pb.PingResponse) -> Capabilities:

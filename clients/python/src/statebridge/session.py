@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import weakref
@@ -9,6 +10,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import grpc
 
+from ._cache import DEFAULT_CACHE_MAX_ENTRIES, CachedReads, NearCache
 from ._channel import ReplaceableSyncChannel, open_sync_channel, tls_settings
 from ._core import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -27,7 +29,7 @@ from .models import Capabilities, SessionInfo, Variable, capabilities_from_wire,
 from .watch import AsyncWatch, OnStatus, ReconnectPolicy, Watch
 
 
-class SessionContext(SessionCore):
+class SessionContext(CachedReads, SessionCore):
     """The variables of one bridge-server session, read, written and watched from Python.
 
     Creating a context gets or creates the session (``InitializeSession``). Every write
@@ -60,6 +62,12 @@ class SessionContext(SessionCore):
         private_key: the PEM private key of a client certificate, for a server that requires
             one (mutual TLS); with ``certificate_chain``.
         certificate_chain: the PEM client certificate (and its intermediates) of ``private_key``.
+        cache: keep the variables this context reads current through a watch each, so that
+            reading them again never leaves the process. Reads stay monotonic and see this
+            context's own writes; writes made elsewhere show once the watch delivers them
+            (``capabilities().linearizable_reads`` is False). ``fresh=True`` asks the server.
+        cache_max_entries: the most variables cached (one watch thread each); past it the least
+            recently read goes. Default 1,000.
     """
 
     def __init__(
@@ -78,6 +86,8 @@ class SessionContext(SessionCore):
         root_certificates: Union[str, bytes, None] = None,
         private_key: Union[str, bytes, None] = None,
         certificate_chain: Union[str, bytes, None] = None,
+        cache: bool = False,
+        cache_max_entries: int = DEFAULT_CACHE_MAX_ENTRIES,
     ) -> None:
         super().__init__(
             target,
@@ -95,6 +105,9 @@ class SessionContext(SessionCore):
         self._watches: "weakref.WeakSet[Watch]" = weakref.WeakSet()
         # Reentrant: a watch collected while this thread holds the lock removes itself from the set.
         self._watches_lock = threading.RLock()
+        self._cache: Optional[NearCache] = None
+        if cache:
+            self._cache = NearCache(self._open_cache_watch, cache_max_entries, lambda error: None)
         try:
             response = self._call(
                 "InitializeSession",
@@ -162,7 +175,8 @@ class SessionContext(SessionCore):
         restart of the server (``persistence``) and are served by several servers
         (``distribution``). Asked with ``Ping`` on first use, then remembered."""
         if self._capabilities is None:
-            self._capabilities = capabilities_from_wire(self._call("Ping", pb.PingRequest(), idempotent=True))
+            found = capabilities_from_wire(self._call("Ping", pb.PingRequest(), idempotent=True))
+            self._capabilities = dataclasses.replace(found, linearizable_reads=self._cache is None)
         return self._capabilities
 
     @traced("get_session")
@@ -201,18 +215,31 @@ class SessionContext(SessionCore):
                 ``constraint_violation`` if the initial value breaks the constraints.
         """
         request = self._register_request(name, type, initial, constraints, metadata, description)
-        return self._remember(self._call("RegisterVariable", request).variable)
+        variable = self._remember(self._call("RegisterVariable", request).variable)
+        if self._cache is not None:
+            self._cache.forget(variable.name)  # a name cached for a variable deleted elsewhere
+        return variable
 
     @traced("get_variable")
-    def get_variable(self, identifier: str) -> Any:
-        """Reads a variable's value by name or id. Raises ``not_found`` if there is none."""
-        return self.get_variable_info(identifier).value
+    def get_variable(self, identifier: str, fresh: bool = False) -> Any:
+        """Reads a variable's value by name or id. Raises ``not_found`` if there is none.
+        ``fresh`` asks the server even with ``cache``."""
+        return self.get_variable_info(identifier, fresh).value
 
     @traced("get_variable_info")
-    def get_variable_info(self, identifier: str) -> Variable:
+    def get_variable_info(self, identifier: str, fresh: bool = False) -> Variable:
         """Reads a whole variable by name or id. Raises ``not_found`` if there is none."""
+        cache = self._cache
+        if cache is not None and not fresh:
+            cached = cache.lookup(identifier)
+            if cached is not None:
+                self._check_open()
+                return cached
         request = pb.GetVariableRequest(session_id=self._session_id, identifier=identifier)
-        return self._remember(self._call("GetVariable", request, idempotent=True).variable, identifier)
+        variable = self._remember(self._call("GetVariable", request, idempotent=True).variable, identifier)
+        if cache is not None:
+            cache.observe(variable)
+        return variable
 
     @traced("get_variables")
     def get_variables(self, identifiers: Iterable[str]) -> dict[str, Any]:
@@ -220,9 +247,11 @@ class SessionContext(SessionCore):
         return {identifier: variable.value for identifier, variable in self.get_variables_info(identifiers).items()}
 
     @traced("get_variables_info")
-    def get_variables_info(self, identifiers: Iterable[str]) -> dict[str, Variable]:
+    def get_variables_info(self, identifiers: Iterable[str], fresh: bool = False) -> dict[str, Variable]:
         """Reads many whole variables, keyed by the identifier as given; missing ones are skipped."""
         names = self._identifiers(identifiers, "identifiers")
+        if self._cache is not None:
+            return self._cache_many(names, fresh)
         response = self._call(
             "GetVariables", pb.GetVariablesRequest(session_id=self._session_id, identifiers=names), idempotent=True
         )
@@ -247,7 +276,11 @@ class SessionContext(SessionCore):
         """
         self._learn_types(self._untyped([identifier], [value]))
         request = self._set_request(identifier, value, metadata, expected_version)
-        return int(self._call("SetVariable", request).version)
+        with self._writing([identifier]):
+            version = int(self._call("SetVariable", request).version)
+        if self._cache is not None:
+            self._cache.wrote(identifier, version)
+        return version
 
     @traced("update_variables")
     def update_variables(
@@ -264,8 +297,13 @@ class SessionContext(SessionCore):
         """
         if isinstance(updates, Mapping):
             self._learn_types(self._untyped(list(updates.keys()), list(updates.values())))
-        response = self._call("SetVariables", self._update_request(updates, atomic, metadata))
-        return {identifier: int(version) for identifier, version in response.versions.items()}
+        with self._writing(list(updates.keys()) if isinstance(updates, Mapping) else []):
+            response = self._call("SetVariables", self._update_request(updates, atomic, metadata))
+        versions = {identifier: int(version) for identifier, version in response.versions.items()}
+        for identifier, version in versions.items():
+            if self._cache is not None:
+                self._cache.wrote(identifier, version)
+        return versions
 
     @traced("list_variables")
     def list_variables(self, pattern: Optional[str] = None) -> list[Variable]:
@@ -274,15 +312,19 @@ class SessionContext(SessionCore):
         request = pb.ListVariablesRequest(session_id=self._session_id)
         if pattern is not None:
             request.pattern = pattern
-        return [self._remember(variable) for variable in self._call("ListVariables", request, idempotent=True).variables]
+        found = [self._remember(variable) for variable in self._call("ListVariables", request, idempotent=True).variables]
+        for variable in found if self._cache is not None else ():
+            self._cache.observe(variable)  # only moves cached entries forward
+        return found
 
     @traced("delete_variable")
     def delete_variable(self, identifier: str) -> None:
         """Deletes a variable. Raises ``not_found`` if there is none."""
-        self._call(
-            "DeleteVariable",
-            pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
-        )
+        with self._writing([identifier], always=True):
+            self._call(
+                "DeleteVariable",
+                pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
+            )
         self._forget(identifier)
 
     # -- watching ---------------------------------------------------------------------------
@@ -386,6 +428,8 @@ class SessionContext(SessionCore):
         self._closed = True
         with self._watches_lock:
             watches = list(self._watches)
+        if self._cache is not None:
+            self._cache.close()
         for watch in watches:
             watch.close()
         self._channels.close()
