@@ -109,6 +109,74 @@ async function sampleWithCpu(serverPid, operation, { samples, warmup }) {
   };
 }
 
+/**
+ * The near cache (`cache: true`): a cached get, timed in batches of 100 because it costs less
+ * than the clock's resolution makes visible one call at a time, next to a fresh get through
+ * the same provider; and the memory each cached variable costs the client (heap) and the
+ * server (RSS: one watch each), with 5,000 variables cached.
+ */
+async function nearCacheRows(url, serverPid, sessionId) {
+  const rows = [];
+  const cached = await createBridgedState({ url, sessionId, cache: true });
+  try {
+    await cached.get("param_50");
+    // Reads go to the server until the variable's watch has delivered its initial value.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sample(() => cached.get("param_50"), { samples: 2000, warmup: 0, batch: 10 });
+    const clientBefore = process.cpuUsage();
+    const sorted = await sample(() => cached.get("param_50"), { samples: 3000, warmup: 0, batch: 100 });
+    const client = process.cpuUsage(clientBefore);
+    rows.push(
+      summarize("get, near cache (cache: true)", sorted, {
+        clientCpuUsPerCall: (client.user + client.system) / (3000 * 100),
+      }),
+    );
+    rows.push(
+      summarize(
+        "get, near cache provider, { fresh: true }",
+        await sample(() => cached.get("param_50", { fresh: true }), { samples: 2000, warmup: 500 }),
+      ),
+    );
+  } finally {
+    await cached.close();
+  }
+
+  const count = 5_000;
+  const many = await createBridgedState({ url, cache: { maxEntries: count } });
+  try {
+    for (let start = 0; start < count; start += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, index) => many.register(`cached_${start + index}`, "float", 0.5)),
+      );
+    }
+    const settle = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      globalThis.gc?.();
+      globalThis.gc?.();
+    };
+    await settle();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const serverBefore = residentBytes(serverPid);
+    for (let start = 0; start < count; start += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, index) => many.get(`cached_${start + index}`)));
+    }
+    await settle();
+    const heapAfter = process.memoryUsage().heapUsed;
+    const serverAfter = residentBytes(serverPid);
+    rows.push({
+      name: `memory per cached variable (${count.toLocaleString("en")} cached)`,
+      p50Ns: Number.NaN,
+      p99Ns: Number.NaN,
+      meanNs: Number.NaN,
+      clientHeapBytesPerVariable: (heapAfter - heapBefore) / count,
+      serverRssBytesPerVariable: (serverAfter - serverBefore) / count,
+    });
+  } finally {
+    await many.close();
+  }
+  return rows;
+}
+
 function throughputRow(name, rate) {
   return { name, p50Ns: Number.NaN, p99Ns: Number.NaN, meanNs: 1e9 / rate, opsPerSecond: rate };
 }
@@ -128,6 +196,7 @@ try {
     });
     rows.push(summarize("get", sorted, cpu));
   }
+  rows.push(...(await nearCacheRows(url, child.pid, provider.sessionId)));
   rows.push(
     summarize(
       "set",
