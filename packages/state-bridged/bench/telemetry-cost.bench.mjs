@@ -2,7 +2,8 @@
 // bridge-server with metrics, tracing (through @opentelemetry/api, no SDK registered) and the
 // access log (at info, so not written) on, and against one with `telemetry: false`. Each
 // server runs in a child process; the two are sampled in short alternating blocks, pooled per
-// server, so that the drift of a busy machine falls on both alike. Run from the root with
+// server, so that the drift of a busy machine falls on both alike, over several pairs of fresh
+// processes. Run from the root with
 // `node bench/run.mjs telemetry-cost` (the packages built).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -12,8 +13,9 @@ import { pathToFileURL } from "node:url";
 import { createBridgedState } from "@statebridge/state-bridged";
 import { report, sample, summarize } from "../../../bench/lib.mjs";
 
-/** Blocks per server and operation, and calls per block. */
-const BLOCKS = 60;
+/** Pairs of server processes; blocks per server, pair and operation; calls per block. */
+const PAIRS = 4;
+const BLOCKS = 30;
 const BLOCK_CALLS = 100;
 
 const serverIndex = pathToFileURL(
@@ -75,61 +77,69 @@ function pooled(blocks) {
   return all.sort();
 }
 
-const servers = {
-  off: await startServer({ telemetry: false }),
-  on: await startServer({ metricsPort: 0 }),
-};
-const rows = [];
-const notes = {};
-try {
-  const providers = {};
-  for (const [name, server] of Object.entries(servers)) {
-    providers[name] = await createBridgedState({ url: server.url });
-    await providers[name].register("x", "float", 0);
-    // Both sides optimized before the first round.
-    await sample(() => providers[name].get("x"), { samples: 3000, warmup: 0 });
-    await sample((index) => providers[name].set("x", index), { samples: 3000, warmup: 0 });
-  }
-  const blocks = { get: { off: [], on: [] }, set: { off: [], on: [] } };
-  // The servers' CPU per call: what a busy machine's scheduling does not blur.
-  const serverCpu = { get: { off: 0, on: 0 }, set: { off: 0, on: 0 } };
-  const timedBlock = async (operation, name, run) => {
-    const before = processCpuMicroseconds(servers[name].child.pid);
-    blocks[operation][name].push(await run());
-    serverCpu[operation][name] += processCpuMicroseconds(servers[name].child.pid) - before;
+const blocks = { get: { off: [], on: [] }, set: { off: [], on: [] } };
+// The servers' CPU per call: what a busy machine's scheduling does not blur.
+const serverCpu = { get: { off: 0, on: 0 }, set: { off: 0, on: 0 } };
+const notes = { getCallsCountedOn: 0 };
+
+/** One pair of fresh server processes, sampled in alternating blocks. */
+async function measurePair() {
+  const servers = {
+    off: await startServer({ telemetry: false }),
+    on: await startServer({ metricsPort: 0 }),
   };
-  for (let block = 0; block < BLOCKS; block++) {
-    const order = block % 2 === 0 ? ["off", "on"] : ["on", "off"];
-    for (const name of order) {
-      const provider = providers[name];
-      await timedBlock("get", name, () =>
-        sample(() => provider.get("x"), { samples: BLOCK_CALLS, warmup: 0 }),
-      );
-      await timedBlock("set", name, () =>
-        sample((index) => provider.set("x", index), { samples: BLOCK_CALLS, warmup: 0 }),
-      );
+  try {
+    const providers = {};
+    for (const [name, server] of Object.entries(servers)) {
+      providers[name] = await createBridgedState({ url: server.url });
+      await providers[name].register("x", "float", 0);
+      // Both sides optimized before the first block.
+      await sample(() => providers[name].get("x"), { samples: 3000, warmup: 0 });
+      await sample((index) => providers[name].set("x", index), { samples: 3000, warmup: 0 });
     }
+    const timedBlock = async (operation, name, run) => {
+      const before = processCpuMicroseconds(servers[name].child.pid);
+      blocks[operation][name].push(await run());
+      serverCpu[operation][name] += processCpuMicroseconds(servers[name].child.pid) - before;
+    };
+    for (let block = 0; block < BLOCKS; block++) {
+      const order = block % 2 === 0 ? ["off", "on"] : ["on", "off"];
+      for (const name of order) {
+        const provider = providers[name];
+        await timedBlock("get", name, () =>
+          sample(() => provider.get("x"), { samples: BLOCK_CALLS, warmup: 0 }),
+        );
+        await timedBlock("set", name, () =>
+          sample((index) => provider.set("x", index), { samples: BLOCK_CALLS, warmup: 0 }),
+        );
+      }
+    }
+    // The "on" server counted every call.
+    const text = await (await fetch(servers.on.metricsUrl)).text();
+    const counted =
+      /statebridge_rpc_requests_total\{[^}]*method="GetVariable",code="OK",path="direct"\} (\d+)/.exec(text);
+    notes.getCallsCountedOn += Number(counted?.[1] ?? 0);
+    for (const provider of Object.values(providers)) await provider.close();
+  } finally {
+    await Promise.all(Object.values(servers).map(stopServer));
   }
-  for (const operation of ["get", "set"]) {
-    const calls = BLOCKS * BLOCK_CALLS;
-    const off = summarize(`${operation}, telemetry off`, pooled(blocks[operation].off), {
-      serverCpuUsPerCall: serverCpu[operation].off / calls,
-    });
-    const on = summarize(`${operation}, metrics + tracing (no SDK) on`, pooled(blocks[operation].on), {
-      serverCpuUsPerCall: serverCpu[operation].on / calls,
-    });
-    const overhead = ((on.p50Ns - off.p50Ns) / off.p50Ns) * 100;
-    rows.push(off, { ...on, p50VersusOffPercent: overhead });
-    notes[`${operation}P50OverheadPercent`] = overhead;
-  }
-  // The "on" server counted every call.
-  const text = await (await fetch(servers.on.metricsUrl)).text();
-  const counted =
-    /statebridge_rpc_requests_total\{[^}]*method="GetVariable",code="OK",path="direct"\} (\d+)/.exec(text);
-  notes.getCallsCountedOn = Number(counted?.[1] ?? 0);
-  for (const provider of Object.values(providers)) await provider.close();
-} finally {
-  await Promise.all(Object.values(servers).map(stopServer));
+}
+
+// Fresh processes per pair: one process's luck (its JIT, its place in memory and on the CPUs)
+// is not taken for the cost of telemetry.
+for (let pair = 0; pair < PAIRS; pair++) await measurePair();
+const rows = [];
+for (const operation of ["get", "set"]) {
+  const calls = PAIRS * BLOCKS * BLOCK_CALLS;
+  const off = summarize(`${operation}, telemetry off`, pooled(blocks[operation].off), {
+    serverCpuUsPerCall: serverCpu[operation].off / calls,
+  });
+  const on = summarize(`${operation}, metrics + tracing (no SDK) on`, pooled(blocks[operation].on), {
+    serverCpuUsPerCall: serverCpu[operation].on / calls,
+  });
+  const overhead = ((on.p50Ns - off.p50Ns) / off.p50Ns) * 100;
+  rows.push(off, { ...on, p50VersusOffPercent: overhead });
+  notes[`${operation}P50OverheadPercent`] = overhead;
 }
 
 report("telemetry-cost", rows, notes);
