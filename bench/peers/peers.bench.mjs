@@ -167,6 +167,7 @@ try {
             warmup: Math.ceil(counts.watchSamples / 10),
           }),
         );
+        await system.ops.afterWatchers?.();
       }
     }
     if (!skipFanOut) {
@@ -177,6 +178,7 @@ try {
           const setup = system.watchSetup(system.ops, writer);
           const options = { watchers, updates: counts.updates };
           const result = await attempt(() => fanOut(setup, write, system.serverPids, options));
+          await system.ops.afterWatchers?.();
           record(`fanOut${watchers}`, system.key, result?.timeNs);
           record(`fanOutMemory${watchers}`, system.key, result?.bytesPerWatcher);
           if (system.key !== "redis") continue;

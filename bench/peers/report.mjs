@@ -88,7 +88,8 @@ const ROWS = [
 function format(value, unit) {
   if (value === undefined || !Number.isFinite(value)) return "–";
   if (unit === "ops") return Math.round(value).toLocaleString("en-US");
-  if (unit === "bytes") return `${(value / 1024).toFixed(1)} KiB`;
+  // Below 0: the server gave back more memory meanwhile than the watchers took (RSS noise).
+  if (unit === "bytes") return value < 0 ? "≈ 0 (noise)" : `${(value / 1024).toFixed(1)} KiB`;
   return formatDuration(value);
 }
 
@@ -122,7 +123,7 @@ export function writeResults({ medians, figures, rounds, quick, missing, systems
     const ratios = Object.fromEntries(
       peers.map((key) => {
         const ratio = values.statebridge / values[key];
-        return [key, Number.isFinite(ratio) ? ratio : undefined];
+        return [key, Number.isFinite(ratio) && ratio > 0 ? ratio : undefined];
       }),
     );
     rows.push({ label: row.label, figure: row.figure, unit: row.unit, values, ratios });

@@ -109,6 +109,17 @@ export async function natsSystem(url) {
     getMany: () => Promise.all(NAMES.map((name) => kv.get(name))),
     throughputGet: (caller) => kv.get(NAMES[caller % NAMES.length]),
     writers: { watch: (value) => kv.put(WATCHED, codec.encode(String(value))) },
+    // A closed watcher's ordered consumer lingers on the server until its inactivity
+    // threshold, and every put is matched against it meanwhile: delete them once a watcher
+    // process is gone, so that no row pays for an earlier row's watchers.
+    async afterWatchers() {
+      const manager = await connection.jetstreamManager();
+      const stream = `KV_${NATS_BUCKET}`;
+      const names = [];
+      for await (const consumer of manager.consumers.list(stream)) names.push(consumer.name);
+      for (const name of names) await manager.consumers.delete(stream, name).catch(() => false);
+      return names.length;
+    },
     close: () => connection.close(),
   };
 }
