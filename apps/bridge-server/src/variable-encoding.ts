@@ -1,3 +1,11 @@
+import {
+  allocateEnvelope,
+  ENVELOPE_HEADER_BYTES,
+  stringFieldSize,
+  varintSize,
+  writeStringField,
+  writeVarint,
+} from "@statebridge/grpc-wire";
 import type {
   GetVariableResponse,
   GetVariablesResponse,
@@ -13,9 +21,8 @@ import type {
 // test/variable-encoding.test.ts over generated messages); anything this module does not
 // expect (unknown fields, an int64 that is not a bigint in range) is left to protobuf-es.
 
-/** Bytes of the gRPC envelope header left free at the start of the buffer. */
-const ENVELOPE_BYTES = 5;
 const TWO_TO_63 = 2n ** 63n;
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * Encodes a GetVariableResponse as `toBinary(GetVariableResponseSchema, message)` does, framed
@@ -33,9 +40,9 @@ export function encodeGetVariableResponseEnvelope(message: GetVariableResponse):
     variableLength = size;
     length = 1 + varintSize(size) + size;
   }
-  const buffer = envelopeOf(length);
+  const buffer = allocateEnvelope(length);
   if (variable !== undefined) {
-    let offset = ENVELOPE_BYTES;
+    let offset = ENVELOPE_HEADER_BYTES;
     buffer[offset++] = 0x0a;
     offset = writeVarint(buffer, offset, variableLength);
     writeVariable(buffer, offset, variable);
@@ -64,8 +71,8 @@ export function encodeGetVariablesResponseEnvelope(message: GetVariablesResponse
     length += 1 + varintSize(entry) + entry;
   }
   for (const missing of message.missing) length += stringFieldSize(missing);
-  const buffer = envelopeOf(length);
-  let offset = ENVELOPE_BYTES;
+  const buffer = allocateEnvelope(length);
+  let offset = ENVELOPE_HEADER_BYTES;
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index] as string;
     const size = sizes[index] as number;
@@ -77,14 +84,6 @@ export function encodeGetVariablesResponseEnvelope(message: GetVariablesResponse
     offset = writeVariable(buffer, offset, message.variables[key] as Variable);
   }
   for (const missing of message.missing) offset = writeStringField(buffer, offset, 0x12, missing);
-  return buffer;
-}
-
-/** A buffer for an envelope of `length` message bytes, its header written. */
-function envelopeOf(length: number): Buffer {
-  const buffer = Buffer.allocUnsafe(ENVELOPE_BYTES + length);
-  buffer[0] = 0;
-  buffer.writeUInt32BE(length, 1);
   return buffer;
 }
 
@@ -248,15 +247,14 @@ function int64Size(value: bigint): number {
   if (value === 0n) return 0;
   if (value < 0n) return value < -TWO_TO_63 ? -1 : 10;
   if (value >= TWO_TO_63) return -1;
-  if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return varintSize(Number(value));
+  if (value <= MAX_SAFE_BIGINT) return varintSize(Number(value));
   let size = 1;
   for (let rest = value >> 7n; rest > 0n; rest >>= 7n) size++;
   return size;
 }
 
 function writeInt64(buffer: Buffer, start: number, value: bigint): number {
-  if (value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER))
-    return writeVarint(buffer, start, Number(value));
+  if (value >= 0n && value <= MAX_SAFE_BIGINT) return writeVarint(buffer, start, Number(value));
   let offset = start;
   let rest = BigInt.asUintN(64, value);
   while (rest >= 0x80n) {
@@ -267,66 +265,6 @@ function writeInt64(buffer: Buffer, start: number, value: bigint): number {
   return offset;
 }
 
-function varintSize(value: number): number {
-  let size = 1;
-  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) size++;
-  return size;
-}
-
-function writeVarint(buffer: Buffer, start: number, value: number): number {
-  let offset = start;
-  let rest = value;
-  while (rest >= 0x80) {
-    buffer[offset++] = (rest % 0x80) | 0x80;
-    rest = Math.floor(rest / 0x80);
-  }
-  buffer[offset++] = rest;
-  return offset;
-}
-
 function optionalStringFieldSize(value: string): number {
   return value === "" ? 0 : stringFieldSize(value);
-}
-
-/** A one-byte tag, the length, and the UTF-8 bytes (lone surrogates as U+FFFD, as TextEncoder). */
-function stringFieldSize(value: string): number {
-  const length = utf8Length(value);
-  return 1 + varintSize(length) + length;
-}
-
-function writeStringField(buffer: Buffer, start: number, tag: number, value: string): number {
-  let offset = start;
-  buffer[offset++] = tag;
-  const length = utf8Length(value);
-  offset = writeVarint(buffer, offset, length);
-  if (length === value.length && length <= 64) {
-    // ASCII: a loop is cheaper than a call into the native encoder for short strings.
-    for (let index = 0; index < length; index++) buffer[offset + index] = value.charCodeAt(index);
-  } else {
-    buffer.write(value, offset, length, "utf8");
-  }
-  return offset + length;
-}
-
-function utf8Length(value: string): number {
-  let length = value.length;
-  for (let index = 0; index < value.length; index++) {
-    const code = value.charCodeAt(index);
-    if (code < 0x80) continue;
-    if (code < 0x800) {
-      length += 1;
-    } else if (code >= 0xd800 && code <= 0xdbff && index + 1 < value.length) {
-      const next = value.charCodeAt(index + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        // A surrogate pair: 2 UTF-16 units, 4 bytes.
-        length += 2;
-        index++;
-      } else {
-        length += 2;
-      }
-    } else {
-      length += 2;
-    }
-  }
-  return length;
 }

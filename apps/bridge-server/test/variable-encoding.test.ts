@@ -98,7 +98,7 @@ describe("the hand-written response encoders write what protobuf-es writes", () 
       }),
       { seed: SEED, numRuns: RUNS },
     );
-  });
+  }, 120_000);
 
   it("GetVariablesResponse, for generated maps (prototype-less, as the server builds them) and missing lists", () => {
     fc.assert(
@@ -116,7 +116,7 @@ describe("the hand-written response encoders write what protobuf-es writes", () 
       ),
       { seed: SEED, numRuns: RUNS / 4 },
     );
-  });
+  }, 120_000);
 
   it("leaves a message with unknown fields to protobuf-es", () => {
     const message = create(GetVariableResponseSchema, { variable: create(VariableSchema, { name: "x" }) });

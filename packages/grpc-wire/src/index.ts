@@ -11,6 +11,14 @@ export {
   MAX_ENVELOPE_LENGTH,
 } from "./envelope.js";
 export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
+export {
+  allocateEnvelope,
+  stringFieldSize,
+  utf8Length,
+  varintSize,
+  writeStringField,
+  writeVarint,
+} from "./protobuf-writing.js";
 export { isReceiveLimitError, receiveLimitError } from "./receive-limit.js";
 export { RESET_CODES, resetError } from "./reset-codes.js";
 export type { ResponseHead } from "./status.js";
