@@ -24,6 +24,7 @@ import {
   trailerError,
 } from "@statebridge/grpc-wire";
 import type { CallOptions } from "./call-policy.js";
+import { REQUEST_ENCODERS } from "./request-encoding.js";
 
 /**
  * Makes one unary call and resolves with the response message. It fails with a
@@ -133,7 +134,9 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
     watchSignal(signal);
     let body: Buffer;
     try {
-      body = encodeEnvelope(toBinary(method.input, create(method.input, request)));
+      body =
+        REQUEST_ENCODERS.get(method)?.(request as object) ??
+        encodeEnvelope(toBinary(method.input, create(method.input, request)));
     } catch (error) {
       return Promise.reject(new ConnectError(`serialize binary: ${messageOf(error)}`, Code.Internal));
     }
