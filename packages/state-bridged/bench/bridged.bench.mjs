@@ -4,7 +4,8 @@
 // variables. For comparison, the same get through a plain connect-node client (connect's
 // whole client pipeline) against the same server, and against a server whose direct gRPC path
 // is off (connect's whole server pipeline) through BridgedState and through that plain client
-// (connect on both sides). The get rows show each side's CPU per call. Run from the root with
+// (connect on both sides). The get rows (sequential and 32 callers) and getMany(100) show each
+// side's CPU per call, and the notes getMany(100) ÷ get (issue 14: at most 4). Run from the root with
 // `node bench/run.mjs state-bridged`, or `pnpm --filter @statebridge/state-bridged bench`
 // (both need the packages built).
 import { spawn } from "node:child_process";
@@ -17,7 +18,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { BridgeService } from "@statebridge/proto";
 import { createBridgedState } from "@statebridge/state-bridged";
 import { createExport, createVariableId } from "@statebridge/state-provider";
-import { report, sample, summarize } from "../../../bench/lib.mjs";
+import { quantile, report, sample, summarize } from "../../../bench/lib.mjs";
 
 const serverDirectory = dirname(
   createRequire(import.meta.url).resolve("@statebridge/bridge-server/package.json"),
@@ -177,8 +178,31 @@ async function nearCacheRows(url, serverPid, sessionId) {
   return rows;
 }
 
-function throughputRow(name, rate) {
-  return { name, p50Ns: Number.NaN, p99Ns: Number.NaN, meanNs: 1e9 / rate, opsPerSecond: rate };
+function throughputRow(name, rate, cpu = {}) {
+  return { name, p50Ns: Number.NaN, p99Ns: Number.NaN, meanNs: 1e9 / rate, opsPerSecond: rate, ...cpu };
+}
+
+/**
+ * {@link throughput}, with each side's CPU per operation: this process's (the client) from
+ * process.cpuUsage(), the server child's from /proc, both over the operations counted.
+ */
+async function throughputWithCpu(serverPid, operation, options) {
+  await throughput(operation, { ...options, durationMs: 500 });
+  const clientBefore = process.cpuUsage();
+  const serverBefore = processCpuMicroseconds(serverPid);
+  let operations = 0;
+  const rate = await throughput(async (caller, index) => {
+    await operation(caller, index);
+    operations++;
+  }, options);
+  const client = process.cpuUsage(clientBefore);
+  return {
+    rate,
+    cpu: {
+      clientCpuUsPerCall: (client.user + client.system) / operations,
+      serverCpuUsPerCall: (processCpuMicroseconds(serverPid) - serverBefore) / operations,
+    },
+  };
 }
 
 const rows = [];
@@ -189,11 +213,13 @@ try {
   const names = Array.from({ length: 100 }, (_, index) => `param_${index}`);
   for (const name of names) await provider.register(name, "float", 0);
 
+  let getCpu;
   {
     const { sorted, cpu } = await sampleWithCpu(child.pid, () => provider.get("param_50"), {
       samples: 3000,
       warmup: 2000,
     });
+    getCpu = cpu;
     rows.push(summarize("get", sorted, cpu));
   }
   rows.push(...(await nearCacheRows(url, child.pid, provider.sessionId)));
@@ -215,9 +241,18 @@ try {
       ),
     ),
   );
-  rows.push(
-    summarize("getMany (100)", await sample(() => provider.getMany(names), { samples: 1000, warmup: 100 })),
-  );
+  {
+    const { sorted, cpu } = await sampleWithCpu(child.pid, () => provider.getMany(names), {
+      samples: 1000,
+      warmup: 300,
+    });
+    const getP50 = rows.find((row) => row.name === "get").p50Ns;
+    // Issue 14's goal: a getMany(100) costs at most 4 gets.
+    notes.getMany100OverGetP50 = quantile(sorted, 0.5) / getP50;
+    notes.getMany100OverGetServerCpu = cpu.serverCpuUsPerCall / getCpu.serverCpuUsPerCall;
+    notes.getMany100OverGetClientCpu = cpu.clientCpuUsPerCall / getCpu.clientCpuUsPerCall;
+    rows.push(summarize("getMany (100)", sorted, cpu));
+  }
   rows.push(
     summarize(
       "updateMany (100, atomic)",
@@ -231,12 +266,12 @@ try {
     ),
   );
 
-  rows.push(
-    throughputRow(
-      "get, 32 concurrent callers",
-      await throughput((caller) => provider.get(names[caller % names.length])),
-    ),
-  );
+  {
+    const { rate, cpu } = await throughputWithCpu(child.pid, (caller) =>
+      provider.get(names[caller % names.length]),
+    );
+    rows.push(throughputRow("get, 32 concurrent callers", rate, cpu));
+  }
   rows.push(
     throughputRow(
       "set, 32 concurrent callers",
