@@ -10,22 +10,60 @@ import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js"
 export function createFallbackWatchSource(preferred: WatchSource, fallback: WatchSource): WatchSource {
   let usePreferred = true;
 
-  async function* open(request: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchMessage> {
-    if (usePreferred) {
-      let heard = false;
-      try {
-        for await (const message of preferred.open(request, signal)) {
-          heard = true;
-          yield message;
+  /**
+   * Not an async generator delegating to the sources: that would cost three more promise hops
+   * per message, on the path every event of every watch takes. Until its first message, a
+   * watch on the preferred source may still move to the fallback.
+   */
+  function open(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
+    return {
+      [Symbol.asyncIterator]() {
+        let current: AsyncIterator<WatchMessage> | undefined;
+        let onPreferred = false;
+        let heard = false;
+
+        function openFallback(): Promise<IteratorResult<WatchMessage>> {
+          onPreferred = false;
+          try {
+            current = fallback.open(request, signal)[Symbol.asyncIterator]();
+            return current.next();
+          } catch (error) {
+            return Promise.reject(error);
+          }
         }
-        return;
-      } catch (error) {
-        if (heard || !isUnimplemented(error)) throw error;
-        usePreferred = false;
-        preferred.close();
-      }
-    }
-    yield* fallback.open(request, signal);
+
+        function failed(error: unknown): Promise<IteratorResult<WatchMessage>> {
+          if (!onPreferred || heard || !isUnimplemented(error)) return Promise.reject(error);
+          usePreferred = false;
+          preferred.close();
+          return openFallback();
+        }
+
+        return {
+          next(): Promise<IteratorResult<WatchMessage>> {
+            if (current === undefined) {
+              if (!usePreferred) return openFallback();
+              onPreferred = true;
+            }
+            let pending: Promise<IteratorResult<WatchMessage>>;
+            try {
+              current ??= preferred.open(request, signal)[Symbol.asyncIterator]();
+              pending = current.next();
+            } catch (error) {
+              return failed(error);
+            }
+            if (!onPreferred || heard) return pending;
+            return pending.then((result) => {
+              if (result.done !== true) heard = true;
+              return result;
+            }, failed);
+          },
+          return(): Promise<IteratorResult<WatchMessage>> {
+            return current?.return?.() ?? Promise.resolve({ done: true, value: undefined });
+          },
+        };
+      },
+    };
   }
 
   return {

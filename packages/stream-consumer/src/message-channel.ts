@@ -21,14 +21,14 @@ export function createMessageChannel<T>(): MessageChannel<T> {
   let head = 0;
   let ended = false;
   let failure: { readonly error: unknown } | undefined;
-  let waiter: ((result: IteratorResult<T> | { readonly error: unknown }) => void) | undefined;
+  // The reader's pending `next()`, settled straight from push/end/fail: no async function
+  // around it, so a message reaches the reader in one promise hop, not three.
+  let waiter: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void } | undefined;
 
-  function wake(result: IteratorResult<T> | { readonly error: unknown }): boolean {
-    if (waiter === undefined) return false;
+  function take(): { resolve(result: IteratorResult<T>): void; reject(error: unknown): void } | undefined {
     const current = waiter;
     waiter = undefined;
-    current(result);
-    return true;
+    return current;
   }
 
   return {
@@ -40,12 +40,14 @@ export function createMessageChannel<T>(): MessageChannel<T> {
     },
     push(message) {
       if (ended) return;
-      if (!wake({ done: false, value: message })) items.push(message);
+      const reader = take();
+      if (reader !== undefined) reader.resolve({ done: false, value: message });
+      else items.push(message);
     },
     end() {
       if (ended) return;
       ended = true;
-      if (items.length === head) wake({ done: true, value: undefined });
+      if (items.length === head) take()?.resolve({ done: true, value: undefined });
     },
     fail(error) {
       if (failure !== undefined) return;
@@ -53,12 +55,12 @@ export function createMessageChannel<T>(): MessageChannel<T> {
       failure = { error };
       items = [];
       head = 0;
-      wake(failure);
+      take()?.reject(error);
     },
     [Symbol.asyncIterator]() {
       return {
-        next: async (): Promise<IteratorResult<T>> => {
-          if (failure !== undefined) throw failure.error;
+        next: (): Promise<IteratorResult<T>> => {
+          if (failure !== undefined) return Promise.reject(failure.error);
           if (head < items.length) {
             const value = items[head] as T;
             items[head] = undefined as T;
@@ -70,20 +72,18 @@ export function createMessageChannel<T>(): MessageChannel<T> {
               items = items.slice(head);
               head = 0;
             }
-            return { done: false, value };
+            return Promise.resolve({ done: false, value });
           }
-          if (ended) return { done: true, value: undefined };
-          const result = await new Promise<IteratorResult<T> | { readonly error: unknown }>((resolve) => {
-            waiter = resolve;
+          if (ended) return Promise.resolve({ done: true, value: undefined });
+          return new Promise<IteratorResult<T>>((resolve, reject) => {
+            waiter = { resolve, reject };
           });
-          if ("error" in result) throw result.error;
-          return result;
         },
-        return: async (): Promise<IteratorResult<T>> => {
+        return: (): Promise<IteratorResult<T>> => {
           ended = true;
           items = [];
           head = 0;
-          return { done: true, value: undefined };
+          return Promise.resolve({ done: true, value: undefined });
         },
       };
     },
