@@ -25,6 +25,7 @@ import {
 } from "@statebridge/grpc-wire";
 import type { CallOptions } from "./call-policy.js";
 import { REQUEST_ENCODERS } from "./request-encoding.js";
+import { RESPONSE_DECODERS } from "./response-decoding.js";
 
 /**
  * Makes one unary call and resolves with the response message. It fails with a
@@ -202,7 +203,7 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
         if (settled) return;
         settle();
         const outcome = readResponse(
-          method.output,
+          method,
           responseHeaders,
           trailers,
           envelopes,
@@ -254,7 +255,7 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
  * trailers (status, message, details), then whether a message came at all.
  */
 function readResponse(
-  schema: DescMessage,
+  method: DescMethodUnary,
   headers: http2.IncomingHttpHeaders | undefined,
   trailers: http2.IncomingHttpHeaders | undefined,
   envelopes: EnvelopeReader,
@@ -277,7 +278,7 @@ function readResponse(
   if (received.first !== undefined) {
     if (received.firstCompressed) return compressedError();
     try {
-      message = fromBinary(schema, received.first);
+      message = RESPONSE_DECODERS.get(method)?.(received.first) ?? fromBinary(method.output, received.first);
     } catch (error) {
       return new ConnectError(`parse binary: ${messageOf(error)}`, Code.Internal);
     }
