@@ -52,9 +52,15 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     const queue = createWatchQueue<Message>(limits);
     const untrack = dependencies.metrics?.track(queue);
     const watches = new Map<string, WatchSubscription>();
-    const onAbort = () => queue.abort();
-    context.signal.addEventListener("abort", onAbort, { once: true });
     const unregister = streams.add((error) => queue.abort(error));
+    // Released at the end, or as soon as the client is gone (see watchVariables: a stalled
+    // stream on connect's path never reaches `finally`); set once the timer exists.
+    let release = (): void => {};
+    const onAbort = () => {
+      queue.abort();
+      release();
+    };
+    context.signal.addEventListener("abort", onAbort, { once: true });
 
     const send = (message: Message, bytes = SMALL_MESSAGE_BYTES + (message.watchId?.length ?? 0)): void => {
       if (queue.push(message, bytes) || queue.ended) return;
@@ -241,6 +247,12 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     }
     let timer = setInterval(heartbeat, dependencies.heartbeatIntervalMs);
     timer.unref();
+    release = () => {
+      clearInterval(timer);
+      closeAll();
+      unregister();
+      untrack?.();
+    };
 
     try {
       for (;;) {
@@ -251,11 +263,8 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     } catch (error) {
       throw toConnectError(error, logger, { procedure: "WatchStream" });
     } finally {
-      clearInterval(timer);
       queue.abort();
-      closeAll();
-      unregister();
-      untrack?.();
+      release();
       context.signal.removeEventListener("abort", onAbort);
     }
   };

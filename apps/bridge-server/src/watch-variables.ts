@@ -86,9 +86,22 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
     const untrack = dependencies.metrics?.track(queue);
     let subscription: WatchSubscription | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => queue.abort();
-    context.signal.addEventListener("abort", onAbort, { once: true });
     const unregister = streams.add((error) => queue.abort(error));
+    // What the stream holds, released at its end or as soon as its client is gone: on
+    // connect's path a stream whose consumer had stopped reading never resumes (its writer
+    // waits for a drain that does not come), and would hold its watcher, and keep its session
+    // alive, until shutdown.
+    const release = (): void => {
+      clearInterval(timer);
+      subscription?.close();
+      unregister();
+      untrack?.();
+    };
+    const onAbort = () => {
+      queue.abort();
+      release();
+    };
+    context.signal.addEventListener("abort", onAbort, { once: true });
     try {
       if (request.sessionId === "") throw missingSessionId();
       if (request.identifiers.length === 0) {
@@ -175,10 +188,7 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
     } catch (error) {
       throw toConnectError(error, logger, { procedure: "WatchVariables" });
     } finally {
-      clearInterval(timer);
-      subscription?.close();
-      unregister();
-      untrack?.();
+      release();
       context.signal.removeEventListener("abort", onAbort);
     }
   };

@@ -96,67 +96,89 @@ describe("watch queues and slow consumers", () => {
    * Opens a watch of `a` whose consumer reads its first message and then nothing, on a
    * connection of its own (a stalled stream holds its connection's flow-control window).
    */
-  async function stalledWatch(server: BridgeServer, sessionId: string, signal: AbortSignal) {
+  async function stalledWatch(
+    server: BridgeServer,
+    sessionId: string,
+    signal: AbortSignal,
+    method: "WatchVariables" | "WatchStream" = "WatchVariables",
+  ) {
     const sessionManager = new Http2SessionManager(server.url);
     signal.addEventListener("abort", () => sessionManager.abort(), { once: true });
     const client = createClient(BridgeService, createGrpcTransport({ baseUrl: server.url, sessionManager }));
-    const messages = client
-      .watchVariables({ sessionId, identifiers: ["a"] }, { signal })
-      [Symbol.asyncIterator]();
+    const gone = new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    async function* requests() {
+      yield { kind: { case: "create" as const, value: { watchId: "w", sessionId, identifiers: ["a"] } } };
+      await gone;
+    }
+    const messages = (
+      method === "WatchVariables"
+        ? client.watchVariables({ sessionId, identifiers: ["a"] }, { signal })
+        : client.watchStream(requests(), { signal })
+    )[Symbol.asyncIterator]();
     expect((await messages.next()).value?.kind.case).toBe("created");
     return messages;
   }
 
   for (const grpcFastPath of [true, false]) {
     const label = grpcFastPath ? "direct" : "connect";
-    it(`${label}: what waits for a stalled consumer shows as queued messages and bytes, and is gone with its stream`, async () => {
-      const server = await createBridgeServer({
-        host: "127.0.0.1",
-        port: 0,
-        metricsPort: 0,
-        grpcFastPath,
-        shutdownGraceMs: 200,
-      });
-      const sessionManager = new Http2SessionManager(server.url);
-      const controller = new AbortController();
-      try {
-        const client = createClient(
-          BridgeService,
-          createGrpcTransport({ baseUrl: server.url, sessionManager }),
-        );
-        const sessionId = nextSessionId();
-        await client.initializeSession({ sessionId });
-        await client.registerVariable({
-          sessionId,
-          name: "a",
-          type: "string",
-          initialValue: wire.string(""),
+    it.each(["WatchVariables", "WatchStream"] as const)(
+      `${label} %s: what waits for a stalled consumer shows as queued messages and bytes; once the consumer goes away its stream, queue and watcher are released (regression: connect's path held them, and kept the session alive, until shutdown)`,
+      async (method) => {
+        const server = await createBridgeServer({
+          host: "127.0.0.1",
+          port: 0,
+          metricsPort: 0,
+          grpcFastPath,
+          shutdownGraceMs: 200,
         });
-        const messages = await stalledWatch(server, sessionId, controller.signal);
-        // About 4 MB of events (each carries the old and the new value): within the 8 MiB queue.
-        for (let index = 0; index < 20; index++) {
-          await client.setVariable({ sessionId, identifier: "a", value: wire.string(`${index}${bigValue}`) });
+        const sessionManager = new Http2SessionManager(server.url);
+        const controller = new AbortController();
+        try {
+          const client = createClient(
+            BridgeService,
+            createGrpcTransport({ baseUrl: server.url, sessionManager }),
+          );
+          const sessionId = nextSessionId();
+          await client.initializeSession({ sessionId });
+          await client.registerVariable({
+            sessionId,
+            name: "a",
+            type: "string",
+            initialValue: wire.string(""),
+          });
+          const messages = await stalledWatch(server, sessionId, controller.signal, method);
+          // About 4 MB of events (each carries the old and the new value): within the 8 MiB queue.
+          for (let index = 0; index < 20; index++) {
+            await client.setVariable({
+              sessionId,
+              identifier: "a",
+              value: wire.string(`${index}${bigValue}`),
+            });
+          }
+          const stalled = await waitFor(
+            server.metricsUrl as string,
+            (scraped) => (scraped.get("statebridge_watch_queued_messages") ?? 0) > 0,
+          );
+          expect(stalled.get("statebridge_watch_queued_messages")).toBeGreaterThan(0);
+          expect(stalled.get("statebridge_watch_queued_bytes")).toBeGreaterThan(100_000);
+          controller.abort();
+          await messages.next().catch(() => undefined);
+          const after = await waitFor(
+            server.metricsUrl as string,
+            (scraped) => scraped.get("statebridge_watch_streams") === 0,
+          );
+          expect(after.get("statebridge_watch_streams")).toBe(0);
+          expect(after.get("statebridge_watchers")).toBe(0);
+          expect(server.store.stats().watchers).toBe(0);
+          expect(after.get("statebridge_watch_queued_messages")).toBe(0);
+          expect(after.get("statebridge_watch_queued_bytes")).toBe(0);
+          expect(after.get("statebridge_watch_slow_consumers_total")).toBe(0);
+        } finally {
+          sessionManager.abort();
+          await server.close();
         }
-        const stalled = await waitFor(
-          server.metricsUrl as string,
-          (scraped) => (scraped.get("statebridge_watch_queued_messages") ?? 0) > 0,
-        );
-        expect(stalled.get("statebridge_watch_queued_messages")).toBeGreaterThan(0);
-        expect(stalled.get("statebridge_watch_queued_bytes")).toBeGreaterThan(100_000);
-        controller.abort();
-        await messages.next().catch(() => undefined);
-        const after = await waitFor(
-          server.metricsUrl as string,
-          (scraped) => scraped.get("statebridge_watch_streams") === 0,
-        );
-        expect(after.get("statebridge_watch_queued_messages")).toBe(0);
-        expect(after.get("statebridge_watch_queued_bytes")).toBe(0);
-        expect(after.get("statebridge_watch_slow_consumers_total")).toBe(0);
-      } finally {
-        sessionManager.abort();
-        await server.close();
-      }
-    });
+      },
+    );
 
     it(`${label}: a consumer cut off for being too slow is counted once`, async () => {
       const server = await createBridgeServer({
