@@ -10,9 +10,9 @@
 // --profile writes CPU profiles of the bridge-server and of statebridge's watcher processes,
 // each covering only the measured changes (not the setup of the watches nor their closing).
 
-import { quantile } from "../../../bench/lib.mjs";
+import { quantile, sample } from "../../../bench/lib.mjs";
 import { median, startWatchers } from "../../../bench/peers/measure.mjs";
-import { startBridgeServer, startRedis } from "../../../bench/peers/servers.mjs";
+import { processCpuMicroseconds, startBridgeServer, startRedis } from "../../../bench/peers/servers.mjs";
 import { redisSystem, statebridgeSystem } from "../../../bench/peers/systems.mjs";
 
 const argv = process.argv.slice(2);
@@ -24,7 +24,7 @@ const rounds = Number(flag("--rounds", "3"));
 const samples = Number(flag("--samples", "300"));
 const fanOutCounts = flag("--fan-out", "10000").split(",").filter(Boolean).map(Number);
 const profile = flag("--profile", undefined);
-const updates = profile === undefined ? 5 : 20;
+const updates = profile === undefined ? 10 : 20;
 
 const bridgedStateModule = new URL("../../../packages/state-bridged/dist/index.js", import.meta.url).href;
 const { createBridgedState } = await import(bridgedStateModule);
@@ -44,29 +44,36 @@ async function profiled(start) {
   }
 }
 
-/** Times `count` changes reaching every watcher; profiles them with --profile. */
-async function measure(system, watchers, count, pids) {
+/**
+ * Times `count` changes reaching every watcher (their median), and takes the CPU per change of
+ * the server process and of the watcher process, which a busy machine disturbs less than time;
+ * profiles the changes with --profile.
+ */
+async function measure(system, watchers, count) {
+  const pids = [system.serverPid, watchers.pid];
   const profiling = profile !== undefined && system.key === "statebridge";
   const toggle = () => {
     if (profiling) for (const pid of pids) process.kill(pid, "SIGUSR2");
   };
   toggle();
+  const cpuBefore = pids.map(processCpuMicroseconds);
   const durations = [];
   for (let index = 0; index < count; index++) durations.push(await watchers.reach(system.write));
+  const [serverCpuUs, watcherCpuUs] = pids.map(
+    (pid, index) => (processCpuMicroseconds(pid) - cpuBefore[index]) / count,
+  );
   toggle();
   // The profiles are written when the processes handle the signal, before they are closed.
   if (profiling) await new Promise((resolve) => setTimeout(resolve, 500));
-  return quantile(
-    durations.sort((left, right) => left - right),
-    0.5,
-  );
+  durations.sort((left, right) => left - right);
+  return { timeNs: quantile(durations, 0.5), serverCpuUs, watcherCpuUs };
 }
 
 async function watchLatency(system, round) {
   const watchers = await profiled(() => startWatchers({ ...system.setup, watchers: 1, connections: 1 }));
   try {
     for (let index = 0; index < (round === 0 ? 100 : 30); index++) await watchers.reach(system.write);
-    return await measure(system, watchers, samples, [bridge.pid, watchers.pid]);
+    return (await measure(system, watchers, samples)).timeNs;
   } finally {
     await watchers.close();
   }
@@ -78,7 +85,7 @@ async function fanOut(system, count) {
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     await watchers.reach(system.write);
-    return await measure(system, watchers, updates, [bridge.pid, watchers.pid]);
+    return await measure(system, watchers, updates);
   } finally {
     await watchers.close();
   }
@@ -91,6 +98,7 @@ try {
   const statebridge = await statebridgeSystem(createBridgedState, bridge.url);
   systems.push({
     key: "statebridge",
+    serverPid: bridge.pid,
     ops: statebridge,
     setup: { kind: "statebridge", address: bridge.url, sessionId: statebridge.sessionId, bridgedStateModule },
     write: statebridge.writers.watch,
@@ -98,6 +106,7 @@ try {
   const redisOps = await redisSystem(redis.url);
   systems.push({
     key: "redis",
+    serverPid: redis.pid,
     ops: redisOps,
     setup: { kind: "pub/sub", address: redis.url },
     write: redisOps.writers["pub/sub"],
@@ -112,27 +121,38 @@ try {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? systems : [...systems].reverse();
     for (const system of order) {
+      // The write alone (statebridge: a set; Redis: MULTI SET PUBLISH), part of every watch time.
+      const writes = await sample(system.write, { samples, warmup: 100 });
+      record("write", system.key, quantile(writes, 0.5));
+    }
+    for (const system of order) {
       const value = await watchLatency(system, round);
       record("watch", system.key, value);
       process.stderr.write(`round ${round + 1} watch ${system.key}: ${(value / 1000).toFixed(0)} µs\n`);
     }
     for (const count of fanOutCounts) {
       for (const system of order) {
-        const value = await fanOut(system, count);
-        record(`fanOut${count}`, system.key, value);
+        const { timeNs, serverCpuUs, watcherCpuUs } = await fanOut(system, count);
+        record(`fanOut${count}`, system.key, timeNs);
+        record(`fanOut${count} server CPU`, system.key, serverCpuUs * 1000);
+        record(`fanOut${count} watchers' CPU`, system.key, watcherCpuUs * 1000);
         process.stderr.write(
-          `round ${round + 1} fan-out ${count} ${system.key}: ${(value / 1e6).toFixed(1)} ms\n`,
+          `round ${round + 1} fan-out ${count} ${system.key}: ${(timeNs / 1e6).toFixed(1)} ms ` +
+            `(CPU: server ${(serverCpuUs / 1000).toFixed(1)} ms, watchers ${(watcherCpuUs / 1000).toFixed(1)} ms)\n`,
         );
       }
     }
   }
-  console.log("figure                 statebridge       Redis   ratio");
-  for (const figure of ["watch", ...fanOutCounts.map((count) => `fanOut${count}`)]) {
+  console.log("figure (medians)                   statebridge       Redis   ratio");
+  const perFanOut = fanOutCounts.flatMap((count) =>
+    ["", " server CPU", " watchers' CPU"].map((suffix) => `fanOut${count}${suffix}`),
+  );
+  for (const figure of ["write", "watch", ...perFanOut]) {
     const ours = median(figures.get(`${figure}|statebridge`));
     const theirs = median(figures.get(`${figure}|redis`));
-    const [unit, label, digits] = figure === "watch" ? [1000, "µs", 0] : [1e6, "ms", 1];
+    const [unit, label, digits] = figure.startsWith("fanOut") ? [1e6, "ms", 1] : [1000, "µs", 0];
     console.log(
-      `${figure.padEnd(20)} ${(ours / unit).toFixed(digits).padStart(9)} ${label} ` +
+      `${figure.padEnd(32)} ${(ours / unit).toFixed(digits).padStart(9)} ${label} ` +
         `${(theirs / unit).toFixed(digits).padStart(7)} ${label} ${(ours / theirs).toFixed(2).padStart(7)}`,
     );
   }
