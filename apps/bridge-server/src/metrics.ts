@@ -235,13 +235,14 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
 }
 
 /** `check` (a token or Host check), counting the calls it refuses in `metrics` when given. */
-export function countRefusals<A extends unknown[], R extends { readonly code: number }>(
-  check: (...parameters: A) => R | undefined,
+export function countRefusals<A, B, R extends { readonly code: number }>(
+  check: (first: A, second: B) => R | undefined,
   metrics: Pick<ServerMetrics, "refused"> | undefined,
-): (...parameters: A) => R | undefined {
+): (first: A, second: B) => R | undefined {
   if (metrics === undefined) return check;
-  return (...parameters) => {
-    const refusal = check(...parameters);
+  // Runs for every call: two named parameters, no rest array.
+  return (first, second) => {
+    const refusal = check(first, second);
     if (refusal !== undefined) metrics.refused(refusal.code);
     return refusal;
   };
