@@ -1,4 +1,5 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { ProtobufReader, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
 import {
   BridgeService,
   type GetVariableResponse,
@@ -16,11 +17,6 @@ import {
 // most once, known field numbers with their wire types, packed shapes, varints of at most 7
 // bytes); anything else returns undefined and is left to fromBinary, which reads every form.
 
-/** Thrown inside a decode to leave the bytes to protobuf-es; never escapes this module. */
-const UNUSUAL = Symbol("unusual");
-/** proto3 strings are checked: protobuf-es refuses invalid UTF-8 there, so this decoder does too. */
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
-
 /** The decoders, by method: the unary caller asks here before protobuf-es. */
 export const RESPONSE_DECODERS: ReadonlyMap<DescMethodUnary, (bytes: Uint8Array) => object | undefined> =
   new Map<DescMethodUnary, (bytes: Uint8Array) => object | undefined>([
@@ -31,17 +27,17 @@ export const RESPONSE_DECODERS: ReadonlyMap<DescMethodUnary, (bytes: Uint8Array)
 /** Reads a GetVariableResponse as `fromBinary` does. @returns undefined for bytes left to it. */
 export function decodeGetVariableResponse(bytes: Uint8Array): GetVariableResponse | undefined {
   try {
-    const reader = new Reader(bytes);
+    const reader = new ProtobufReader(bytes);
     const response = { $typeName: "statebridge.v1.GetVariableResponse" } as GetVariableResponse;
     if (reader.position < reader.end) {
-      if (reader.byte() !== 0x0a) throw UNUSUAL;
+      if (reader.byte() !== 0x0a) throw UNUSUAL_ENCODING;
       const end = reader.lengthEnd();
       response.variable = readVariable(reader, end);
     }
-    if (reader.position !== reader.end) throw UNUSUAL;
+    if (reader.position !== reader.end) throw UNUSUAL_ENCODING;
     return response;
   } catch (error) {
-    if (error === UNUSUAL) return undefined;
+    if (error === UNUSUAL_ENCODING) return undefined;
     throw error;
   }
 }
@@ -52,35 +48,35 @@ export function decodeGetVariableResponse(bytes: Uint8Array): GetVariableRespons
  */
 export function decodeGetVariablesResponse(bytes: Uint8Array): GetVariablesResponse | undefined {
   try {
-    const reader = new Reader(bytes);
+    const reader = new ProtobufReader(bytes);
     const variables: Record<string, Variable> = {};
     const missing: string[] = [];
     while (reader.position < reader.end) {
       const tag = reader.byte();
       if (tag === 0x0a && missing.length === 0) {
         const entryEnd = reader.lengthEnd();
-        if (reader.byte() !== 0x0a) throw UNUSUAL;
+        if (reader.byte() !== 0x0a) throw UNUSUAL_ENCODING;
         const key = reader.string();
         // protobuf-es assigns into a plain object: this key would set its prototype.
-        if (key === "__proto__" || Object.hasOwn(variables, key)) throw UNUSUAL;
-        if (reader.byte() !== 0x12) throw UNUSUAL;
+        if (key === "__proto__" || Object.hasOwn(variables, key)) throw UNUSUAL_ENCODING;
+        if (reader.byte() !== 0x12) throw UNUSUAL_ENCODING;
         const variableEnd = reader.lengthEnd();
-        if (variableEnd !== entryEnd) throw UNUSUAL;
+        if (variableEnd !== entryEnd) throw UNUSUAL_ENCODING;
         variables[key] = readVariable(reader, variableEnd);
       } else if (tag === 0x12) {
         missing.push(reader.string());
       } else {
-        throw UNUSUAL;
+        throw UNUSUAL_ENCODING;
       }
     }
     return { $typeName: "statebridge.v1.GetVariablesResponse", variables, missing };
   } catch (error) {
-    if (error === UNUSUAL) return undefined;
+    if (error === UNUSUAL_ENCODING) return undefined;
     throw error;
   }
 }
 
-function readVariable(reader: Reader, end: number): Variable {
+function readVariable(reader: ProtobufReader, end: number): Variable {
   const variable: Variable = {
     $typeName: "statebridge.v1.Variable",
     id: "",
@@ -98,7 +94,7 @@ function readVariable(reader: Reader, end: number): Variable {
   while (reader.position < end) {
     const tag = reader.byte();
     const field = tag >>> 3;
-    if (field <= last) throw UNUSUAL;
+    if (field <= last) throw UNUSUAL_ENCODING;
     last = field;
     switch (tag) {
       case 0x0a:
@@ -132,14 +128,14 @@ function readVariable(reader: Reader, end: number): Variable {
         variable.source = reader.string();
         break;
       default:
-        throw UNUSUAL;
+        throw UNUSUAL_ENCODING;
     }
   }
-  if (reader.position !== end) throw UNUSUAL;
+  if (reader.position !== end) throw UNUSUAL_ENCODING;
   return variable;
 }
 
-function readValue(reader: Reader, end: number): Value {
+function readValue(reader: ProtobufReader, end: number): Value {
   const value = { $typeName: "statebridge.v1.Value", kind: { case: undefined } } as Value;
   if (reader.position === end) return value;
   const tag = reader.byte();
@@ -155,7 +151,7 @@ function readValue(reader: Reader, end: number): Value {
       break;
     case 0x20: {
       const flag = reader.byte();
-      if (flag > 1) throw UNUSUAL;
+      if (flag > 1) throw UNUSUAL_ENCODING;
       value.kind = { case: "booleanValue", value: flag === 1 };
       break;
     }
@@ -172,14 +168,14 @@ function readValue(reader: Reader, end: number): Value {
       value.kind = { case: "tensorValue", value: readTensor(reader, reader.lengthEnd()) };
       break;
     default:
-      throw UNUSUAL;
+      throw UNUSUAL_ENCODING;
   }
   // One member of the oneof: a second one is left to protobuf-es (the last wins there).
-  if (reader.position !== end) throw UNUSUAL;
+  if (reader.position !== end) throw UNUSUAL_ENCODING;
   return value;
 }
 
-function readTensor(reader: Reader, end: number): TensorValue {
+function readTensor(reader: ProtobufReader, end: number): TensorValue {
   const tensor: TensorValue = { $typeName: "statebridge.v1.TensorValue", shape: [], data: new Uint8Array(0) };
   let last = 0;
   while (reader.position < end) {
@@ -188,94 +184,14 @@ function readTensor(reader: Reader, end: number): TensorValue {
       last = 1;
       const shapeEnd = reader.lengthEnd();
       while (reader.position < shapeEnd) tensor.shape.push(reader.int64());
-      if (reader.position !== shapeEnd) throw UNUSUAL;
+      if (reader.position !== shapeEnd) throw UNUSUAL_ENCODING;
     } else if (tag === 0x12 && last < 2) {
       last = 2;
       tensor.data = reader.bytes();
     } else {
-      throw UNUSUAL;
+      throw UNUSUAL_ENCODING;
     }
   }
-  if (reader.position !== end) throw UNUSUAL;
+  if (reader.position !== end) throw UNUSUAL_ENCODING;
   return tensor;
-}
-
-/** A cursor over one message's bytes; every read past `end` throws {@link UNUSUAL}. */
-class Reader {
-  position = 0;
-  readonly end: number;
-  private readonly bytes_: Uint8Array;
-  private view: DataView | undefined;
-
-  constructor(bytes: Uint8Array) {
-    this.bytes_ = bytes;
-    this.end = bytes.byteLength;
-  }
-
-  byte(): number {
-    if (this.position >= this.end) throw UNUSUAL;
-    return this.bytes_[this.position++] as number;
-  }
-
-  /** A varint of at most 7 bytes (below 2^49), as a number. */
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (let index = 0; index < 7; index++) {
-      const byte = this.byte();
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 0x80;
-    }
-    throw UNUSUAL;
-  }
-
-  int64(): bigint {
-    return BigInt(this.varint());
-  }
-
-  /** Reads a length and returns where the length-delimited field ends. */
-  lengthEnd(): number {
-    const length = this.varint();
-    const end = this.position + length;
-    if (end > this.end) throw UNUSUAL;
-    return end;
-  }
-
-  string(): string {
-    const end = this.lengthEnd();
-    const bytes = this.bytes_;
-    let ascii = end - this.position <= 64;
-    for (let index = this.position; ascii && index < end; index++) ascii = (bytes[index] as number) < 0x80;
-    let text: string;
-    if (ascii) {
-      text = "";
-      for (let index = this.position; index < end; index++)
-        text += String.fromCharCode(bytes[index] as number);
-    } else {
-      try {
-        text = textDecoder.decode(bytes.subarray(this.position, end));
-      } catch {
-        throw UNUSUAL;
-      }
-    }
-    this.position = end;
-    return text;
-  }
-
-  /** A view of the bytes, as protobuf-es's reader returns. */
-  bytes(): Uint8Array {
-    const end = this.lengthEnd();
-    const view = this.bytes_.subarray(this.position, end);
-    this.position = end;
-    return view;
-  }
-
-  double(): number {
-    if (this.position + 8 > this.end) throw UNUSUAL;
-    this.view ??= new DataView(this.bytes_.buffer, this.bytes_.byteOffset, this.bytes_.byteLength);
-    const value = this.view.getFloat64(this.position, true);
-    this.position += 8;
-    return value;
-  }
 }
