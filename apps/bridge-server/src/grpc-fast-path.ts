@@ -32,6 +32,7 @@ import {
   RESPOND_OPTIONS,
 } from "./direct-call.js";
 import type { BridgeServerLogger } from "./logger.js";
+import { decodeGetVariableRequest, decodeGetVariablesRequest } from "./request-decoding.js";
 import { oversizeRequestError } from "./request-size-limit.js";
 import { observeRequest } from "./telemetry.js";
 import {
@@ -81,6 +82,17 @@ const RESPONSE_ENCODERS: ReadonlyMap<string, (result: never) => Buffer | undefin
   ["getVariable", encodeGetVariableResponseEnvelope],
   ["getVariables", encodeGetVariablesResponseEnvelope],
 ]);
+/**
+ * Requests read without protobuf-es's reflection, by method: each returns what `fromBinary`
+ * returns (test/request-decoding.test.ts), or undefined to leave the bytes to it.
+ */
+const REQUEST_DECODERS: ReadonlyMap<string, (bytes: Uint8Array) => unknown> = new Map<
+  string,
+  (bytes: Uint8Array) => unknown
+>([
+  ["getVariable", decodeGetVariableRequest],
+  ["getVariables", decodeGetVariablesRequest],
+]);
 
 /**
  * Creates the direct path for gRPC calls of `BridgeService`. Connect's handler pipeline (async
@@ -124,6 +136,7 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       method: method as DescMethodUnary,
       implementation,
       encodeEnvelope: RESPONSE_ENCODERS.get(method.localName) as UnaryRoute["encodeEnvelope"],
+      decode: REQUEST_DECODERS.get(method.localName),
     };
     handlers.set(`/${BridgeService.typeName}/${method.name}`, (stream, timeoutMs, response) => {
       new UnaryCall(stream, route, context, response, timeoutMs);
@@ -189,6 +202,8 @@ interface UnaryRoute {
   readonly implementation: (request: unknown) => unknown;
   /** Frames the method's result without protobuf-es; undefined (or its undefined) for toBinary. */
   readonly encodeEnvelope: ((result: unknown) => Buffer | undefined) | undefined;
+  /** Reads the request without protobuf-es; undefined (or its undefined) for fromBinary. */
+  readonly decode: ((bytes: Uint8Array) => unknown) | undefined;
 }
 
 /** What every unary call of one server shares. */
@@ -246,7 +261,7 @@ class UnaryCall implements EnvelopeReaderHandlers {
     }
     let decoded: unknown;
     try {
-      decoded = fromBinary(this.route.method.input, message);
+      decoded = this.route.decode?.(message) ?? fromBinary(this.route.method.input, message);
     } catch (error) {
       this.answer(parseError(error));
       return;

@@ -4,7 +4,6 @@ import {
   type Variable as ProtoVariable,
   SessionSchema,
   type Value,
-  VariableSchema,
 } from "@statebridge/proto";
 import type { SessionInfo } from "@statebridge/session-store";
 import {
@@ -81,20 +80,25 @@ export function jsonFieldOf(value: object): string {
   return "";
 }
 
-/** Converts a stored variable into its wire message. */
+/**
+ * Converts a stored variable into its wire message. Built as the message itself (every field
+ * set, `$typeName` on it and its Value), which is what `create(VariableSchema, …)` returns
+ * for these fields, without create()'s zero message and field-by-field copy on every read.
+ */
 export function toProtoVariable(variable: Variable): ProtoVariable {
-  return create(VariableSchema, {
+  return {
+    $typeName: "statebridge.v1.Variable",
     id: variable.id,
     name: variable.name,
     type: variable.type,
-    value: { kind: toProtoValueKind(variable.type, variable.value) },
+    value: { $typeName: "statebridge.v1.Value", kind: toProtoValueKind(variable.type, variable.value) },
     constraintsJson: jsonFieldOf(variable.constraints),
     metadataJson: jsonFieldOf(variable.metadata),
     version: int64(variable.version),
     createdAtMs: int64(variable.createdAt),
     updatedAtMs: int64(variable.updatedAt),
     source: variable.source,
-  });
+  };
 }
 
 /** Converts a session description into its wire message. */

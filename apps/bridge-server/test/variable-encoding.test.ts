@@ -19,7 +19,7 @@ import {
   encodeGetVariableResponseEnvelope,
   encodeGetVariablesResponseEnvelope,
 } from "../src/variable-encoding.js";
-import { createMapObject } from "../src/wire-conversion.js";
+import { createMapObject, toProtoValueKind, toProtoVariable } from "../src/wire-conversion.js";
 
 const SEED = Number(process.env.STATEBRIDGE_ENCODING_SEED ?? 20_261_202);
 const RUNS = Number(process.env.STATEBRIDGE_ENCODING_RUNS ?? 2_000);
@@ -122,5 +122,45 @@ describe("the hand-written response encoders write what protobuf-es writes", () 
     const message = create(GetVariableResponseSchema, { variable: create(VariableSchema, { name: "x" }) });
     (message.variable as Variable).$unknown = [{ no: 99, wireType: 0, data: new Uint8Array([1]) }];
     expect(encodeGetVariableResponseEnvelope(message)).toBeUndefined();
+  });
+});
+
+describe("toProtoVariable", () => {
+  // It builds the message literally rather than through create(): held to create() here.
+  it.each([
+    ["float", 0.5],
+    ["integer", -3],
+    ["string", "é\ud83d\ude00"],
+    ["boolean", true],
+    ["embedding", new Float64Array([1, -0, Number.NaN])],
+    ["tensor", { shape: [2, 1], data: new Float64Array([1, 2]) }],
+  ] as const)("builds what create(VariableSchema, …) builds, for a %s", (type, value) => {
+    const stored = {
+      id: "v-1",
+      name: "x",
+      type,
+      value,
+      constraints: type === "float" ? { min: 0 } : {},
+      metadata: { note: "n" },
+      version: 3,
+      createdAt: 1_700_000_000_000,
+      updatedAt: 1_700_000_000_001,
+      source: "test",
+    } as unknown as Parameters<typeof toProtoVariable>[0];
+    const expected = create(VariableSchema, {
+      id: "v-1",
+      name: "x",
+      type,
+      value: { kind: toProtoValueKind(stored.type, stored.value) },
+      constraintsJson: type === "float" ? JSON.stringify({ min: 0 }) : "",
+      metadataJson: JSON.stringify({ note: "n" }),
+      version: 3n,
+      createdAtMs: 1_700_000_000_000n,
+      updatedAtMs: 1_700_000_000_001n,
+      source: "test",
+    });
+    const built = toProtoVariable(stored);
+    expect(built).toEqual(expected);
+    expect(toBinary(VariableSchema, built)).toEqual(toBinary(VariableSchema, expected));
   });
 });
