@@ -1,4 +1,4 @@
-import { valueByteLength } from "@statebridge/session-store";
+import { decodeBatch, decodeValue, valueByteLength } from "@statebridge/session-store";
 import {
   type Metadata,
   mergeMetadata,
@@ -182,7 +182,7 @@ export function createValueWriter(context: StoreContext) {
     async set(
       sessionId: string,
       identifier: string,
-      raw: unknown,
+      given: unknown,
       metadataUpdate: Metadata | undefined,
       expectedVersion: number | undefined,
       source: string,
@@ -194,13 +194,24 @@ export function createValueWriter(context: StoreContext) {
       }
       const needsRead = metadataUpdate !== undefined && Object.keys(metadataUpdate).length > 0;
       for (let attempt = 0; ; attempt++) {
-        const { epoch, targets } = await resolve(sessionId, [checked], needsRead || attempt > 0);
+        const { epoch, targets, revision } = await resolve(sessionId, [checked], needsRead || attempt > 0);
+        // A cached header may be stale (the variable re-registered with another type elsewhere):
+        // what it refuses is refused again only by a fresh one.
+        const cached = revision < 0;
         const target = targets[0];
         if (target === undefined) throw notFoundError(sessionId, identifier);
+        let value: unknown;
+        try {
+          value = decodeValue(given, target.header.type);
+        } catch (error) {
+          if (cached && error instanceof StateError) continue;
+          throw error;
+        }
         let planned: Planned;
         try {
-          planned = plan(checked, target, raw, metadataUpdate, expectedVersion);
+          planned = plan(checked, target, value, metadataUpdate, expectedVersion);
         } catch (error) {
+          if (cached && error instanceof StateError) continue;
           // A stale expectedVersion is reported before what is wrong with the value, as in memory.
           if (expectedVersion !== undefined && error instanceof StateError) {
             const fresh = (await resolve(sessionId, [checked], true)).targets[0];
@@ -237,29 +248,47 @@ export function createValueWriter(context: StoreContext) {
       for (let attempt = 0; ; attempt++) {
         const strings = entries.map(([identifier]) => (typeof identifier === "string" ? identifier : ""));
         const resolved = await resolve(sessionId, strings, needsRead || attempt > 0);
+        // As in set: a failure under cached headers is confirmed under fresh ones.
+        const cached = resolved.revision < 0;
+        const targetOf = (index: number) =>
+          typeof entries[index]?.[0] === "string" ? resolved.targets[index] : undefined;
         const accepted: Planned[] = [];
         const targeted = new Map<string, string>();
         const failures = new Map<string, StateErrorFailure>();
         let firstError: StateError | undefined;
-        entries.forEach(([identifier, raw], index) => {
-          try {
-            const target = typeof identifier === "string" ? resolved.targets[index] : undefined;
-            if (target === undefined) throw notFoundError(sessionId, identifier);
-            const earlier = targeted.get(target.id);
-            if (earlier !== undefined) {
-              throw new StateError(
-                "invalid_value",
-                `${JSON.stringify(identifier)} and ${JSON.stringify(earlier)} name the same variable in one batch`,
-              );
+        try {
+          const decoded = decodeBatch(
+            entries,
+            (index) => targetOf(index)?.header.type,
+            atomic,
+            (identifier) => notFoundError(sessionId, identifier),
+          );
+          entries.forEach(([identifier], index) => {
+            try {
+              const decodeFailure = decoded.failures.get(index);
+              if (decodeFailure !== undefined) throw decodeFailure;
+              const target = targetOf(index);
+              if (target === undefined) throw notFoundError(sessionId, identifier);
+              const earlier = targeted.get(target.id);
+              if (earlier !== undefined) {
+                throw new StateError(
+                  "invalid_value",
+                  `${JSON.stringify(identifier)} and ${JSON.stringify(earlier)} name the same variable in one batch`,
+                );
+              }
+              targeted.set(target.id, identifier);
+              accepted.push(plan(identifier, target, decoded.values[index], metadataUpdate, undefined));
+            } catch (error) {
+              if (!(error instanceof StateError) || atomic) throw error;
+              firstError ??= error;
+              failures.set(String(identifier), { code: error.code, message: error.rawMessage });
             }
-            targeted.set(target.id, identifier);
-            accepted.push(plan(identifier, target, raw, metadataUpdate, undefined));
-          } catch (error) {
-            if (!(error instanceof StateError) || atomic) throw error;
-            firstError ??= error;
-            failures.set(String(identifier), { code: error.code, message: error.rawMessage });
-          }
-        });
+          });
+        } catch (error) {
+          if (cached && error instanceof StateError) continue;
+          throw error;
+        }
+        if (cached && failures.size > 0) continue;
         let revision: number;
         const versions = new Map<string, number>();
         if (accepted.length > 0) {

@@ -19,9 +19,12 @@ export type {
   SessionStoreOptions,
   SessionStoreStats,
   StoreDescription,
+  ValueDecoder,
   WatchEventBatch,
   WatchListener,
   WatchSubscription,
   WriteOptions,
 } from "./types.js";
+export type { DecodedBatch } from "./value-decoder.js";
+export { decodeBatch, decodeValue } from "./value-decoder.js";
 export { jsonByteLength, RECORD_OVERHEAD_BYTES, valueByteLength } from "./value-size.js";

@@ -20,6 +20,7 @@ import {
 } from "@statebridge/state-provider";
 import type { ChangeRecord, VariableChange } from "./change-record.js";
 import type { MemoryBudget } from "./memory-budget.js";
+import { decodeBatch, decodeValue } from "./value-decoder.js";
 import { jsonByteLength, RECORD_OVERHEAD_BYTES, valueByteLength } from "./value-size.js";
 
 /** Options of {@link createSessionState}. */
@@ -136,15 +137,14 @@ export function createSessionState(options: SessionStateOptions): SessionState {
     return id === undefined ? undefined : byId.get(id);
   }
 
+  function notFound(identifier: string): StateError {
+    const shown = typeof identifier === "string" ? JSON.stringify(identifier) : describe(identifier);
+    return new StateError("not_found", `variable ${shown} not found in session ${JSON.stringify(sessionId)}`);
+  }
+
   function require(identifier: string): Variable {
     const variable = find(identifier);
-    if (variable === undefined) {
-      const shown = typeof identifier === "string" ? JSON.stringify(identifier) : describe(identifier);
-      throw new StateError(
-        "not_found",
-        `variable ${shown} not found in session ${JSON.stringify(sessionId)}`,
-      );
-    }
+    if (variable === undefined) throw notFound(identifier);
     return variable;
   }
 
@@ -291,8 +291,9 @@ export function createSessionState(options: SessionStateOptions): SessionState {
       return { variable, revision };
     },
 
-    set(identifier, raw, setOptions) {
+    set(identifier, given, setOptions) {
       const variable = require(identifier);
+      const raw = decodeValue(given, variable.type);
       const expectedVersion =
         setOptions.expectedVersion === undefined
           ? undefined
@@ -320,10 +321,20 @@ export function createSessionState(options: SessionStateOptions): SessionState {
       const targeted = new Map<string, string>();
       const failures = new Map<string, StateErrorFailure>();
       let firstError: StateError | undefined;
-      for (const [identifier, raw] of updates) {
+      const entries = [...updates];
+      const decoded = decodeBatch(
+        entries,
+        (index) => find((entries[index] as readonly [string, unknown])[0])?.type,
+        batchOptions.atomic,
+        notFound,
+      );
+      for (const [index, [identifier]] of entries.entries()) {
         // Refuses the whole batch: such an identifier is a malformed request, not a failed update.
         assertIdentifierLength(identifier, "a variable identifier");
+        const raw = decoded.values[index];
         try {
+          const decodeFailure = decoded.failures.get(index);
+          if (decodeFailure !== undefined) throw decodeFailure;
           const variable = require(identifier);
           const earlier = targeted.get(variable.id);
           if (earlier !== undefined) {

@@ -79,6 +79,15 @@ export interface WriteOptions {
   readonly source?: string;
 }
 
+/**
+ * A value whose decoding needs its variable's type (a wire value), given to
+ * {@link SessionStore.set} or {@link SessionStore.updateMany} in place of a value so that a
+ * server need not read the type first. The store calls it with the type of the variable it
+ * writes, after `session_expired` and `not_found` and before any other check, and again if the
+ * variable turns out to have been re-registered; what it throws is the write's error.
+ */
+export type ValueDecoder = (type: VariableType) => unknown;
+
 /** Every event of one revision that one watcher sees, delivered together. */
 export interface WatchEventBatch {
   readonly revision: number;
@@ -216,12 +225,14 @@ export interface SessionStore {
   getVariable(sessionId: string, identifier: string): Promise<Variable>;
   /** Found variables keyed by identifier as given; missing ones are left out. */
   getVariables(sessionId: string, identifiers: Iterable<string>): Promise<Map<string, Variable>>;
+  /** Sets a value, or what a {@link ValueDecoder} (values are never functions) makes of it. */
   set(
     sessionId: string,
     identifier: string,
     value: unknown,
     options?: WriteOptions & { readonly metadata?: unknown; readonly expectedVersion?: number },
   ): Promise<{ readonly version: number; readonly revision: number }>;
+  /** Sets values (each may be a {@link ValueDecoder}), as one revision when `atomic`. */
   updateMany(
     sessionId: string,
     updates: Iterable<readonly [string, unknown]>,
