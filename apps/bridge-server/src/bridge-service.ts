@@ -5,10 +5,12 @@ import {
   ExportSessionResponseSchema,
   GetVariablesResponseSchema,
   type Variable as ProtoVariable,
+  type SetVariableRequest,
   SetVariablesResponseSchema,
 } from "@statebridge/proto";
 import type { SessionStore } from "@statebridge/session-store";
 import {
+  assertExpectedVersion,
   assertVariableName,
   assertVariableType,
   type DecodedExportedVariable,
@@ -17,7 +19,7 @@ import {
   isVariableType,
   normalizeMetadata,
   StateError,
-  type StateErrorFailure,
+  type VariableType,
 } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
 import { exportedValueToProto, protoValueToRaw } from "./export-conversion.js";
@@ -152,18 +154,19 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
 
     async setVariable(request) {
       const sessionId = requireSessionId(request.sessionId);
-      // The type decodes the wire value; the store checks the value against the variable's
-      // type again when it sets it, so a variable re-registered in between is never mis-set.
-      const { type } = await store.getVariable(sessionId, request.identifier);
-      const value = fromWireValue(type, fromProtoValue(request.value), request.identifier);
-      const metadata = parseJsonField(request.metadataJson, "metadata_json");
-      const { version, revision } = await store.set(sessionId, request.identifier, value, {
-        source: sourceOf(request.source),
-        ...(metadata === undefined ? {} : { metadata }),
-        ...(request.expectedVersion === undefined
-          ? {}
-          : { expectedVersion: Number(request.expectedVersion) }),
-      });
+      // The store decodes the wire value with the type of the variable it writes (one store
+      // call: no read of the type first), before its other checks.
+      const decode = (type: VariableType) =>
+        fromWireValue(type, fromProtoValue(request.value), request.identifier);
+      let options: SetOptions;
+      try {
+        options = setOptionsOf(request);
+      } catch (error) {
+        // What is wrong with the value is reported first, as ever: read its type to find out.
+        decode((await store.getVariable(sessionId, request.identifier)).type);
+        throw error;
+      }
+      const { version, revision } = await store.set(sessionId, request.identifier, decode, options);
       return { version: int64(version), revision: int64(revision) };
     },
 
@@ -175,79 +178,24 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
         atomic: request.atomic,
         ...(metadata === undefined ? {} : { metadata }),
       };
-      const identifiers = request.updates.map((update) => update.identifier);
-      const variables = await store.getVariables(sessionId, identifiers);
-      const updates: (readonly [string, unknown])[] = [];
-      const decodeFailures = new Map<string, StateErrorFailure>();
-      let firstMissing: string | undefined;
-      for (const update of request.updates) {
-        const variable = variables.get(update.identifier);
-        if (variable === undefined) {
-          // The store reports the missing identifier in its own words.
-          firstMissing ??= update.identifier;
-          updates.push([update.identifier, undefined]);
-          continue;
-        }
-        try {
-          updates.push([
+      // Each value is decoded by the store with its variable's type (see setVariable), failures
+      // in request order as before: an atomic batch's first, or each one of another batch.
+      const updates = request.updates.map(
+        (update) =>
+          [
             update.identifier,
-            fromWireValue(variable.type, fromProtoValue(update.value), update.identifier),
-          ]);
-        } catch (error) {
-          if (!isStateError(error)) throw error;
-          if (request.atomic) {
-            // All or nothing: the first failure in request order wins, as in a local batch.
-            if (firstMissing !== undefined) await store.getVariable(sessionId, firstMissing);
-            throw error;
-          }
-          decodeFailures.set(update.identifier, { code: error.code, message: error.rawMessage });
-        }
-      }
-      if (decodeFailures.size === 0) {
-        try {
-          const { revision, versions } = await store.updateMany(sessionId, updates, options);
-          return setVariablesResponse(revision, versions);
-        } catch (error) {
-          if (isStateError(error, "partial_failure")) {
-            throw toConnectError(error, logger, { revision: (await store.getSession(sessionId)).revision });
-          }
-          throw error;
-        }
-      }
-      // Some values could not even be decoded: apply the rest, then report every failure.
-      let applied: ReadonlyMap<string, number> = new Map();
-      let storeFailures: ReadonlyMap<string, StateErrorFailure> = new Map();
-      if (updates.length > 0) {
-        try {
-          applied = (await store.updateMany(sessionId, updates, options)).versions;
-        } catch (error) {
-          if (!isStateError(error, "partial_failure")) throw error;
-          applied = error.applied;
-          storeFailures = error.failures;
-        }
-      }
-      const failures = new Map<string, StateErrorFailure>();
-      for (const identifier of identifiers) {
-        const failure = decodeFailures.get(identifier) ?? storeFailures.get(identifier);
-        if (failure !== undefined) failures.set(identifier, failure);
-      }
-      const shown = [...failures]
-        .slice(0, 5)
-        .map(([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}: ${failure.message}`);
-      const { revision } = await store.getSession(sessionId);
-      throw toConnectError(
-        new StateError(
-          "partial_failure",
-          `${failures.size} of ${request.updates.length} updates failed` +
-            (applied.size > 0
-              ? ` (the others were applied at revision ${revision})`
-              : " (nothing was applied)") +
-            `: ${shown.join("; ")}${failures.size > 5 ? "; ..." : ""}`,
-          { failures, applied },
-        ),
-        logger,
-        { revision },
+            (type: VariableType) => fromWireValue(type, fromProtoValue(update.value), update.identifier),
+          ] as const,
       );
+      try {
+        const { revision, versions } = await store.updateMany(sessionId, updates, options);
+        return setVariablesResponse(revision, versions);
+      } catch (error) {
+        if (isStateError(error, "partial_failure")) {
+          throw toConnectError(error, logger, { revision: (await store.getSession(sessionId)).revision });
+        }
+        throw error;
+      }
     },
 
     async listVariables(request) {
@@ -337,6 +285,26 @@ function requireSessionId(sessionId: string): string {
 
 function sourceOf(source: string): string {
   return source === "" ? UNKNOWN_SOURCE : source;
+}
+
+type SetOptions = NonNullable<Parameters<SessionStore["set"]>[3]>;
+
+/**
+ * A SetVariable's write options, checked as the store would check them (metadata JSON, then
+ * expected version, then metadata), so that a caller can report the value's problems first.
+ */
+function setOptionsOf(request: SetVariableRequest): SetOptions {
+  const metadata = parseJsonField(request.metadataJson, "metadata_json");
+  const expectedVersion =
+    request.expectedVersion === undefined
+      ? undefined
+      : assertExpectedVersion(Number(request.expectedVersion));
+  if (metadata !== undefined) normalizeMetadata(metadata);
+  return {
+    source: sourceOf(request.source),
+    ...(metadata === undefined ? {} : { metadata }),
+    ...(expectedVersion === undefined ? {} : { expectedVersion }),
+  };
 }
 
 function setVariablesResponse(revision: number, versions: ReadonlyMap<string, number>) {
