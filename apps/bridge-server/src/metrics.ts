@@ -112,7 +112,7 @@ let processRegistry: Registry | undefined;
 export function processMetrics(): Registry {
   if (processRegistry === undefined) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 50 });
   }
   return processRegistry;
 }
