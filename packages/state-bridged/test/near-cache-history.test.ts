@@ -10,6 +10,7 @@ import {
 } from "../../stream-consumer/test/support/history-readers.js";
 import { runHistory } from "../../stream-consumer/test/support/history-run.js";
 import { createRandom, seedOf } from "../../stream-consumer/test/support/random.js";
+import { startTcpProxy } from "../../stream-consumer/test/support/tcp-proxy.js";
 import { createBridgedState } from "../src/index.js";
 
 // The watch history run of @statebridge/stream-consumer with cached readers: BridgedStates with
@@ -23,23 +24,28 @@ const scale = soak ? Number(process.env.STATEBRIDGE_SOAK_SCALE ?? 20) : 1;
 const heartbeatIntervalMs = 200;
 
 /**
- * A cached BridgedState whose unary calls and watch streams go straight to the server, each on
- * a connection of its own (so that the watch's events lag the calls' answers, as they may).
+ * A cached BridgedState whose unary calls go straight to the server and whose watch streams go
+ * through a proxy that only forwards (one hop more, so that a watch event often arrives after
+ * the answer to the write that made it: without the cache's write floor, the run then finds
+ * reads older than the reader's own write).
  *
  * Not through the run's faulty proxy: cut there, the readers' connections made one of the run's
  * own watchers fall behind for good more often (see the test's retry). The cache's behaviour
  * under cuts and partitions is held by near-cache.test.ts and near-cache-rules.test.ts.
  */
 async function openCachedReader(addresses: ReaderAddresses): Promise<HistoryReader> {
-  const managers = [0, 1].map(
-    () =>
-      new Http2SessionManager(addresses.directUrl, {
+  // The streams take one more hop (a proxy that forwards and nothing else), so that a watch
+  // event often arrives after the answer to the write that made it.
+  const hop = await startTcpProxy(Number(new URL(addresses.directUrl).port));
+  const managers = [addresses.directUrl, hop.url].map(
+    (url) =>
+      new Http2SessionManager(url, {
         pingIntervalMs: heartbeatIntervalMs * 2,
         pingTimeoutMs: heartbeatIntervalMs * 3,
       }),
   );
-  const [calls, streams] = managers.map((sessionManager) =>
-    createGrpcTransport({ baseUrl: addresses.directUrl, sessionManager }),
+  const [calls, streams] = managers.map((sessionManager, index) =>
+    createGrpcTransport({ baseUrl: index === 0 ? addresses.directUrl : hop.url, sessionManager }),
   ) as [Transport, Transport];
   const transport: Transport = { unary: calls.unary.bind(calls), stream: streams.stream.bind(streams) };
   const provider = await createBridgedState({
@@ -66,6 +72,7 @@ async function openCachedReader(addresses: ReaderAddresses): Promise<HistoryRead
     async close() {
       await provider.close();
       for (const manager of managers) manager.abort();
+      await hop.close();
     },
   };
 }
