@@ -122,8 +122,10 @@ export function writeResults({ medians, figures, rounds, quick, missing, systems
     if (Object.values(values).every((value) => value === undefined)) continue;
     const ratios = Object.fromEntries(
       peers.map((key) => {
-        const ratio = values.statebridge / values[key];
-        return [key, Number.isFinite(ratio) && ratio > 0 ? ratio : undefined];
+        // No ratio of a figure lost in noise (a memory growth below zero) on either side.
+        const ratio =
+          values.statebridge > 0 && values[key] > 0 ? values.statebridge / values[key] : Number.NaN;
+        return [key, Number.isFinite(ratio) ? ratio : undefined];
       }),
     );
     rows.push({ label: row.label, figure: row.figure, unit: row.unit, values, ratios });
