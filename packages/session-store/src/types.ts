@@ -83,8 +83,9 @@ export interface WriteOptions {
  * A value whose decoding needs its variable's type (a wire value), given to
  * {@link SessionStore.set} or {@link SessionStore.updateMany} in place of a value so that a
  * server need not read the type first. The store calls it with the type of the variable it
- * writes, after `session_expired` and `not_found` and before any other check, and again if the
- * variable turns out to have been re-registered; what it throws is the write's error.
+ * writes, after `session_expired` and `not_found` (malformed options may be refused first) and
+ * before the value's checks and `version_conflict`, and again if the variable turns out to have
+ * been re-registered; what it throws is the write's error.
  */
 export type ValueDecoder = (type: VariableType) => unknown;
 
