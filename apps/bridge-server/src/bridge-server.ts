@@ -155,15 +155,6 @@ export interface BridgeServerOptions {
    */
   readonly grpcFastPath?: boolean;
   /**
-   * Serve the inspector, a web page of the sessions, their variables and live changes, at
-   * `/inspect`, and the ListSessions RPC it uses. Off by default: listing every session is for
-   * whoever operates the server, and without it session ids stay unlisted (ListSessions answers
-   * `not_found`).
-   */
-  readonly inspector?: boolean;
-  /** Where the inspector's built files are. Default: the copy in this package's `dist/inspector`. */
-  readonly inspectorDirectory?: string;
-  /**
    * Serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`), so that `buf curl` and
    * grpcurl call the server without a local schema. It tells only the schema, which is public;
    * it needs the token like every other call. Default true.
@@ -181,6 +172,15 @@ export interface BridgeServerOptions {
   readonly corsOrigins?: readonly string[];
   /** How long a browser may cache a CORS preflight answer, in seconds. Default 7,200. */
   readonly corsMaxAgeSeconds?: number;
+  /**
+   * Serve the inspector, a web page of the sessions, their variables and live changes, at
+   * `/inspect`, and the ListSessions RPC it uses. Off by default: listing every session is for
+   * whoever operates the server, and without it session ids stay unlisted (ListSessions answers
+   * `not_found`).
+   */
+  readonly inspector?: boolean;
+  /** Where the inspector's built files are. Default: the copy in this package's `dist/inspector`. */
+  readonly inspectorDirectory?: string;
   /**
    * Serve TLS instead of cleartext: HTTP/2 (ALPN `h2`) and HTTP/1.1 on the same port, and,
    * with `clientCa`, mutual TLS (every client must present a certificate a given CA issued).
@@ -352,6 +352,16 @@ export async function createBridgeServer(options: BridgeServerOptions = {}): Pro
     compressMinBytes,
     ...(cors === undefined ? {} : { cors }),
   });
+  if (
+    cors !== undefined &&
+    checkToken === undefined &&
+    options.corsOrigins?.some((origin) => origin.trim() === "*")
+  ) {
+    logger.warn(
+      {},
+      "CORS allows any origin and no token is required: any web page a user opens can call this server",
+    );
+  }
   const reflected =
     options.reflection === false
       ? handler
