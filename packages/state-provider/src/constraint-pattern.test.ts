@@ -86,8 +86,10 @@ describe("compilePattern", () => {
       .map(([negated, members]) => `[${negated ? "^" : ""}${members.join("")}]`);
     const quantifier = fc.constantFrom("", "", "*", "+", "?", "{0,2}", "{2}", "*?", "+?");
     const { pattern } = fc.letrec<{ pattern: string; term: string; atom: string }>((tie) => ({
+      // Groups nest at most two deep: the ECMAScript reference backtracks, and three nested
+      // quantified groups have taken it minutes on an 8-character text (RE2 stays linear).
       atom: fc.oneof(
-        { depthSize: "small" },
+        { depthSize: "small", maxDepth: 2 },
         literal,
         set,
         characterClass,
@@ -131,8 +133,7 @@ describe("compilePattern", () => {
       }),
       { numRuns: 300 },
     );
-    // About 4 s alone; a machine shared with other suites has stretched it past 30 s.
-  }, 180_000);
+  }, 60_000);
 
   it("refuses backreferences and lookaround, which need backtracking, with invalid_value", () => {
     for (const pattern of ["^(a)\\1$", "^(?<x>a)\\k<x>$", "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b"]) {
