@@ -232,7 +232,9 @@ describe("an oversize request is refused from its envelope header or length, not
       for (const error of errors) expectCodes(error, Code.ResourceExhausted, "resource_exhausted");
     }
     // The sixteen bodies of one path would be 144 MB; dropped chunks awaiting collection are not.
-    expect(peakRss(server.pid) - baseline).toBeLessThan(80 * MIB);
+    // Alone it peaks 58–64 MiB; with other suites running in parallel, collection comes later
+    // (87 MiB seen). Either stays well below one path's sixteen bodies (137 MiB).
+    expect(peakRss(server.pid) - baseline).toBeLessThan(112 * MIB);
   }, 120_000);
 
   // Regression: on HTTP/1.1, a request refused before its body was read left the rest unread,
