@@ -1,6 +1,7 @@
 import {
   jsonByteLength,
   RECORD_OVERHEAD_BYTES,
+  snapshotEvent,
   valueByteLength,
   type WatchEventBatch,
   type WatchListener,
@@ -168,20 +169,7 @@ function snapshot(
       valueByteLength(variable.type, variable.value) +
       jsonByteLength(variable.metadata) +
       RECORD_OVERHEAD_BYTES;
-    events.push({
-      type,
-      identifier,
-      id,
-      name: variable.name,
-      variableType: variable.type,
-      oldValue: undefined,
-      newValue: variable.value,
-      version: variable.version,
-      revision,
-      source: variable.source,
-      metadata: variable.metadata,
-      timestamp: variable.updatedAt,
-    });
+    events.push(snapshotEvent(type, identifier, variable, revision));
   }
   return { revision, events, bytes };
 }

@@ -2,6 +2,7 @@ export type { ChangeRecord, VariableChange } from "./change-record.js";
 export type { Observer, ObserverRegistry } from "./observer-registry.js";
 export { createObserverRegistry } from "./observer-registry.js";
 export { createSessionStore } from "./session-store.js";
+export { snapshotEvent } from "./snapshot-event.js";
 export type { PageOptions } from "./store-options.js";
 export {
   checkPageOptions,

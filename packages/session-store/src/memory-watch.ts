@@ -9,6 +9,7 @@ import type { RevisionHistory } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord } from "./change-record.js";
 import type { Observer, ObserverRegistry } from "./observer-registry.js";
 import type { SessionState } from "./session-state.js";
+import { snapshotEvent } from "./snapshot-event.js";
 import type { SessionStore, WatchEventBatch, WatchListener, WatchSubscription } from "./types.js";
 import { RECORD_OVERHEAD_BYTES } from "./value-size.js";
 
@@ -163,20 +164,7 @@ function snapshot(
   for (const [id, identifier] of observer.targets) {
     const variable = session.state.find(id) as Variable;
     bytes += session.state.bytesOf(id) + RECORD_OVERHEAD_BYTES;
-    events.push({
-      type,
-      identifier,
-      id,
-      name: variable.name,
-      variableType: variable.type,
-      oldValue: undefined,
-      newValue: variable.value,
-      version: variable.version,
-      revision,
-      source: variable.source,
-      metadata: variable.metadata,
-      timestamp: variable.updatedAt,
-    });
+    events.push(snapshotEvent(type, identifier, variable, revision));
   }
   return { revision, events, bytes };
 }
