@@ -1,6 +1,6 @@
-import { isStateError, type StateError, type WatchEvent } from "@statebridge/state-provider";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { isStateError, type StateError, type WatchEvent } from "@statebridge/state-provider";
 import { describe, expect, it, vi } from "vitest";
 import type { StreamWatchHandle } from "../src/index.js";
 import { checkHistory, type WatcherRecord, type WriteRecord } from "./history-checker.js";
