@@ -413,13 +413,14 @@ class WatchCancel(_message.Message):
     def __init__(self, watch_id: _Optional[str] = ...) -> None: ...
 
 class WatchCreate(_message.Message):
-    __slots__ = ["from_revision", "heartbeat_interval_ms", "identifiers", "incarnation", "include_initial", "session_id", "watch_id"]
+    __slots__ = ["from_revision", "heartbeat_interval_ms", "identifiers", "incarnation", "include_initial", "session_id", "share_events", "watch_id"]
     FROM_REVISION_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INITIAL_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARE_EVENTS_FIELD_NUMBER: _ClassVar[int]
     WATCH_ID_FIELD_NUMBER: _ClassVar[int]
     from_revision: int
     heartbeat_interval_ms: int
@@ -427,8 +428,9 @@ class WatchCreate(_message.Message):
     incarnation: str
     include_initial: bool
     session_id: str
+    share_events: bool
     watch_id: str
-    def __init__(self, watch_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ..., incarnation: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, watch_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[str]] = ..., include_initial: bool = ..., from_revision: _Optional[int] = ..., incarnation: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ..., share_events: bool = ...) -> None: ...
 
 class WatchCreated(_message.Message):
     __slots__ = ["heartbeat_interval_ms", "ids", "incarnation", "revision"]
@@ -505,18 +507,20 @@ class WatchStreamRequest(_message.Message):
     def __init__(self, create: _Optional[_Union[WatchCreate, _Mapping]] = ..., cancel: _Optional[_Union[WatchCancel, _Mapping]] = ...) -> None: ...
 
 class WatchStreamResponse(_message.Message):
-    __slots__ = ["created", "ended", "events", "heartbeat", "watch_id"]
+    __slots__ = ["also_watch_ids", "created", "ended", "events", "heartbeat", "watch_id"]
+    ALSO_WATCH_IDS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     WATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    also_watch_ids: _containers.RepeatedScalarFieldContainer[str]
     created: WatchCreated
     ended: WatchEnded
     events: WatchEvents
     heartbeat: WatchHeartbeat
     watch_id: str
-    def __init__(self, watch_id: _Optional[str] = ..., events: _Optional[_Union[WatchEvents, _Mapping]] = ..., heartbeat: _Optional[_Union[WatchHeartbeat, _Mapping]] = ..., created: _Optional[_Union[WatchCreated, _Mapping]] = ..., ended: _Optional[_Union[WatchEnded, _Mapping]] = ...) -> None: ...
+    def __init__(self, watch_id: _Optional[str] = ..., events: _Optional[_Union[WatchEvents, _Mapping]] = ..., heartbeat: _Optional[_Union[WatchHeartbeat, _Mapping]] = ..., created: _Optional[_Union[WatchCreated, _Mapping]] = ..., ended: _Optional[_Union[WatchEnded, _Mapping]] = ..., also_watch_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchVariablesRequest(_message.Message):
     __slots__ = ["from_revision", "heartbeat_interval_ms", "identifiers", "incarnation", "include_initial", "session_id"]
