@@ -1,2 +1,2 @@
-export type { LocalStateOptions } from "./local-state.js";
 export { createLocalState } from "./local-state.js";
+export type { LocalStateOptions } from "./local-state-options.js";

@@ -4,10 +4,8 @@ import {
   assertVariableName,
   assertVariableType,
   type Capabilities,
-  type Constraints,
   compileGlob,
   createExport,
-  createSessionId,
   createVariableId,
   describe,
   type ExportDocument,
@@ -31,29 +29,17 @@ import {
   type VariableType,
   type VariableValue,
   validateConstraints,
-  type WatchEvent,
   type Watcher,
   type WatchHandle,
   type WatchInfo,
   type WatchOptions,
 } from "@statebridge/state-provider";
 import { createRevisionHistory } from "@statebridge/state-provider/change-feed";
-import { type Change, createWatchEvent, createWatchHub, type RevisionRecord } from "./watch-hub.js";
-
-/** Options of {@link createLocalState}. */
-export interface LocalStateOptions {
-  /** The session id. Default: a new random `session_…` id. */
-  readonly sessionId?: string;
-  /** Who this provider writes as; lands in each variable's `source`. Default `"typescript"`. */
-  readonly source?: string;
-  /**
-   * How many of the latest revisions are kept so that `watch({ fromRevision })` can replay
-   * what a watcher missed; older resumes get `resync` events. Default 1000.
-   */
-  readonly historySize?: number;
-  /** The wall clock, in epoch milliseconds, for timestamps. Default `Date.now`. */
-  readonly now?: () => number;
-}
+import { freezeVariable, nextVersion } from "./frozen-variable.js";
+import { checkIterable, entriesOf, notFound } from "./input-checks.js";
+import { type LocalStateOptions, resolveLocalStateOptions } from "./local-state-options.js";
+import { openWatch } from "./open-watch.js";
+import { type Change, createWatchHub, type RevisionRecord } from "./watch-hub.js";
 
 const CAPABILITIES: Capabilities = Object.freeze({
   atomicUpdates: true,
@@ -79,26 +65,7 @@ const NO_CHANGES: readonly Change[] = Object.freeze([]);
  * @throws `invalid_value` (synchronously) for malformed options.
  */
 export function createLocalState(options: LocalStateOptions = {}): StateProvider {
-  const sessionId = options.sessionId ?? createSessionId();
-  const source = options.source ?? "typescript";
-  const historySize = options.historySize ?? 1000;
-  const now = options.now ?? Date.now;
-  if (typeof sessionId !== "string" || sessionId.length === 0) {
-    throw new StateError("invalid_value", `sessionId must be a non-empty string, got ${describe(sessionId)}`);
-  }
-  if (typeof source !== "string" || source.length === 0) {
-    throw new StateError("invalid_value", `source must be a non-empty string, got ${describe(source)}`);
-  }
-  assertIdentifierLength(source, "a source");
-  if (typeof historySize !== "number" || !Number.isSafeInteger(historySize) || historySize < 0) {
-    throw new StateError(
-      "invalid_value",
-      `historySize must be a non-negative integer, got ${describe(historySize)}`,
-    );
-  }
-  if (typeof now !== "function") {
-    throw new StateError("invalid_value", `now must be a function, got ${describe(now)}`);
-  }
+  const { sessionId, source, historySize, now } = resolveLocalStateOptions(options);
 
   const variablesById = new Map<string, Variable>();
   const idsByName = new Map<string, string>();
@@ -123,49 +90,12 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     if (closed) throw closedError();
   }
 
-  function notFound(identifier: unknown): StateError {
-    return new StateError(
-      "not_found",
-      `no variable is named or has id ${typeof identifier === "string" ? JSON.stringify(identifier) : describe(identifier)}`,
-    );
-  }
-
   function commit(changes: readonly Change[]): number {
     revision++;
     const record: RevisionRecord = { revision, changes };
     history.push(record);
     hub.publish(record);
     return revision;
-  }
-
-  function checkIterable(value: unknown, what: string): asserts value is Iterable<unknown> {
-    // A string is iterable too, but as characters: almost certainly a mistake here.
-    if (
-      value === null ||
-      typeof value !== "object" ||
-      typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function"
-    ) {
-      throw new StateError(
-        "invalid_value",
-        `${what} takes an iterable of identifiers, got ${describe(value)}`,
-      );
-    }
-  }
-
-  function entriesOf(updates: unknown): Iterable<[unknown, unknown]> {
-    if (updates instanceof Map) return updates.entries();
-    if (
-      typeof updates === "object" &&
-      updates !== null &&
-      !Array.isArray(updates) &&
-      !ArrayBuffer.isView(updates)
-    ) {
-      return Object.entries(updates);
-    }
-    throw new StateError(
-      "invalid_value",
-      `updateMany takes a Map or an object of identifier → value, got ${describe(updates)}`,
-    );
   }
 
   async function register(
@@ -269,18 +199,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     metadataUpdate: Metadata | undefined,
     timestamp: number,
   ): Variable {
-    const next = freezeVariable(
-      current.id,
-      current.name,
-      current.type,
-      value,
-      current.constraints,
-      mergeMetadata(current.metadata, metadataUpdate),
-      current.version + 1,
-      current.createdAt,
-      timestamp,
-      source,
-    );
+    const next = nextVersion(current, value, metadataUpdate, timestamp, source);
     variablesById.set(current.id, next);
     return next;
   }
@@ -425,127 +344,7 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     watchOptions?: WatchOptions,
   ): Promise<WatchHandle> {
     ensureOpen();
-    checkIterable(identifiers, "watch");
-    if (typeof watcher !== "function") {
-      throw new StateError("invalid_value", `a watcher must be a function, got ${describe(watcher)}`);
-    }
-    const filter = watchOptions?.filter;
-    if (filter !== undefined && typeof filter !== "function") {
-      throw new StateError("invalid_value", `filter must be a function, got ${describe(filter)}`);
-    }
-    const fromRevision = watchOptions?.fromRevision;
-    if (
-      fromRevision !== undefined &&
-      (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
-    ) {
-      throw new StateError(
-        "invalid_value",
-        `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
-      );
-    }
-    const named = new Set<string>();
-    const identifierById = new Map<string, string>();
-    const missing: string[] = [];
-    for (const identifier of identifiers) {
-      if (typeof identifier !== "string") {
-        throw new StateError(
-          "invalid_value",
-          `a watched identifier must be a string, got ${describe(identifier)}`,
-        );
-      }
-      const variable = find(identifier);
-      if (variable === undefined && fromRevision === undefined) throw notFound(identifier);
-      if (named.has(identifier)) continue;
-      named.add(identifier);
-      if (variable === undefined) missing.push(identifier);
-      else if (!identifierById.has(variable.id)) identifierById.set(variable.id, identifier);
-    }
-    if (named.size === 0) throw new StateError("invalid_value", "watch needs at least one identifier");
-    if (missing.length > 0) {
-      // A resumed watch may name variables deleted since (a client resumes by the ids it
-      // followed): the deletion is replayed if it came after fromRevision.
-      const unmatched = new Set(missing);
-      if (fromRevision !== undefined && fromRevision >= history.base && fromRevision <= revision) {
-        history.forEachAfter(fromRevision, (entry) => {
-          for (const { kind, variable } of entry.changes) {
-            if (kind !== "deleted" || identifierById.has(variable.id)) continue;
-            const identifier = unmatched.has(variable.id) ? variable.id : variable.name;
-            if (!unmatched.delete(identifier)) continue;
-            identifierById.set(variable.id, identifier);
-          }
-        });
-      }
-      if (identifierById.size === 0) throw notFound(missing[0] as string);
-    }
-
-    // Everything below runs in one synchronous step, so no change can fall between the
-    // starting events and the live ones.
-    const startingEvents: WatchEvent[] = [];
-    let startRevision = revision;
-    if (fromRevision !== undefined) {
-      startRevision = fromRevision;
-      if (fromRevision < history.base || fromRevision > revision) {
-        // The history does not reach back (or the watcher saw revisions this session never
-        // had): current values, explicitly marked, rather than a silent gap.
-        for (const [id, identifier] of identifierById) {
-          const variable = variablesById.get(id) as Variable;
-          startingEvents.push(
-            createWatchEvent(
-              "resync",
-              identifier,
-              variable,
-              undefined,
-              revision,
-              variable.source,
-              variable.updatedAt,
-            ),
-          );
-        }
-      } else {
-        history.forEachAfter(fromRevision, (entry) => {
-          for (const change of entry.changes) {
-            const identifier = identifierById.get(change.variable.id);
-            if (identifier === undefined) continue;
-            startingEvents.push(
-              createWatchEvent(
-                change.kind,
-                identifier,
-                change.variable,
-                change.oldValue,
-                entry.revision,
-                change.source,
-                change.timestamp,
-              ),
-            );
-          }
-        });
-      }
-    } else if (watchOptions?.includeInitial === true) {
-      startRevision = 0;
-      for (const [id, identifier] of identifierById) {
-        const variable = variablesById.get(id) as Variable;
-        startingEvents.push(
-          createWatchEvent(
-            "initial",
-            identifier,
-            variable,
-            undefined,
-            revision,
-            variable.source,
-            variable.updatedAt,
-          ),
-        );
-      }
-    }
-    return hub.open({
-      identifiers: [...named],
-      identifierById,
-      watcher,
-      filter,
-      signal: watchOptions?.signal,
-      startRevision,
-      startingEvents,
-    });
+    return openWatch({ revision, history, variablesById, hub, find }, identifiers, watcher, watchOptions);
   }
 
   function listWatchers(): WatchInfo[] {
@@ -580,31 +379,4 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     close,
   };
   return traceOperations(provider, "local");
-}
-
-/** Builds a frozen variable, always with the same property order (one object shape). */
-function freezeVariable(
-  id: string,
-  name: string,
-  type: VariableType,
-  value: VariableValue,
-  constraints: Constraints,
-  metadata: Metadata,
-  version: number,
-  createdAt: number,
-  updatedAt: number,
-  source: string,
-): Variable {
-  return Object.freeze({
-    id,
-    name,
-    type,
-    value,
-    constraints,
-    metadata,
-    version,
-    createdAt,
-    updatedAt,
-    source,
-  });
 }
