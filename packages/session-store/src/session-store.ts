@@ -1,35 +1,28 @@
 import { randomBytes } from "node:crypto";
-import { getHeapStatistics } from "node:v8";
 import {
   createExport,
-  describe,
-  EXPORT_FORMAT,
-  EXPORT_VERSION,
-  MAX_IDENTIFIER_LENGTH,
   type Metadata,
   mergeMetadata,
   normalizeMetadata,
   type ParsedExport,
   parseExport,
-  parseExportedVariables,
   StateError,
   type Variable,
 } from "@statebridge/state-provider";
-import { createRevisionHistory, type RevisionHistory } from "@statebridge/state-provider/change-feed";
+import { createRevisionHistory } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord } from "./change-record.js";
+import { createEndedSessions, type Ending } from "./ended-sessions.js";
+import { createHistoryLedger } from "./history-ledger.js";
+import { parseImportBatch } from "./import-batch.js";
 import { createMemoryBudget } from "./memory-budget.js";
+import { deliver, exclusively, type MemorySession, sessionInfo, touch } from "./memory-session.js";
+import { resolveMemoryStoreOptions } from "./memory-store-options.js";
 import { openWatch } from "./memory-watch.js";
-import { createObserverRegistry, type ObserverRegistry } from "./observer-registry.js";
-import { createSessionState, type SessionState } from "./session-state.js";
-import {
-  checkPageOptions,
-  nonNegativeInteger,
-  positive,
-  positiveInteger,
-  sourceOf,
-} from "./store-options.js";
+import { createObserverRegistry } from "./observer-registry.js";
+import { checkSessionId } from "./session-id.js";
+import { createSessionState } from "./session-state.js";
+import { checkPageOptions, positive, sourceOf } from "./store-options.js";
 import type {
-  SessionInfo,
   SessionPage,
   SessionStore,
   SessionStoreOptions,
@@ -44,28 +37,6 @@ const MEMORY_DESCRIPTION: StoreDescription = Object.freeze({
   distribution: false,
 });
 
-/** Longest accepted session id, in UTF-16 code units: the identifier limit. */
-const MAX_SESSION_ID_LENGTH = MAX_IDENTIFIER_LENGTH;
-
-interface Session {
-  readonly id: string;
-  /** This life of the session: see {@link SessionInfo.incarnation}. */
-  readonly incarnation: string;
-  readonly createdAt: number;
-  lastAccessedAt: number;
-  expiresAt: number;
-  readonly ttlSeconds: number;
-  metadata: Metadata;
-  readonly state: SessionState;
-  readonly history: RevisionHistory<ChangeRecord>;
-  readonly observers: ObserverRegistry;
-  /** True while records are being handed to observers; later commits wait in `pending`. */
-  delivering: boolean;
-  readonly pending: ChangeRecord[];
-}
-
-type Ending = "expired" | "deleted";
-
 /**
  * Creates an in-memory store of many sessions: sliding TTLs, per-session revisions, a
  * bounded change history for resuming watches, and an observer registry that hands each
@@ -79,41 +50,20 @@ type Ending = "expired" | "deleted";
  *   `historySize` and `endedSessionsRemembered`, a non-negative integer).
  */
 export function createSessionStore(options: SessionStoreOptions = {}): SessionStore {
-  const ttlSeconds = positive(options.ttlSeconds, 3600, "ttlSeconds");
-  const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
-  const maxSessions = positiveInteger(options.maxSessions, 10_000, "maxSessions");
-  const maxVariables = positiveInteger(options.maxVariablesPerSession, 100_000, "maxVariablesPerSession");
-  const maxValueBytes = positiveInteger(options.maxValueBytes, 64 * 1024 * 1024, "maxValueBytes");
-  const maxWatchers = positiveInteger(options.maxWatchersPerSession, 100_000, "maxWatchersPerSession");
-  const historySize = nonNegativeInteger(options.historySize, 1000, "historySize");
-  const historyBytes = positiveInteger(options.historyBytes, 64 * 1024 * 1024, "historyBytes");
-  const budget = createMemoryBudget(
-    positiveInteger(
-      options.maxMemoryBytes,
-      Math.floor(getHeapStatistics().heap_size_limit / 2),
-      "maxMemoryBytes",
-    ),
-  );
-  const endedRemembered = nonNegativeInteger(
-    options.endedSessionsRemembered,
-    10_000,
-    "endedSessionsRemembered",
-  );
-  const now = options.now ?? (() => Date.now());
-  const onListenerError = options.onListenerError ?? (() => {});
+  const settings = resolveMemoryStoreOptions(options);
+  const { ttlSeconds, maxSessions, maxVariables, maxValueBytes, maxWatchers, now } = settings;
+  const budget = createMemoryBudget(settings.maxMemoryBytes);
+  const histories = createHistoryLedger(budget);
+  const ended = createEndedSessions(settings.endedRemembered);
 
-  const sessions = new Map<string, Session>();
-  const ended = new Map<string, Ending>();
+  const sessions = new Map<string, MemorySession>();
   const operations = new Map<string, number>();
-  /** Sessions whose history holds records, least recently written first. */
-  const historyOrder = new Set<Session>();
-  let historyHeld = 0;
   let sessionsCreated = 0;
   let sessionsExpired = 0;
   let sessionsDeleted = 0;
   let closed = false;
 
-  const sweeper = setInterval(() => sweep(), sweepIntervalMs);
+  const sweeper = setInterval(() => sweep(), settings.sweepIntervalMs);
   sweeper.unref();
 
   function begin(kind: string): void {
@@ -121,37 +71,8 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     operations.set(kind, (operations.get(kind) ?? 0) + 1);
   }
 
-  function checkSessionId(sessionId: unknown): string {
-    if (typeof sessionId !== "string") {
-      throw new StateError("invalid_value", `a session id must be a string, got ${describe(sessionId)}`);
-    }
-    if (sessionId.length === 0) throw new StateError("invalid_value", "a session id must not be empty");
-    if (sessionId.length > MAX_SESSION_ID_LENGTH) {
-      throw new StateError(
-        "invalid_value",
-        `a session id must be at most ${MAX_SESSION_ID_LENGTH} characters, got ${sessionId.length}`,
-      );
-    }
-    return sessionId;
-  }
-
-  function goneError(sessionId: string): StateError {
-    const quoted = JSON.stringify(sessionId);
-    switch (ended.get(sessionId)) {
-      case "expired":
-        return new StateError(
-          "session_expired",
-          `session ${quoted} has expired (no activity within its TTL)`,
-        );
-      case "deleted":
-        return new StateError("session_expired", `session ${quoted} was deleted`);
-      default:
-        return new StateError("session_expired", `session ${quoted} does not exist or has expired`);
-    }
-  }
-
   /** A session with a watch open never expires: the watch keeps it alive. */
-  function isExpired(session: Session, at: number): boolean {
+  function isExpired(session: MemorySession, at: number): boolean {
     if (session.observers.size > 0) {
       touch(session, at);
       return false;
@@ -159,41 +80,32 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     return at >= session.expiresAt;
   }
 
-  function touch(session: Session, at: number): void {
-    session.lastAccessedAt = at;
-    session.expiresAt = at + session.ttlSeconds * 1000;
-  }
-
-  function endSession(session: Session, ending: Ending): void {
+  function endSession(session: MemorySession, ending: Ending): void {
     sessions.delete(session.id);
-    if (endedRemembered > 0) {
-      ended.delete(session.id);
-      ended.set(session.id, ending);
-      if (ended.size > endedRemembered) ended.delete(ended.keys().next().value as string);
-    }
+    ended.record(session.id, ending);
     if (ending === "expired") sessionsExpired++;
     else sessionsDeleted++;
     session.state.clear();
-    resetHistory(session, session.state.revision);
+    histories.reset(session, session.state.revision);
     session.pending.length = 0;
-    session.observers.endAll(goneError(session.id));
+    session.observers.endAll(ended.goneError(session.id));
   }
 
   /** The live session, its TTL slid. @throws `session_expired` if it is gone or overdue. */
-  function access(sessionId: unknown): Session {
+  function access(sessionId: unknown): MemorySession {
     const id = checkSessionId(sessionId);
     const session = sessions.get(id);
-    if (session === undefined) throw goneError(id);
+    if (session === undefined) throw ended.goneError(id);
     const at = now();
     if (isExpired(session, at)) {
       endSession(session, "expired");
-      throw goneError(id);
+      throw ended.goneError(id);
     }
     touch(session, at);
     return session;
   }
 
-  function newSession(id: string, metadata: Metadata, sessionTtl: number): Session {
+  function newSession(id: string, metadata: Metadata, sessionTtl: number): MemorySession {
     if (sessions.size >= maxSessions) sweep();
     if (sessions.size >= maxSessions) {
       throw new StateError(
@@ -202,7 +114,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       );
     }
     const at = now();
-    const session: Session = {
+    const session: MemorySession = {
       id,
       incarnation: randomBytes(8).toString("hex"),
       createdAt: at,
@@ -219,97 +131,33 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         onCommit: (record) => commit(session, record),
       }),
       history: createRevisionHistory<ChangeRecord>({
-        capacity: historySize,
-        maxBytes: historyBytes,
+        capacity: settings.historySize,
+        maxBytes: settings.historyBytes,
         bytesOf: (record) => record.bytes,
       }),
-      observers: createObserverRegistry(onListenerError),
+      observers: createObserverRegistry(settings.onListenerError),
       delivering: false,
       pending: [],
     };
     return session;
   }
 
-  function adopt(session: Session): void {
+  function adopt(session: MemorySession): void {
     sessions.set(session.id, session);
-    ended.delete(session.id);
+    ended.forget(session.id);
     sessionsCreated++;
   }
 
-  function resetHistory(session: Session, base: number): void {
-    historyHeld -= session.history.bytes;
-    session.history.reset(base);
-    historyOrder.delete(session);
-  }
-
-  /**
-   * Keeps a record in its session's history, then drops history — least recently written
-   * sessions first, oldest records first — until values and history fit the memory budget.
-   */
-  function remember(session: Session, record: ChangeRecord): void {
-    historyHeld -= session.history.bytes;
-    session.history.push(record);
-    historyHeld += session.history.bytes;
-    historyOrder.delete(session);
-    if (session.history.size > 0) historyOrder.add(session);
-    while (budget.values + historyHeld > budget.limit) {
-      const oldest = historyOrder.values().next();
-      if (oldest.done === true) break;
-      historyHeld -= oldest.value.history.dropOldest();
-      if (oldest.value.history.size === 0) historyOrder.delete(oldest.value);
-    }
-  }
-
   /** Records a committed change and hands it to observers, strictly in revision order. */
-  function commit(session: Session, record: ChangeRecord): void {
-    remember(session, record);
-    if (session.observers.size === 0 && !session.delivering) return;
-    if (session.delivering) {
-      session.pending.push(record);
-      return;
-    }
-    exclusively(session, () => session.observers.dispatch(record));
-  }
-
-  /**
-   * Runs a delivery so that commits made by listeners during it are delivered after it, not
-   * in the middle. Nested calls run at once: their caller already holds the turn.
-   */
-  function exclusively(session: Session, delivery: () => void): void {
-    if (session.delivering) {
-      delivery();
-      return;
-    }
-    session.delivering = true;
-    try {
-      delivery();
-      for (let index = 0; index < session.pending.length; index++) {
-        session.observers.dispatch(session.pending[index] as ChangeRecord);
-      }
-    } finally {
-      session.pending.length = 0;
-      session.delivering = false;
-    }
-  }
-
-  function info(session: Session): SessionInfo {
-    return {
-      sessionId: session.id,
-      incarnation: session.incarnation,
-      revision: session.state.revision,
-      createdAt: session.createdAt,
-      lastAccessedAt: session.lastAccessedAt,
-      expiresAt: session.expiresAt,
-      ttlSeconds: session.ttlSeconds,
-      variableCount: session.state.size,
-      metadata: session.metadata,
-    };
+  function commit(session: MemorySession, record: ChangeRecord): void {
+    histories.remember(session, record);
+    deliver(session, record);
   }
 
   /** Imports validated variables into a session (created if absent or expired), all or nothing. */
   function importParsed(id: string, parsed: ParsedExport): { revision: number; imported: number } {
     const existing = sessions.get(id);
-    let session: Session;
+    let session: MemorySession;
     let created = false;
     if (existing !== undefined && !isExpired(existing, now())) {
       session = access(id);
@@ -319,7 +167,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       created = true;
     }
     const result = session.state.import(parsed);
-    if (result.adopted) resetHistory(session, result.revision);
+    if (result.adopted) histories.reset(session, result.revision);
     session.metadata = mergeMetadata(session.metadata, parsed.metadata);
     if (created) adopt(session);
     return { revision: result.revision, imported: result.imported };
@@ -349,7 +197,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
       ids.push(id);
     }
     ids.sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
-    const page = ids.slice(0, limit).map((id) => info(sessions.get(id) as Session));
+    const page = ids.slice(0, limit).map((id) => sessionInfo(sessions.get(id) as MemorySession));
     const last = page[page.length - 1];
     return ids.length > limit && last !== undefined
       ? { sessions: page, next: last.sessionId }
@@ -371,23 +219,23 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         const at = now();
         if (!isExpired(existing, at)) {
           touch(existing, at);
-          return { session: info(existing), created: false };
+          return { session: sessionInfo(existing), created: false };
         }
         endSession(existing, "expired");
       }
       const session = newSession(id, metadata, sessionTtl);
       adopt(session);
-      return { session: info(session), created: true };
+      return { session: sessionInfo(session), created: true };
     },
 
     async getSession(sessionId) {
       begin("getSession");
-      return info(access(sessionId));
+      return sessionInfo(access(sessionId));
     },
 
     async heartbeat(sessionId) {
       begin("heartbeat");
-      return info(access(sessionId));
+      return sessionInfo(access(sessionId));
     },
 
     async listSessions(options) {
@@ -486,18 +334,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
     async importVariables(sessionId, batch) {
       begin("import");
       const id = checkSessionId(sessionId);
-      // The document's own fields get parseExport's checks and messages; its variables are
-      // checked where they are, without being encoded for a document first.
-      const { revision, metadata } = parseExport({
-        format: EXPORT_FORMAT,
-        version: EXPORT_VERSION,
-        sessionId: id,
-        revision: batch.revision,
-        metadata: batch.metadata,
-        variables: [],
-      });
-      const variables = parseExportedVariables(batch.variables);
-      return importParsed(id, { sessionId: id, revision, metadata, variables });
+      return importParsed(id, parseImportBatch(id, batch));
     },
 
     async watch(sessionId, identifiers, listener, watchOptions = {}) {
@@ -528,7 +365,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         variables,
         watchers,
         valueBytes: budget.values,
-        historyBytes: historyHeld,
+        historyBytes: histories.held,
         operations: new Map(operations),
       };
     },
@@ -546,7 +383,7 @@ export function createSessionStore(options: SessionStoreOptions = {}): SessionSt
         session.pending.length = 0;
         session.observers.endAll(error);
         session.state.clear();
-        resetHistory(session, session.state.revision);
+        histories.reset(session, session.state.revision);
       }
       sessions.clear();
       ended.clear();
