@@ -47,12 +47,13 @@ export interface StoreContext {
     epoch?: string,
   ): Promise<readonly Reply[]>;
   /**
-   * Reads a session (and, by mode, variables): 'none', 'peek' (no TTL slide), 'ids', 'all'.
+   * Reads a session (and, by mode, variables): 'none', 'ids', 'all' (each renewing the TTL once
+   * it has run down by its slack), 'touch' (always sliding it), 'peek' (never).
    * @throws `session_expired` when it is gone, or is of another epoch than `epoch`.
    */
   read(
     sessionId: string,
-    mode: "none" | "peek" | "ids" | "all",
+    mode: "none" | "touch" | "peek" | "ids" | "all",
     identifiers?: readonly string[],
     epoch?: string,
   ): Promise<SessionReply>;

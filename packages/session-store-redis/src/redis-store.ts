@@ -174,7 +174,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
 
     async heartbeat(sessionId) {
       begin("heartbeat");
-      return (await context.read(checkSessionId(sessionId), "none")).info;
+      return (await context.read(checkSessionId(sessionId), "touch")).info;
     },
 
     async deleteSession(sessionId) {

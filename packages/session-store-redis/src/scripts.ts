@@ -22,6 +22,18 @@ local function slide(ttl)
   redis.call('PEXPIRE', B, ttl)
   redis.call('PEXPIRE', E, ttl + grace)
 end
+-- Slides the TTL only once it has run down by its slack (a tenth, at most a minute; PTTL is
+-- Redis's clock, so servers' clocks do not matter). Otherwise the keys in 'fresh', which this
+-- call may have created without a TTL, get the session hash's expiry: no key outlives it.
+local function renew(ttl, fresh)
+  local remaining = redis.call('PTTL', S)
+  if remaining < ttl - math.min(math.floor(ttl / 10), 60000) then
+    slide(ttl)
+    return true
+  end
+  for _, key in ipairs(fresh) do redis.call('PEXPIRE', key, remaining) end
+  return false
+end
 local function size(stored)
   if not stored or stored == '' then return 0 end
   if string.sub(stored, 1, 1) == 'b' then return tonumber(string.match(stored, '^b(%d+):')) end
@@ -35,16 +47,19 @@ local function free(fields)
   for field in string.gmatch(fields or '', '[^,]+') do redis.call('HDEL', B, field) end
 end
 local function gone() return {'gone', redis.call('GET', E) or ''} end
+-- Names of an id's shape are refused, so an identifier of that shape is an id, and any other a name.
+local ID = '^var_' .. string.rep('[0-9a-f]', 24) .. '$'
 local function resolve(identifier)
-  if redis.call('HEXISTS', V, identifier .. ':h') == 1 then return identifier end
+  if string.find(identifier, ID) then return identifier end
   return redis.call('HGET', N, identifier)
 end
+-- Returns true when it created the history list (it was empty, so Redis had deleted it).
 local function trim(rev, bytes, size, limit, replaced)
   -- Blobs an entry replaced are dropped when it leaves the history; the newest entry's wait
   -- for the next write, so that live readers can still fetch them.
   free(redis.call('HGET', S, 'defer'))
   redis.call('HSET', S, 'defer', '')
-  redis.call('RPUSH', H, rev .. ':' .. bytes .. ':' .. replaced)
+  local created = redis.call('RPUSH', H, rev .. ':' .. bytes .. ':' .. replaced) == 1
   local held = tonumber(redis.call('HGET', S, 'hbytes')) + bytes
   local length = redis.call('LLEN', H)
   local dropped = nil
@@ -63,6 +78,7 @@ local function trim(rev, bytes, size, limit, replaced)
     if keep > rev then keep = rev end
     redis.call('XTRIM', L, 'MINID', keep .. '-0')
   end
+  return created
 end
 local function change(parts, kind, version, id, header, metadata, old, new)
   table.insert(parts, kind .. '|' .. version .. '|' .. id .. '|' .. #header .. '|' .. #metadata .. '|' .. #old .. '|' .. #new .. '\\n')
@@ -79,30 +95,39 @@ const SESSION_FIELDS = `'epoch', 'rev', 'created', 'ttl', 'meta', 'count', 'base
 
 /**
  * Reads a session and, by `ARGV[4]`: 'none', 'ids' (identifiers in `ARGV[5..]`, each a name or
- * an id) or 'all' (creation order). 'peek' reads the session without sliding its TTL.
+ * an id) or 'all' (creation order). These renew the TTL once it has run down by its slack;
+ * 'touch' (a heartbeat) always slides it; 'peek' never does.
  */
 export const READ = `${PRELUDE}
-local s = redis.call('HMGET', S, ${SESSION_FIELDS})
+local s = redis.call('HMGET', S, ${SESSION_FIELDS}, 'accessed')
 if not s[1] then return gone() end
 if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
 local mode = ARGV[4]
-local accessed = now
-if mode == 'peek' then accessed = tonumber(redis.call('HGET', S, 'accessed')) else slide(tonumber(s[4])) end
-local out = {'ok', s[1], s[2], s[3], tostring(accessed), s[4], s[5], s[6], s[7]}
-local function push(id)
-  local f = redis.call('HMGET', V, id .. ':h', id .. ':m', id .. ':e', id .. ':t', id .. ':s', id .. ':d')
+local accessed = s[8] or tostring(now)
+if mode == 'touch' then
+  slide(tonumber(s[4]))
+  accessed = tostring(now)
+elseif mode ~= 'peek' and renew(tonumber(s[4]), {}) then
+  accessed = tostring(now)
+end
+local out = {'ok', s[1], s[2], s[3], accessed, s[4], s[5], s[6], s[7]}
+local function push(id, f)
   table.insert(out, id)
   for i = 1, 6 do table.insert(out, f[i]) end
+end
+local function fields(id)
+  return redis.call('HMGET', V, id .. ':h', id .. ':m', id .. ':e', id .. ':t', id .. ':s', id .. ':d')
 end
 if mode == 'ids' then
   for i = 5, #ARGV do
     local id = resolve(ARGV[i])
-    if id and redis.call('HEXISTS', V, id .. ':h') == 1 then push(id) else
+    local f = id and fields(id)
+    if f and f[1] then push(id, f) else
       for j = 1, 7 do table.insert(out, '') end
     end
   end
 elseif mode == 'all' then
-  for _, id in ipairs(redis.call('ZRANGE', O, 0, -1)) do push(id) end
+  for _, id in ipairs(redis.call('ZRANGE', O, 0, -1)) do push(id, fields(id)) end
 end
 return out
 `;
@@ -176,7 +201,9 @@ for i = 0, n - 1 do
 end
 local rev = tonumber(s[3]) + 1
 redis.call('HSET', S, 'rev', rev, 'last', rev)
-local parts, bytes, versions, replaced = {}, 0, {'ok', rev, s[1]}, {}
+local parts, bytes, versions, replaced, fresh = {}, 0, {'ok', rev, s[1]}, {}, {}
+-- The first entry creates the log; a blob written before the call may have created the blobs hash.
+if s[4] == '0' then table.insert(fresh, L) end
 for i = 0, n - 1 do
   local b = 9 + i * 6
   local id = ARGV[b]
@@ -193,10 +220,13 @@ for i = 0, n - 1 do
   redis.call('HSET', V, id .. ':e', version, id .. ':t', now, id .. ':s', ARGV[4], id .. ':d', ARGV[b + 4])
   bytes = bytes + change(parts, 'c', version, id, current[i][2], metadata, old, ARGV[b + 4])
   table.insert(versions, version)
+  if blob(ARGV[b + 4]) and fresh[#fresh] ~= B then table.insert(fresh, B) end
 end
 redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', table.concat(parts))
-trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]), table.concat(replaced, ','))
-slide(tonumber(s[2]))
+if trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]), table.concat(replaced, ',')) then
+  table.insert(fresh, H)
+end
+renew(tonumber(s[2]), fresh)
 return versions
 `;
 
