@@ -69,6 +69,18 @@ describe("frameWatchResponse", () => {
     );
   });
 
+  it("frames a shared WatchStream events message (also_watch_ids) byte-equal to protobuf-es", () => {
+    fc.assert(
+      fc.property(watchId, events, fc.array(watchId, { maxLength: 8 }), (id, message, alsoWatchIds) => {
+        const response = { watchId: id, kind: { case: "events" as const, value: message }, alsoWatchIds };
+        expect(frameWatchResponse(WatchStreamResponseSchema, response)).toEqual(
+          protobufEs(WatchStreamResponseSchema, response),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("frames a WatchVariables events message byte-equal to protobuf-es", () => {
     fc.assert(
       fc.property(events, (message) => {

@@ -88,27 +88,46 @@ export function frameWatchResponse(schema: DescMessage, response: WatchResponse)
   if (kind?.case === "events" && isMessage(kind.value, WatchEventsSchema)) {
     const events = bytesOf(kind.value);
     if (schema === WatchStreamResponseSchema) {
-      const watchId = (response as MessageInitShape<typeof WatchStreamResponseSchema>).watchId ?? "";
-      return frameEvents(watchId, STREAM_EVENTS_TAG, events);
+      const streamResponse = response as MessageInitShape<typeof WatchStreamResponseSchema>;
+      return frameEvents(
+        streamResponse.watchId ?? "",
+        STREAM_EVENTS_TAG,
+        events,
+        streamResponse.alsoWatchIds,
+      );
     }
     if (schema === WatchVariablesResponseSchema) return frameEvents("", VARIABLES_EVENTS_TAG, events);
   }
   return encodeEnvelope(toBinary(schema, create(schema, response as never)));
 }
 
-/** `WatchStreamResponse.watch_id` (1) and `.events` (2), `WatchVariablesResponse.events` (1): length-delimited. */
+/**
+ * `WatchStreamResponse.watch_id` (1), `.events` (2) and `.also_watch_ids` (6),
+ * `WatchVariablesResponse.events` (1): length-delimited.
+ */
 const WATCH_ID_TAG = (1 << 3) | 2;
 const STREAM_EVENTS_TAG = (2 << 3) | 2;
+const ALSO_WATCH_IDS_TAG = (6 << 3) | 2;
 const VARIABLES_EVENTS_TAG = (1 << 3) | 2;
 
 /**
- * An envelope holding `watch_id` (left out when empty, as proto3 does) followed by the events
- * field `tag` with `events`: fields in number order, as protobuf-es writes them.
+ * An envelope holding `watch_id` (left out when empty, as proto3 does), the events field `tag`
+ * with `events`, then each of `alsoWatchIds`: fields in number order, as protobuf-es writes them.
  */
-function frameEvents(watchId: string, tag: number, events: Uint8Array): Buffer {
+function frameEvents(
+  watchId: string,
+  tag: number,
+  events: Uint8Array,
+  alsoWatchIds: readonly string[] = [],
+): Buffer {
   const idBytes = watchId === "" ? 0 : Buffer.byteLength(watchId, "utf8");
   const idField = idBytes === 0 ? 0 : 1 + varintLength(idBytes) + idBytes;
-  const length = idField + 1 + varintLength(events.byteLength) + events.byteLength;
+  let alsoBytes = 0;
+  for (const also of alsoWatchIds) {
+    const bytes = Buffer.byteLength(also, "utf8");
+    alsoBytes += 1 + varintLength(bytes) + bytes;
+  }
+  const length = idField + 1 + varintLength(events.byteLength) + events.byteLength + alsoBytes;
   const framed = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + length);
   framed[0] = 0;
   framed.writeUInt32BE(length, 1);
@@ -121,6 +140,13 @@ function frameEvents(watchId: string, tag: number, events: Uint8Array): Buffer {
   framed[offset++] = tag;
   offset = writeVarint(framed, offset, events.byteLength);
   framed.set(events, offset);
+  offset += events.byteLength;
+  for (const also of alsoWatchIds) {
+    const bytes = Buffer.byteLength(also, "utf8");
+    framed[offset++] = ALSO_WATCH_IDS_TAG;
+    offset = writeVarint(framed, offset, bytes);
+    offset += framed.write(also, offset, bytes, "utf8");
+  }
   return framed;
 }
 

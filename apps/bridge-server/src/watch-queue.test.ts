@@ -25,6 +25,21 @@ describe("createWatchQueue", () => {
     expect(queue.push(4)).toBe(false);
   });
 
+  it("charge() adds bytes to the last waiting message, and nothing when none waits", async () => {
+    const queue = createWatchQueue<number>({ messages: 10, bytes: 100 });
+    queue.charge(50);
+    expect(queue.bytes).toBe(0);
+    queue.push(1, 10);
+    queue.push(2, 10);
+    queue.charge(85);
+    expect(queue.bytes).toBe(105);
+    expect(queue.push(3, 1)).toBe(false);
+    await queue.take();
+    expect(queue.bytes).toBe(95);
+    await queue.take();
+    expect(queue.bytes).toBe(0);
+  });
+
   it("finish() delivers what is queued, then the error", async () => {
     const queue = createWatchQueue<number>({ messages: 5, bytes: 1_000_000 });
     queue.push(1);

@@ -30,6 +30,12 @@ export interface WatchQueue<T> {
    */
   push(item: T, bytes?: number): boolean;
   /**
+   * Adds `bytes` to what the last waiting message counts, as when another watch joins a
+   * message already queued; nothing if none waits (its writer has taken it). Never refused:
+   * the next push sees the bytes.
+   */
+  charge(bytes: number): void;
+  /**
    * Runs `action` with the limits lifted: for a replay, which the history already bounds. Its
    * bytes still count, so the queue may be over its byte limit afterwards.
    */
@@ -102,6 +108,12 @@ export function createWatchQueue<T>(limits: WatchQueueLimits): WatchQueue<T> {
       sizes.push(bytes);
       queuedBytes += bytes;
       return true;
+    },
+    charge(bytes) {
+      const last = sizes.length - 1;
+      if (last < head) return;
+      sizes[last] = (sizes[last] as number) + bytes;
+      queuedBytes += bytes;
     },
     unbounded(action) {
       const previous = bounded;

@@ -33,6 +33,12 @@ type Message = MessageInitShape<typeof WatchStreamResponseSchema>;
  *   every heartbeat announce.
  * - A create naming an `incarnation` other than its session's (recreated under the same id)
  *   is answered by `ended` with `session_expired`.
+ * - Watches created with `share_events` share events messages: the watches of the stream that
+ *   get the same batch at once (one change, named alike) get one message, named by the first
+ *   (`watch_id`) and the others (`also_watch_ids`), counted once against the queue's message
+ *   limit and with its events' bytes once against its byte limit. Any message but events
+ *   closes the open groups, and so does the writer taking one: a watch never joins a message
+ *   that would put its events before anything sent to it earlier.
  * - A create that reuses a live `watch_id` (a client defect that would make responses
  *   ambiguous) ends that watch: the open one is cancelled, the create refused, and one `ended`
  *   with `invalid_value` answers both; the other watches and the stream go on.
@@ -62,7 +68,11 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     };
     context.signal.addEventListener("abort", onAbort, { once: true });
 
-    const send = (message: Message, bytes = SMALL_MESSAGE_BYTES + (message.watchId?.length ?? 0)): void => {
+    // The shared events messages still open to more watches, by the batch they carry.
+    const openGroups = new Map<WatchEventBatch, Message & { alsoWatchIds: string[] }>();
+
+    /** Queues an events message, or cuts the consumer off. */
+    const push = (message: Message, bytes: number): void => {
       if (queue.push(message, bytes) || queue.ended) return;
       logger.warn(
         { queued: queue.size, queuedBytes: queue.bytes, watches: watches.size },
@@ -73,11 +83,34 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       queueMicrotask(closeAll);
     };
 
+    /** Queues any other message: after it, no watch joins a message queued before. */
+    const send = (message: Message, bytes = SMALL_MESSAGE_BYTES + (message.watchId?.length ?? 0)): void => {
+      if (openGroups.size > 0) openGroups.clear();
+      push(message, bytes);
+    };
+
     const sendEvents = (watchId: string, batch: WatchEventBatch): void =>
-      send(
+      push(
         { watchId, kind: { case: "events", value: encodeWatchEvents(batch) } },
         batch.bytes + watchId.length,
       );
+
+    /** Sends `batch` to a `share_events` watch: in a message open for it, or in a new one. */
+    const sendSharedEvents = (watchId: string, batch: WatchEventBatch): void => {
+      const group = openGroups.get(batch);
+      if (group !== undefined) {
+        group.alsoWatchIds.push(watchId);
+        queue.charge(watchId.length + 2);
+        return;
+      }
+      const message = {
+        watchId,
+        kind: { case: "events" as const, value: encodeWatchEvents(batch) },
+        alsoWatchIds: [] as string[],
+      };
+      push(message, batch.bytes + watchId.length);
+      if (!queue.ended) openGroups.set(batch, message);
+    };
 
     function closeAll(): void {
       for (const subscription of watches.values()) subscription.close();
@@ -115,10 +148,11 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       const early: WatchEventBatch[] = [];
       let confirmed = false;
       let endedEarly: StateError | undefined;
+      const deliver = request.shareEvents ? sendSharedEvents : sendEvents;
       const listener = {
         onEvents(batch: WatchEventBatch) {
           if (!confirmed) early.push(batch);
-          else sendEvents(watchId, batch);
+          else deliver(watchId, batch);
         },
         onEnd(error: StateError) {
           if (!confirmed) {
@@ -165,7 +199,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
             },
           },
         });
-        for (const batch of early) sendEvents(watchId, batch);
+        for (const batch of early) deliver(watchId, batch);
       });
       confirmed = true;
       if (endedEarly !== undefined) send(ended(watchId, endedEarly));
@@ -258,6 +292,8 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       for (;;) {
         const message = await queue.take();
         if (message === QUEUE_DONE) return;
+        // Taken, it may be encoded at once: no watch joins it any more.
+        if (openGroups.size > 0) openGroups.clear();
         yield message;
       }
     } catch (error) {
