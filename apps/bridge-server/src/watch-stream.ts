@@ -5,6 +5,7 @@ import type { WatchEventBatch, WatchSubscription } from "@statebridge/session-st
 import { isStateError, StateError } from "@statebridge/state-provider";
 import { errorDetailOf, toConnectError } from "./error-translation.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
+import { createWatchOpenBuffer, type WatchOpenBuffer } from "./watch-open-buffer.js";
 import { createWatchQueue, QUEUE_DONE, type WatchQueueLimits } from "./watch-queue.js";
 import {
   heartbeatIntervalOf,
@@ -74,14 +75,19 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
     /** Queues an events message, or cuts the consumer off. */
     const push = (message: Message, bytes: number): void => {
       if (queue.push(message, bytes) || queue.ended) return;
+      cutOff(queue);
+    };
+
+    /** Ends the stream for a consumer too slow for the queue's limits, given what waits for it. */
+    function cutOff(held: { readonly size: number; readonly bytes: number }): void {
       logger.warn(
-        { queued: queue.size, queuedBytes: queue.bytes, watches: watches.size },
+        { queued: held.size, queuedBytes: held.bytes, watches: watches.size },
         "watch stream cut off: consumer too slow",
       );
-      queue.abort(slowConsumerError(queue, limits));
+      queue.abort(slowConsumerError(held, limits));
       dependencies.metrics?.slowConsumerCutOff();
       queueMicrotask(closeAll);
-    };
+    }
 
     /** Queues any other message: after it, no watch joins a message queued before. */
     const send = (message: Message, bytes = SMALL_MESSAGE_BYTES + (message.watchId?.length ?? 0)): void => {
@@ -112,9 +118,13 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
       if (!queue.ended) openGroups.set(batch, message);
     };
 
+    // The buffer of the watch being opened (creates are read one at a time), if one is.
+    let opening: WatchOpenBuffer | undefined;
+
     function closeAll(): void {
       for (const subscription of watches.values()) subscription.close();
       watches.clear();
+      opening?.release();
     }
 
     const ended = (watchId: string, error?: StateError): Message => ({
@@ -145,14 +155,19 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
         );
         return;
       }
-      const early: WatchEventBatch[] = [];
+      // Events that come before store.watch resolves wait here, counted against the queue's
+      // limits: past them the stream is cut off as for a slow consumer.
+      const early = createWatchOpenBuffer(queue, limits);
+      opening = early;
       let confirmed = false;
       let endedEarly: StateError | undefined;
       const deliver = request.shareEvents ? sendSharedEvents : sendEvents;
       const listener = {
         onEvents(batch: WatchEventBatch) {
-          if (!confirmed) early.push(batch);
-          else deliver(watchId, batch);
+          if (confirmed) deliver(watchId, batch);
+          else if (!early.hold(batch)) {
+            cutOff({ size: queue.size + early.size, bytes: queue.bytes + early.bytes });
+          }
         },
         onEnd(error: StateError) {
           if (!confirmed) {
@@ -171,14 +186,18 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
         if (request.identifiers.length === 0) {
           throw new StateError("invalid_value", "a watch needs at least one identifier");
         }
-        subscription = await store.watch(request.sessionId, request.identifiers, listener, {
-          includeInitial: request.includeInitial,
-          ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
-          ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
-        });
+        subscription = await early.unbounded(() =>
+          store.watch(request.sessionId, request.identifiers, listener, {
+            includeInitial: request.includeInitial,
+            ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
+            ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
+          }),
+        );
       } catch (error) {
         send(ended(watchId, asStateError(error)));
         return;
+      } finally {
+        opening = undefined;
       }
       if (queue.ended) {
         // The stream ended while the store was opening the watch: nothing will send its events.
@@ -199,7 +218,7 @@ export function createWatchStreamMethod(dependencies: WatchDependencies) {
             },
           },
         });
-        for (const batch of early) deliver(watchId, batch);
+        for (const batch of early.take()) deliver(watchId, batch);
       });
       confirmed = true;
       if (endedEarly !== undefined) send(ended(watchId, endedEarly));

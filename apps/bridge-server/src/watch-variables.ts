@@ -7,6 +7,7 @@ import { missingSessionId, toConnectError } from "./error-translation.js";
 import type { BridgeServerLogger } from "./logger.js";
 import type { WatchMetrics } from "./metrics.js";
 import { encodeWatchEvents } from "./watch-encoding.js";
+import { createWatchOpenBuffer } from "./watch-open-buffer.js";
 import { createWatchQueue, QUEUE_DONE, type WatchQueue, type WatchQueueLimits } from "./watch-queue.js";
 import type { StreamRegistry } from "./watch-registry.js";
 import { int64 } from "./wire-conversion.js";
@@ -53,7 +54,10 @@ export const SMALL_MESSAGE_BYTES = 64;
  * The error a consumer too slow for its stream's queue is cut off with, naming the limit it
  * reached (the queue refused a push) and the flag that sets it.
  */
-export function slowConsumerError(queue: WatchQueue<unknown>, limits: WatchQueueLimits): StateError {
+export function slowConsumerError(
+  queue: Pick<WatchQueue<unknown>, "size">,
+  limits: WatchQueueLimits,
+): StateError {
   const reached =
     queue.size >= limits.messages
       ? `more than ${limits.messages} messages were waiting to be sent (--watch-queue-limit)`
@@ -87,12 +91,16 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
     let subscription: WatchSubscription | undefined;
     let timer: NodeJS.Timeout | undefined;
     const unregister = streams.add((error) => queue.abort(error));
+    // Initial, replayed and early live events may come before store.watch resolves, so
+    // before `created` can be queued: they wait here, counted against the queue's limits.
+    const early = createWatchOpenBuffer(queue, limits);
     // What the stream holds, released at its end or as soon as its client is gone: on
     // connect's path a stream whose consumer had stopped reading never resumes (its writer
     // waits for a drain that does not come), and would hold its watcher, and keep its session
     // alive, until shutdown.
     const release = (): void => {
       clearInterval(timer);
+      early.release();
       subscription?.close();
       unregister();
       untrack?.();
@@ -112,37 +120,44 @@ export function createWatchVariablesMethod(dependencies: WatchDependencies) {
         ...(request.fromRevision === undefined ? {} : { fromRevision: Number(request.fromRevision) }),
         ...(request.incarnation === "" ? {} : { incarnation: request.incarnation }),
       };
-      // Initial, replayed and early live events may come before store.watch resolves, so
-      // before `created` can be queued: they wait here, and so does an end that comes then.
-      let early: WatchEventBatch[] | undefined = [];
+      // An end that comes before store.watch resolves waits too.
       let earlyEnd: StateError | undefined;
+      const cutOff = (held: { readonly size: number; readonly bytes: number }): void => {
+        logger.warn(
+          { sessionId: request.sessionId, queued: held.size, queuedBytes: held.bytes },
+          "watch stream cut off: consumer too slow",
+        );
+        queue.abort(slowConsumerError(held, limits));
+        dependencies.metrics?.slowConsumerCutOff();
+        early.release();
+        // Released after the store has finished calling its observers for this change.
+        queueMicrotask(() => subscription?.close());
+      };
       const listener = {
         onEvents(batch: WatchEventBatch) {
-          if (early !== undefined) {
-            early.push(batch);
+          if (early.holding) {
+            // Past the queue's limits it ends as for a slow consumer: the client resumes
+            // from the last revision it received.
+            if (!early.hold(batch)) {
+              cutOff({ size: queue.size + early.size, bytes: queue.bytes + early.bytes });
+            }
             return;
           }
           if (queue.push({ batch }, batch.bytes) || queue.ended) return;
-          logger.warn(
-            { sessionId: request.sessionId, queued: queue.size, queuedBytes: queue.bytes },
-            "watch stream cut off: consumer too slow",
-          );
-          queue.abort(slowConsumerError(queue, limits));
-          dependencies.metrics?.slowConsumerCutOff();
-          // Released after the store has finished calling its observers for this change.
-          queueMicrotask(() => subscription?.close());
+          cutOff(queue);
         },
         onEnd(error: StateError) {
-          if (early !== undefined) earlyEnd ??= error;
+          if (early.holding) earlyEnd ??= error;
           else queue.finish(error);
         },
       };
       // A client gone (or a shutdown) while this is pending aborts the queue: the stream ends
       // below at the first take, and `finally` closes the subscription.
-      const live = await store.watch(request.sessionId, request.identifiers, listener, options);
+      const live = await early.unbounded(() =>
+        store.watch(request.sessionId, request.identifiers, listener, options),
+      );
       subscription = live;
-      const replayed = early;
-      early = undefined;
+      const replayed = early.take();
       // The replay is bounded by the store's history, so it is queued whatever the limit.
       queue.unbounded(() => {
         queue.push({ created: live }, SMALL_MESSAGE_BYTES);
