@@ -5,48 +5,35 @@
 // identifier, written in identifiers), missing fields, long strings. STATEBRIDGE_ENCODING_SEED
 // and STATEBRIDGE_ENCODING_RUNS explore further.
 import { create, toBinary } from "@bufbuild/protobuf";
+import { arbitraryText, ENCODING_RUNS, ENCODING_SEED, envelopeOf } from "@statebridge/grpc-wire/testing";
 import { GetVariableRequestSchema, GetVariablesRequestSchema } from "@statebridge/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { encodeGetVariableRequestEnvelope, encodeGetVariablesRequestEnvelope } from "./request-encoding.js";
 
-const SEED = Number(process.env.STATEBRIDGE_ENCODING_SEED ?? 20_261_202);
-const RUNS = Number(process.env.STATEBRIDGE_ENCODING_RUNS ?? 2_000);
-
-const text = fc.oneof(
-  fc.constant(""),
-  fc.string({ unit: "grapheme-ascii", maxLength: 80 }),
-  fc.string({ unit: "binary", maxLength: 40 }),
-  fc.string({ unit: "grapheme", maxLength: 40 }),
-  fc.string({ unit: "binary-ascii", minLength: 60, maxLength: 300 }),
-  fc.constantFrom("\ud800", "a\udc00b", "\ud83d\ude00", "é", "€"),
-);
-
-/** What the unary caller sends for protobuf-es's encoding: one uncompressed envelope. */
-function envelopeOf(message: Uint8Array): Buffer {
-  const framed = Buffer.alloc(5 + message.byteLength);
-  framed.writeUInt32BE(message.byteLength, 1);
-  framed.set(message, 5);
-  return framed;
-}
-
 describe("the hand-written request encoders write what protobuf-es writes", () => {
   it("GetVariableRequest, for generated requests", () => {
     fc.assert(
-      fc.property(fc.record({ sessionId: text, identifier: text }, { requiredKeys: [] }), (request) => {
-        const expected = envelopeOf(
-          toBinary(GetVariableRequestSchema, create(GetVariableRequestSchema, request)),
-        );
-        expect(encodeGetVariableRequestEnvelope(request)).toEqual(expected);
-      }),
-      { seed: SEED, numRuns: RUNS },
+      fc.property(
+        fc.record({ sessionId: arbitraryText, identifier: arbitraryText }, { requiredKeys: [] }),
+        (request) => {
+          const expected = envelopeOf(
+            toBinary(GetVariableRequestSchema, create(GetVariableRequestSchema, request)),
+          );
+          expect(encodeGetVariableRequestEnvelope(request)).toEqual(expected);
+        },
+      ),
+      { seed: ENCODING_SEED, numRuns: ENCODING_RUNS },
     );
   }, 120_000);
 
   it("GetVariablesRequest, for generated requests", () => {
     fc.assert(
       fc.property(
-        fc.record({ sessionId: text, identifiers: fc.array(text, { maxLength: 20 }) }, { requiredKeys: [] }),
+        fc.record(
+          { sessionId: arbitraryText, identifiers: fc.array(arbitraryText, { maxLength: 20 }) },
+          { requiredKeys: [] },
+        ),
         (request) => {
           const expected = envelopeOf(
             toBinary(GetVariablesRequestSchema, create(GetVariablesRequestSchema, request)),
@@ -54,7 +41,7 @@ describe("the hand-written request encoders write what protobuf-es writes", () =
           expect(encodeGetVariablesRequestEnvelope(request)).toEqual(expected);
         },
       ),
-      { seed: SEED, numRuns: RUNS / 2 },
+      { seed: ENCODING_SEED, numRuns: ENCODING_RUNS / 2 },
     );
   }, 120_000);
 

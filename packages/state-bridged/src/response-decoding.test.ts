@@ -7,72 +7,21 @@
 // fromBinary would not. STATEBRIDGE_ENCODING_SEED and STATEBRIDGE_ENCODING_RUNS explore further.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
-  GetVariableResponseSchema,
-  GetVariablesResponseSchema,
-  type Value,
-  type Variable,
-  VariableSchema,
-} from "@statebridge/proto";
+  arbitraryMutation,
+  arbitraryText,
+  arbitraryVariable,
+  ENCODING_RUNS,
+  ENCODING_SEED,
+  expectAgreement,
+  mutate,
+} from "@statebridge/grpc-wire/testing";
+import { GetVariableResponseSchema, GetVariablesResponseSchema, type Variable } from "@statebridge/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeGetVariableResponse, decodeGetVariablesResponse } from "./response-decoding.js";
 
-const SEED = Number(process.env.STATEBRIDGE_ENCODING_SEED ?? 20_261_202);
-const RUNS = Number(process.env.STATEBRIDGE_ENCODING_RUNS ?? 2_000);
-
-const text = fc.oneof(
-  fc.constant(""),
-  fc.string({ unit: "grapheme-ascii", maxLength: 80 }),
-  fc.string({ unit: "binary", maxLength: 40 }),
-  fc.string({ unit: "grapheme", maxLength: 40 }),
-  fc.string({ unit: "binary-ascii", minLength: 60, maxLength: 200 }),
-  fc.constantFrom("\ud800", "a\udc00b", "\ud83d\ude00", "\ufeffbom", "é", "__proto__", "12", "-1"),
-);
-const int64 = fc.oneof(
-  fc.bigInt({ min: 0n, max: 2n ** 48n }),
-  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-  fc.constantFrom(0n, -1n, 127n, 128n, 2n ** 49n - 1n, 2n ** 49n, 2n ** 63n - 1n),
-);
-const valueKind: fc.Arbitrary<Value["kind"]> = fc.oneof(
-  fc.constant({ case: undefined }),
-  fc.double().map((value) => ({ case: "floatValue" as const, value })),
-  fc
-    .constantFrom(0, -0, Number.NaN, Number.NEGATIVE_INFINITY)
-    .map((value) => ({ case: "floatValue" as const, value })),
-  int64.map((value) => ({ case: "integerValue" as const, value })),
-  text.map((value) => ({ case: "stringValue" as const, value })),
-  fc.boolean().map((value) => ({ case: "booleanValue" as const, value })),
-  text.map((value) => ({ case: "choiceValue" as const, value })),
-  text.map((value) => ({ case: "moduleValue" as const, value })),
-  fc.uint8Array({ maxLength: 300 }).map((value) => ({ case: "embeddingValue" as const, value })),
-  fc
-    .record({ shape: fc.array(int64, { maxLength: 4 }), data: fc.uint8Array({ maxLength: 200 }) })
-    .map((value) => ({
-      case: "tensorValue" as const,
-      value: { $typeName: "statebridge.v1.TensorValue" as const, ...value },
-    })),
-);
-const variable: fc.Arbitrary<Variable> = fc
-  .record({
-    id: text,
-    name: text,
-    type: text,
-    value: fc.option(valueKind, { nil: undefined }),
-    constraintsJson: text,
-    metadataJson: text,
-    version: int64,
-    createdAtMs: int64,
-    updatedAtMs: int64,
-    source: text,
-  })
-  .map(({ value, ...fields }) =>
-    create(VariableSchema, {
-      ...fields,
-      ...(value === undefined ? {} : { value: { kind: value } as never }),
-    }),
-  );
 const getVariableBytes = fc
-  .option(variable, { nil: undefined })
+  .option(arbitraryVariable, { nil: undefined })
   .map((generated) =>
     toBinary(
       GetVariableResponseSchema,
@@ -80,7 +29,10 @@ const getVariableBytes = fc
     ),
   );
 const getVariablesBytes = fc
-  .tuple(fc.array(fc.tuple(text, variable), { maxLength: 8 }), fc.array(text, { maxLength: 4 }))
+  .tuple(
+    fc.array(fc.tuple(arbitraryText, arbitraryVariable), { maxLength: 8 }),
+    fc.array(arbitraryText, { maxLength: 4 }),
+  )
   .map(([entries, missing]) => {
     const message = create(GetVariablesResponseSchema, { missing });
     const variables = Object.create(null) as Record<string, Variable>;
@@ -88,48 +40,6 @@ const getVariablesBytes = fc
     message.variables = variables;
     return toBinary(GetVariablesResponseSchema, message);
   });
-
-/** Changes one byte, cuts the bytes short, or inserts bytes, at generated places. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.nat(255) }),
-  fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
-  fc.record({
-    kind: fc.constant("insert" as const),
-    at: fc.nat(),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }),
-  }),
-);
-function mutate(bytes: Uint8Array, change: MutationShape): Uint8Array {
-  if (bytes.byteLength === 0) return new Uint8Array(change.kind === "insert" ? change.bytes : []);
-  const at = change.at % bytes.byteLength;
-  if (change.kind === "set") {
-    const copy = bytes.slice();
-    copy[at] = change.byte;
-    return copy;
-  }
-  if (change.kind === "cut") return bytes.slice(0, at);
-  const copy = new Uint8Array(bytes.byteLength + change.bytes.byteLength);
-  copy.set(bytes.subarray(0, at));
-  copy.set(change.bytes, at);
-  copy.set(bytes.subarray(at), at + change.bytes.byteLength);
-  return copy;
-}
-type MutationShape =
-  | { kind: "set"; at: number; byte: number }
-  | { kind: "cut"; at: number }
-  | { kind: "insert"; at: number; bytes: Uint8Array };
-
-/** The decoder agrees with fromBinary: the same message, or undefined (left to fromBinary). */
-function expectAgreement(decoded: object | undefined, reference: () => object): void {
-  let expected: object | undefined;
-  try {
-    expected = reference();
-  } catch {
-    expect(decoded).toBeUndefined();
-    return;
-  }
-  if (decoded !== undefined) expect(decoded).toEqual(expected);
-}
 
 describe("the hand-written response decoders read what protobuf-es reads", () => {
   it("GetVariableResponse, for generated messages: decoded whenever a server could have written them", () => {
@@ -152,7 +62,7 @@ describe("the hand-written response decoders read what protobuf-es reads", () =>
         }
         expectAgreement(decoded, () => expected);
       }),
-      { seed: SEED, numRuns: RUNS },
+      { seed: ENCODING_SEED, numRuns: ENCODING_RUNS },
     );
   }, 120_000);
 
@@ -163,13 +73,13 @@ describe("the hand-written response decoders read what protobuf-es reads", () =>
           fromBinary(GetVariablesResponseSchema, bytes),
         );
       }),
-      { seed: SEED, numRuns: RUNS / 4 },
+      { seed: ENCODING_SEED, numRuns: ENCODING_RUNS / 4 },
     );
   }, 120_000);
 
   it("mutated bytes: never a message fromBinary would not return", () => {
     fc.assert(
-      fc.property(getVariableBytes, getVariablesBytes, mutation, (one, many, change) => {
+      fc.property(getVariableBytes, getVariablesBytes, arbitraryMutation, (one, many, change) => {
         const mutatedOne = mutate(one, change);
         expectAgreement(decodeGetVariableResponse(mutatedOne), () =>
           fromBinary(GetVariableResponseSchema, mutatedOne),
@@ -179,7 +89,7 @@ describe("the hand-written response decoders read what protobuf-es reads", () =>
           fromBinary(GetVariablesResponseSchema, mutatedMany),
         );
       }),
-      { seed: SEED, numRuns: RUNS },
+      { seed: ENCODING_SEED, numRuns: ENCODING_RUNS },
     );
   }, 120_000);
 });

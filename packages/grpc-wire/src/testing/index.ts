@@ -1,0 +1,11 @@
+export {
+  arbitraryInt64,
+  arbitraryText,
+  arbitraryValueKind,
+  arbitraryVariable,
+  ENCODING_RUNS,
+  ENCODING_SEED,
+} from "./arbitraries.js";
+export type { Mutation } from "./mutations.js";
+export { arbitraryMutation, mutate } from "./mutations.js";
+export { envelopeOf, expectAgreement } from "./references.js";
