@@ -3,51 +3,22 @@
 // its calls. Regression: 22,500 silent sockets exhausted the server's file descriptors and new
 // clients got `unavailable`.
 import * as http2 from "node:http2";
-import * as net from "node:net";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BridgeService } from "@statebridge/proto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseCommandLine } from "../src/cli-options.js";
-import { type BridgeServer, createBridgeServer } from "../src/index.js";
+import { expectIdleConnectionClosed, initializeWithX, useTestConnections } from "./support-connections.js";
 
 const SHORT_MS = 150;
 
-let server: BridgeServer | undefined;
-const managers: Http2SessionManager[] = [];
-const sockets: net.Socket[] = [];
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  for (const manager of managers.splice(0)) manager.abort();
-  await server?.close();
-  server = undefined;
-});
-
-async function start(options: Parameters<typeof createBridgeServer>[0]): Promise<BridgeServer> {
-  server = await createBridgeServer({ host: "127.0.0.1", port: 0, shutdownGraceMs: 100, ...options });
-  return server;
-}
+const connections = useTestConnections();
+const start = connections.start;
+const connect = connections.connectTcp;
 
 function grpcClient(url: string) {
-  const sessionManager = new Http2SessionManager(url);
-  managers.push(sessionManager);
+  const sessionManager = connections.sessionManager(url);
   return createClient(BridgeService, createGrpcTransport({ baseUrl: url, sessionManager }));
-}
-
-/** A raw TCP connection to the server, and a promise of its close. */
-async function connect(url: string): Promise<{ socket: net.Socket; closed: Promise<void> }> {
-  const { hostname, port } = new URL(url);
-  const socket = net.connect(Number(port), hostname);
-  sockets.push(socket);
-  socket.on("error", () => {});
-  socket.resume();
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
-  return { socket, closed };
 }
 
 describe("the headers timeout", () => {
@@ -55,7 +26,7 @@ describe("the headers timeout", () => {
     const { url } = await start({ headersTimeoutMs: SHORT_MS });
     const { closed } = await connect(url);
     await closed;
-    expect(server?.openStreams()).toBe(0);
+    expect(connections.server?.openStreams()).toBe(0);
   });
 
   it("closes a connection that sends the HTTP/2 preface and settings but no request", async () => {
@@ -80,38 +51,21 @@ describe("the headers timeout", () => {
     expect((await client.ping({ message: "one" })).message).toBe("one");
     await new Promise((resolve) => setTimeout(resolve, SHORT_MS * 3));
     expect((await client.ping({ message: "two" })).message).toBe("two");
-    expect(server?.openStreams()).toBe(0);
+    expect(connections.server?.openStreams()).toBe(0);
   });
 });
 
 describe("the idle timeout", () => {
   it("closes an HTTP/2 connection once no stream has been open for the timeout", async () => {
     const { url } = await start({ idleTimeoutMs: SHORT_MS });
-    const session = http2.connect(url);
-    session.on("error", () => {});
-    const closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
-    const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
-    const request = session.request({ ":method": "GET", ":path": "/no-such-path" });
-    const status = await new Promise<unknown>((resolve) =>
-      request.once("response", (headers) => resolve(headers[":status"])),
-    );
-    expect(status).toBe(404);
-    request.resume();
-    await goaway;
-    await closed;
+    await expectIdleConnectionClosed(url);
   });
 
   it("never closes a connection while a watch stream is open on it", async () => {
     const { url } = await start({ idleTimeoutMs: SHORT_MS, heartbeatIntervalMs: 60_000 });
     const client = grpcClient(url);
     const sessionId = "idle-watch";
-    await client.initializeSession({ sessionId });
-    await client.registerVariable({
-      sessionId,
-      name: "x",
-      type: "integer",
-      initialValue: { kind: { case: "integerValue", value: 1n } },
-    });
+    await initializeWithX(client, sessionId);
     const abort = new AbortController();
     const iterator = client
       .watchVariables({ sessionId, identifiers: ["x"] }, { signal: abort.signal })

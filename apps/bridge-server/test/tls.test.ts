@@ -2,8 +2,6 @@
 // not trust the server's CA or (under mutual TLS) has no certificate the server trusts is
 // refused, and hostile handshakes (cleartext, garbage, a handshake that never finishes) are
 // closed without taking the server down.
-import * as http2 from "node:http2";
-import * as net from "node:net";
 import * as tls from "node:tls";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
@@ -11,12 +9,12 @@ import {
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
-  Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { BridgeService } from "@statebridge/proto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BridgeServer, BridgeServerOptions } from "../src/index.js";
 import { bearer } from "./support.js";
+import { expectIdleConnectionClosed, initializeWithX, useTestConnections } from "./support-connections.js";
 import { createTestCertificates, type TestCertificates, TLS_SKIP_REASON } from "./support-tls.mjs";
 
 /** What a client brings to the handshake: the CA it trusts and, for mutual TLS, its certificate. */
@@ -27,27 +25,16 @@ interface ClientTls {
 }
 
 let certificates: TestCertificates;
-let server: BridgeServer | undefined;
-const managers: Http2SessionManager[] = [];
-const sockets: net.Socket[] = [];
+const connections = useTestConnections();
 
 beforeAll(() => {
   if (TLS_SKIP_REASON === undefined) certificates = createTestCertificates();
 });
 afterAll(() => certificates?.remove());
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  for (const manager of managers.splice(0)) manager.abort();
-  await server?.close();
-  server = undefined;
-});
 
-async function start(options: BridgeServerOptions & { mutual?: boolean } = {}): Promise<BridgeServer> {
+function start(options: BridgeServerOptions & { mutual?: boolean } = {}): Promise<BridgeServer> {
   const { mutual, ...rest } = options;
-  server = await createBridgeServer({
-    host: "127.0.0.1",
-    port: 0,
-    shutdownGraceMs: 100,
+  return connections.start({
     tls: {
       cert: certificates.server.cert,
       key: certificates.server.key,
@@ -55,17 +42,12 @@ async function start(options: BridgeServerOptions & { mutual?: boolean } = {}): 
     },
     ...rest,
   });
-  return server;
 }
 
 /** Each transport kind, over TLS with `clientTls`. */
 function transports(url: string, clientTls: ClientTls, token?: string): [string, Transport][] {
   const interceptors = token === undefined ? [] : [bearer(token)];
-  const manager = () => {
-    const sessionManager = new Http2SessionManager(url, {}, clientTls);
-    managers.push(sessionManager);
-    return sessionManager;
-  };
+  const manager = () => connections.sessionManager(url, clientTls);
   const baseUrl = url;
   return [
     ["grpc direct", createGrpcTransport({ baseUrl, sessionManager: manager(), interceptors })],
@@ -102,13 +84,7 @@ function transports(url: string, clientTls: ClientTls, token?: string): [string,
 async function roundTrip(transport: Transport, sessionId: string): Promise<void> {
   const client = createClient(BridgeService, transport);
   expect((await client.ping({ message: "over tls" })).message).toBe("over tls");
-  await client.initializeSession({ sessionId });
-  await client.registerVariable({
-    sessionId,
-    name: "x",
-    type: "integer",
-    initialValue: { kind: { case: "integerValue", value: 1n } },
-  });
+  await initializeWithX(client, sessionId);
   const got = await client.getVariable({ sessionId, identifier: "x" });
   expect(got.variable?.value?.kind).toEqual({ case: "integerValue", value: 1n });
 }
@@ -125,20 +101,7 @@ async function failureOf(transport: Transport): Promise<ConnectError> {
   return error;
 }
 
-/** A raw TCP connection to the server, and a promise of its close. */
-async function connectTcp(url: string): Promise<{ socket: net.Socket; closed: Promise<void> }> {
-  const { hostname, port } = new URL(url);
-  const socket = net.connect(Number(port), hostname);
-  sockets.push(socket);
-  socket.on("error", () => {});
-  socket.resume();
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
-  return { socket, closed };
-}
+const connectTcp = connections.connectTcp;
 
 describe.skipIf(TLS_SKIP_REASON !== undefined)("a server with TLS", () => {
   it("serves https:// and every transport kind that trusts its CA", async () => {
@@ -155,13 +118,9 @@ describe.skipIf(TLS_SKIP_REASON !== undefined)("a server with TLS", () => {
       [["h2", "http/1.1"], "h2"],
       [["http/1.1"], "http/1.1"],
     ] as const) {
-      const socket = tls.connect({
-        port,
-        host: "127.0.0.1",
-        ca: certificates.ca.cert,
-        ALPNProtocols: [...offered],
-      });
-      sockets.push(socket);
+      const socket = connections.track(
+        tls.connect({ port, host: "127.0.0.1", ca: certificates.ca.cert, ALPNProtocols: [...offered] }),
+      );
       await new Promise<void>((resolve, reject) => {
         socket.once("secureConnect", resolve);
         socket.once("error", reject);
@@ -192,8 +151,7 @@ describe.skipIf(TLS_SKIP_REASON !== undefined)("a server with TLS", () => {
   it("fails a cleartext client cleanly, and goes on serving", async () => {
     const { url, port } = await start();
     const cleartext = `http://127.0.0.1:${port}`;
-    const grpc = new Http2SessionManager(cleartext);
-    managers.push(grpc);
+    const grpc = connections.sessionManager(cleartext);
     for (const transport of [
       createGrpcTransport({ baseUrl: cleartext, sessionManager: grpc }),
       createConnectTransport({ baseUrl: cleartext, httpVersion: "1.1" }),
@@ -229,8 +187,9 @@ describe.skipIf(TLS_SKIP_REASON !== undefined)("a server with TLS", () => {
 
   it("closes a connection that finishes the handshake but sends no request by the headers timeout", async () => {
     const { port } = await start({ headersTimeoutMs: 150 });
-    const socket = tls.connect({ port, host: "127.0.0.1", ca: certificates.ca.cert, ALPNProtocols: ["h2"] });
-    sockets.push(socket);
+    const socket = connections.track(
+      tls.connect({ port, host: "127.0.0.1", ca: certificates.ca.cert, ALPNProtocols: ["h2"] }),
+    );
     socket.on("error", () => {});
     socket.resume();
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
@@ -261,18 +220,7 @@ describe.skipIf(TLS_SKIP_REASON !== undefined)("the connection limits over TLS",
 
   it("closes an HTTP/2 connection over TLS left idle after its calls", async () => {
     const { url } = await start({ idleTimeoutMs: 150 });
-    const session = http2.connect(url, { ca: certificates.ca.cert });
-    session.on("error", () => {});
-    const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
-    const closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
-    const request = session.request({ ":method": "GET", ":path": "/no-such-path" });
-    const status = await new Promise<unknown>((resolve) =>
-      request.once("response", (headers) => resolve(headers[":status"])),
-    );
-    expect(status).toBe(404);
-    request.resume();
-    await goaway;
-    await closed;
+    await expectIdleConnectionClosed(url, { ca: certificates.ca.cert });
   });
 });
 
