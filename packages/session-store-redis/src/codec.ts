@@ -120,7 +120,10 @@ export interface StoredVariable {
   readonly version: string;
   readonly updatedAt: string;
   readonly source: string;
+  /** The value's bytes (empty while `blob` names where they are). */
   readonly value: Buffer;
+  /** The blobs-hash field holding the value, for a large one not yet fetched. */
+  readonly blob?: string;
 }
 
 /** Builds the variable a store returns from its stored fields. */
@@ -162,9 +165,14 @@ export function blobReference(length: number, field: string): string {
   return `b${length}:${field}`;
 }
 
+/** Whether a stored value is a reference to a blob rather than the bytes in place. */
+export function isBlob(stored: Buffer): boolean {
+  return stored[0] === 0x62;
+}
+
 /** What a stored value is: its bytes in place, or the blob field holding them. */
 export function parseStored(stored: Buffer): { readonly bytes: Buffer } | { readonly blob: string } {
-  if (stored[0] === 0x62) {
+  if (isBlob(stored)) {
     const text = stored.toString("latin1");
     return { blob: text.slice(text.indexOf(":") + 1) };
   }

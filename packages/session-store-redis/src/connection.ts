@@ -32,7 +32,16 @@ export interface ConnectionOptions {
   readonly commandTimeoutMs: number;
 }
 
-const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+/** Bulk strings as Buffers, and no deadline of node-redis's own (the connection keeps them). */
+const COMMAND_OPTIONS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 } as const;
+
+/** A command sent and not yet answered. */
+interface PendingCommand {
+  /** When it fails, on `performance.now()`'s clock. */
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  readonly reject: (error: StateError) => void;
+}
 
 /**
  * Connects with node-redis, set to fail fast: no offline queue (a call while disconnected
@@ -60,46 +69,66 @@ export function createConnection(options: ConnectionOptions): Connection {
   client.connect().catch(() => {});
   const hashes = new Map<string, string>();
 
-  async function command(args: readonly (string | Buffer)[], timeoutMs = options.commandTimeoutMs) {
-    if (closed) throw new StateError("closed", "the Redis session store is closed");
+  /**
+   * Commands awaiting an answer, each with its deadline. One timer per connection watches them
+   * all (armed for the earliest deadline, re-armed when it fires): a timer, an AbortController
+   * and a Promise.race per command cost about as much CPU as the command itself. A command that
+   * missed its deadline may still be written and run later, as one already written may: its
+   * caller is told `unavailable`, which never says that nothing happened.
+   */
+  const pending = new Set<PendingCommand>();
+  let watchdog: NodeJS.Timeout | undefined;
+
+  function arm(deadline: number): void {
+    watchdog = setTimeout(expire, Math.max(0, Math.ceil(deadline - performance.now())));
+    watchdog.unref();
+  }
+
+  function expire(): void {
+    watchdog = undefined;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of pending) {
+      if (entry.deadline > now) {
+        next = Math.min(next, entry.deadline);
+        continue;
+      }
+      pending.delete(entry);
+      hung = true;
+      entry.reject(
+        new StateError(
+          "unavailable",
+          `Redis at ${redactUrl(options.url)} did not answer within ${entry.timeoutMs} ms`,
+        ),
+      );
+    }
+    if (next !== Number.POSITIVE_INFINITY) arm(next);
+  }
+
+  function command(args: readonly (string | Buffer)[], timeoutMs = options.commandTimeoutMs) {
+    if (closed) return Promise.reject(new StateError("closed", "the Redis session store is closed"));
     if (!client.isReady) {
-      throw new StateError("unavailable", `Redis at ${redactUrl(options.url)} is not connected`);
+      return Promise.reject(
+        new StateError("unavailable", `Redis at ${redactUrl(options.url)} is not connected`),
+      );
     }
-    // The deadline is kept here, and node-redis's own is off (`timeout: 0`; its default is 5 s):
-    // it arms an AbortSignal.timeout per command that nothing clears, so every answered command
-    // still fired it (building a DOMException) seconds later, costing about as much CPU as the
-    // call itself. Aborting drops a command not yet written, so one past its deadline is never
-    // sent later.
-    const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        hung = true;
-        abort.abort();
-        reject(
-          new StateError(
-            "unavailable",
-            `Redis at ${redactUrl(options.url)} did not answer within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
+    return new Promise<Reply>((resolve, reject) => {
+      const entry: PendingCommand = { deadline: performance.now() + timeoutMs, timeoutMs, reject };
+      pending.add(entry);
+      if (watchdog === undefined) arm(entry.deadline);
+      // node-redis's own deadline is off (`timeout: 0`; its default is 5 s): it arms an
+      // AbortSignal.timeout per command that nothing clears.
+      client.sendCommand(args as (string | Buffer)[], COMMAND_OPTIONS).then(
+        (reply) => {
+          if (!pending.delete(entry)) return;
+          hung = false;
+          resolve(reply as unknown as Reply);
+        },
+        (error: unknown) => {
+          if (pending.delete(entry)) reject(toStateError(error, options.url));
+        },
+      );
     });
-    try {
-      const reply = (await Promise.race([
-        client.sendCommand(args as (string | Buffer)[], {
-          typeMapping: BUFFERS,
-          abortSignal: abort.signal,
-          timeout: 0,
-        }),
-        deadline,
-      ])) as unknown as Reply;
-      hung = false;
-      return reply;
-    } catch (error) {
-      throw toStateError(error, options.url);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   return {
@@ -110,13 +139,13 @@ export function createConnection(options: ConnectionOptions): Connection {
         sha = createHash("sha1").update(source).digest("hex");
         hashes.set(source, sha);
       }
-      const call = [sha, String(keys.length), ...keys, ...args];
+      const call = ["EVALSHA", sha, String(keys.length), ...keys, ...args];
       try {
-        return (await command(["EVALSHA", ...call])) as Reply[];
+        return (await command(call)) as Reply[];
       } catch (error) {
         if (!(error instanceof StateError) || !String(error.cause).includes("NOSCRIPT")) throw error;
         await command(["SCRIPT", "LOAD", source]);
-        return (await command(["EVALSHA", ...call])) as Reply[];
+        return (await command(call)) as Reply[];
       }
     },
     available: () => !closed && client.isReady && !hung,
@@ -136,6 +165,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     async close() {
       if (closed) return;
       closed = true;
+      clearTimeout(watchdog);
       client.destroy();
     },
   };

@@ -78,7 +78,17 @@ export function createStoreContext(
   connection: Connection,
   limits: StoreLimits,
 ): StoreContext {
-  const keysOf = (sessionId: string) => sessionKeys(prefix, sessionId);
+  // Every call needs a session's eight key names: kept for the sessions in use.
+  const keyCache = new Map<string, SessionKeys>();
+  const keysOf = (sessionId: string) => {
+    let keys = keyCache.get(sessionId);
+    if (keys === undefined) {
+      if (keyCache.size >= 4096) keyCache.clear();
+      keys = sessionKeys(prefix, sessionId);
+      keyCache.set(sessionId, keys);
+    }
+    return keys;
+  };
   const context: StoreContext = {
     prefix,
     connection,
@@ -102,18 +112,24 @@ export function createStoreContext(
         if (status === "gone") throw goneError(sessionId, text(reply[1]));
         if (status === "epoch") throw recreatedError(sessionId);
         const parsed = parseSessionReply(sessionId, reply);
-        const present = parsed.variables.filter((stored): stored is StoredVariable => stored !== undefined);
-        const values = await context.resolve(
-          keys,
-          present.map((stored) => stored.value),
-        );
-        if (values === undefined) continue;
+        const fields: string[] = [];
+        for (const variable of parsed.variables) if (variable?.blob !== undefined) fields.push(variable.blob);
+        if (fields.length === 0) return parsed;
+        const fetched = (await connection.command(["HMGET", keys.blobs, ...fields])) as readonly Reply[];
+        if (fetched.some((value) => !Buffer.isBuffer(value))) continue;
         let next = 0;
+        const variables = parsed.variables.map((variable): StoredVariable | undefined => {
+          if (variable?.blob === undefined) return variable;
+          const { blob: _fetched, ...rest } = variable;
+          return { ...rest, value: fetched[next++] as Buffer };
+        });
         return {
-          ...parsed,
-          variables: parsed.variables.map((stored) =>
-            stored === undefined ? undefined : { ...stored, value: values[next++] as Buffer },
-          ),
+          epoch: parsed.epoch,
+          base: parsed.base,
+          variables,
+          get info() {
+            return parsed.info;
+          },
         };
       }
       throw new StateError(

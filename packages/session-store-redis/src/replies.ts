@@ -1,6 +1,6 @@
 import type { SessionInfo } from "@statebridge/session-store";
 import { StateError } from "@statebridge/state-provider";
-import { decodeMetadata, type StoredVariable } from "./codec.js";
+import { decodeMetadata, parseStored, type StoredVariable } from "./codec.js";
 import type { Reply } from "./connection.js";
 
 /** A reply element as text ('' for a null). */
@@ -22,11 +22,11 @@ export interface SessionReply {
 
 /**
  * Parses `[status, epoch, rev, created, accessed, ttl, meta, count, base, …variables]`, each
- * variable as seven elements (id, header, metadata, version, updatedAt, source, value).
+ * variable as seven elements (id, header, metadata, version, updatedAt, source, stored value).
+ * A value in place comes untagged; a blob reference leaves `value` empty and names its `blob`.
+ * `info` is built when first asked for: a get needs only the variables.
  */
 export function parseSessionReply(sessionId: string, reply: readonly Reply[]): SessionReply {
-  const ttlMs = Number(text(reply[5]));
-  const accessed = Number(text(reply[4]));
   const variables: (StoredVariable | undefined)[] = [];
   for (let index = 9; index + 6 < reply.length; index += 7) {
     const id = text(reply[index]);
@@ -34,34 +34,47 @@ export function parseSessionReply(sessionId: string, reply: readonly Reply[]): S
       variables.push(undefined);
       continue;
     }
-    const value = reply[index + 6];
-    variables.push({
+    const raw = reply[index + 6];
+    const stored = Buffer.isBuffer(raw) ? raw : Buffer.from(text(raw));
+    const place = parseStored(stored);
+    const variable: StoredVariable = {
       id,
       header: text(reply[index + 1]),
       metadata: text(reply[index + 2]),
       version: text(reply[index + 3]),
       updatedAt: text(reply[index + 4]),
       source: text(reply[index + 5]),
-      value: Buffer.isBuffer(value) ? value : Buffer.from(text(value)),
-    });
+      value: "bytes" in place ? place.bytes : EMPTY,
+    };
+    variables.push("blob" in place ? { ...variable, blob: place.blob } : variable);
   }
+  let info: SessionInfo | undefined;
   return {
     epoch: text(reply[1]),
     base: Number(text(reply[8])),
     variables,
-    info: {
-      sessionId,
-      incarnation: text(reply[1]),
-      revision: Number(text(reply[2])),
-      createdAt: Number(text(reply[3])),
-      lastAccessedAt: accessed,
-      expiresAt: accessed + ttlMs,
-      ttlSeconds: ttlMs / 1000,
-      variableCount: Number(text(reply[7])),
-      metadata: decodeMetadata(text(reply[6])),
+    get info() {
+      if (info === undefined) {
+        const ttlMs = Number(text(reply[5]));
+        const accessed = Number(text(reply[4]));
+        info = {
+          sessionId,
+          incarnation: text(reply[1]),
+          revision: Number(text(reply[2])),
+          createdAt: Number(text(reply[3])),
+          lastAccessedAt: accessed,
+          expiresAt: accessed + ttlMs,
+          ttlSeconds: ttlMs / 1000,
+          variableCount: Number(text(reply[7])),
+          metadata: decodeMetadata(text(reply[6])),
+        };
+      }
+      return info;
     },
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** `session_expired` for a session that is not there, saying why when Redis still knows. */
 export function goneError(sessionId: string, ending: string): StateError {
