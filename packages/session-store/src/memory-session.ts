@@ -2,7 +2,7 @@ import type { Metadata } from "@statebridge/state-provider";
 import type { RevisionHistory } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord } from "./change-record.js";
 import type { ObserverRegistry } from "./observer-registry.js";
-import type { SessionState } from "./session-state.js";
+import type { SessionState } from "./session-state-types.js";
 import type { SessionInfo } from "./types.js";
 
 /** One live session of the in-memory store. */

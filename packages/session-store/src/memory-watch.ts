@@ -8,7 +8,7 @@ import {
 import type { RevisionHistory } from "@statebridge/state-provider/change-feed";
 import type { ChangeRecord } from "./change-record.js";
 import type { Observer, ObserverRegistry } from "./observer-registry.js";
-import type { SessionState } from "./session-state.js";
+import type { SessionState } from "./session-state-types.js";
 import { snapshotEvent } from "./snapshot-event.js";
 import type { SessionStore, WatchEventBatch, WatchListener, WatchSubscription } from "./types.js";
 import { RECORD_OVERHEAD_BYTES } from "./value-size.js";

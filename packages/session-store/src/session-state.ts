@@ -10,7 +10,6 @@ import {
   mergeMetadata,
   normalizeMetadata,
   normalizeValue,
-  type ParsedExport,
   StateError,
   type StateErrorFailure,
   type Variable,
@@ -18,34 +17,12 @@ import {
   type VariableValue,
   validateConstraints,
 } from "@statebridge/state-provider";
-import type { ChangeRecord, VariableChange } from "./change-record.js";
-import type { MemoryBudget } from "./memory-budget.js";
+import { partialFailure } from "./batch-failure.js";
+import type { VariableChange } from "./change-record.js";
+import type { SessionState, SessionStateOptions } from "./session-state-types.js";
 import { decodeBatch, decodeValue } from "./value-decoder.js";
-import { jsonByteLength, RECORD_OVERHEAD_BYTES, valueByteLength } from "./value-size.js";
-
-/** Options of {@link createSessionState}. */
-export interface SessionStateOptions {
-  /** The session's id, for messages. */
-  readonly sessionId: string;
-  /** Wall clock in epoch milliseconds, for timestamps. */
-  readonly now: () => number;
-  /** Most variables held; more is `resource_exhausted`. */
-  readonly maxVariables: number;
-  /** Largest value in bytes ({@link valueByteLength}); larger is `resource_exhausted`. */
-  readonly maxValueBytes: number;
-  /** The store-wide budget every value is taken from and given back to. */
-  readonly budget: MemoryBudget;
-  /** Told of every committed change to a value, after it is applied, in revision order. */
-  readonly onCommit: (record: ChangeRecord) => void;
-}
-
-/** What one variable holds, in bytes: its record, its value, its metadata. */
-interface VariableSize {
-  /** The fixed part: overhead, name and constraints. */
-  readonly fixed: number;
-  value: number;
-  metadata: number;
-}
+import { jsonByteLength, RECORD_OVERHEAD_BYTES } from "./value-size.js";
+import { checkValueSize, fixedBytesOf, type VariableSize } from "./variable-size.js";
 
 /** A validated write of one variable, not applied yet. */
 interface PlannedWrite {
@@ -56,67 +33,6 @@ interface PlannedWrite {
   readonly metadataBytes: number;
   /** What the write adds to the bytes held (negative when it frees some). */
   readonly delta: number;
-}
-
-/** What a batch writes: each identifier as given with its raw value. */
-export type BatchUpdates = Iterable<readonly [string, unknown]>;
-
-/**
- * The variables of one session and its revision counter. Every single-variable operation is
- * O(1): variables are stored one by one as frozen objects, and a write replaces only the
- * written variable. Every value goes through the shared type system, so this refuses exactly
- * what a LocalState refuses.
- */
-export interface SessionState {
-  /** The session revision: the number of the last mutation. */
-  readonly revision: number;
-  /** Variables held. */
-  readonly size: number;
-  /** Bytes held for the variables, all taken from the budget. */
-  readonly bytes: number;
-  /** A variable's value and metadata bytes (what an event carrying it holds), or 0 if absent. */
-  bytesOf(id: string): number;
-  /** A variable by name or id, or `undefined`. */
-  find(identifier: string): Variable | undefined;
-  /** A variable by name or id. @throws `not_found`. */
-  require(identifier: string): Variable;
-  /** Every variable, in creation order. */
-  variables(): IterableIterator<Variable>;
-  register(
-    name: unknown,
-    type: unknown,
-    initial: unknown,
-    options: {
-      readonly constraints?: unknown;
-      readonly metadata?: unknown;
-      readonly description?: unknown;
-      readonly source: string;
-    },
-  ): { readonly variable: Variable; readonly revision: number };
-  set(
-    identifier: string,
-    value: unknown,
-    options: { readonly metadata?: unknown; readonly expectedVersion?: unknown; readonly source: string },
-  ): { readonly version: number; readonly revision: number };
-  updateMany(
-    updates: BatchUpdates,
-    options: { readonly metadata?: unknown; readonly atomic: boolean; readonly source: string },
-  ): { readonly revision: number; readonly versions: Map<string, number> };
-  list(pattern?: unknown): Variable[];
-  delete(identifier: string, options: { readonly source: string }): { readonly revision: number };
-  /**
-   * Adds every variable of a parsed export, all or nothing, keeping ids and versions. Into an
-   * empty session the revision becomes the document's (never lower than the current one);
-   * otherwise max(current, document) + 1.
-   * @returns the new revision and whether the session was empty (its history starts anew).
-   */
-  import(parsed: ParsedExport): {
-    readonly revision: number;
-    readonly imported: number;
-    readonly adopted: boolean;
-  };
-  /** Drops every variable (the session ended), giving their bytes back to the budget. */
-  clear(): void;
 }
 
 /** Creates the empty variable storage of one session at revision 0. */
@@ -150,18 +66,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
 
   /** @returns the value's size. @throws `resource_exhausted` above `maxValueBytes`. */
   function checkSize(name: string, type: VariableType, value: VariableValue): number {
-    const valueBytes = valueByteLength(type, value);
-    if (valueBytes > maxValueBytes) {
-      throw new StateError(
-        "resource_exhausted",
-        `${JSON.stringify(name)} is ${valueBytes} bytes, above the limit of ${maxValueBytes} bytes per value`,
-      );
-    }
-    return valueBytes;
-  }
-
-  function fixedBytesOf(variable: Variable): number {
-    return RECORD_OVERHEAD_BYTES + variable.name.length + jsonByteLength(variable.constraints);
+    return checkValueSize(name, type, value, maxValueBytes);
   }
 
   /** Validates a new value and metadata for a variable; nothing is applied yet. */
@@ -262,7 +167,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
         );
       }
       const size: VariableSize = {
-        fixed: RECORD_OVERHEAD_BYTES + checkedName.length + jsonByteLength(constraints),
+        fixed: fixedBytesOf(checkedName, constraints),
         value: valueBytes,
         metadata: jsonByteLength(metadata),
       };
@@ -372,22 +277,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
         revision++;
         onCommit({ revision, changes, bytes: recordBytes });
       }
-      if (failures.size > 0) {
-        const shown = [...failures]
-          .slice(0, 5)
-          .map(
-            ([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}: ${failure.message}`,
-          );
-        throw new StateError(
-          "partial_failure",
-          `${failures.size} of ${failures.size + accepted.length} updates failed` +
-            (accepted.length > 0
-              ? ` (the others were applied at revision ${revision})`
-              : " (nothing was applied)") +
-            `: ${shown.join("; ")}${failures.size > 5 ? "; ..." : ""}`,
-          { failures, applied: versions, cause: firstError },
-        );
-      }
+      if (failures.size > 0) throw partialFailure(failures, accepted.length, revision, versions, firstError);
       return { revision, versions };
     },
 
@@ -452,7 +342,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
           );
         }
         const size: VariableSize = {
-          fixed: fixedBytesOf(variable),
+          fixed: fixedBytesOf(variable.name, variable.constraints),
           value: checkSize(variable.name, variable.type, variable.value),
           metadata: jsonByteLength(variable.metadata),
         };
