@@ -53,32 +53,35 @@ local function resolve(identifier)
   if string.find(identifier, ID) then return identifier end
   return redis.call('HGET', N, identifier)
 end
--- Returns true when it created the history list (it was empty, so Redis had deleted it).
-local function trim(rev, bytes, size, limit, replaced)
-  -- Blobs an entry replaced are dropped when it leaves the history; the newest entry's wait
-  -- for the next write, so that live readers can still fetch them.
-  free(redis.call('HGET', S, 'defer'))
-  redis.call('HSET', S, 'defer', '')
-  local created = redis.call('RPUSH', H, rev .. ':' .. bytes .. ':' .. replaced) == 1
-  local held = tonumber(redis.call('HGET', S, 'hbytes')) + bytes
-  local length = redis.call('LLEN', H)
-  local dropped = nil
+-- Counts a new entry of 'bytes' in the history ledger and drops the oldest entries past the
+-- history's size or bytes. Blobs an entry replaced are dropped when it leaves the history; the
+-- newest entry's wait for the next write ('defer'), so that live readers can still fetch them.
+-- Returns the session fields to set, the revision below which the log is to be trimmed (nil
+-- for none), and whether it created the history list (it was empty, so Redis had deleted it).
+local function trim(rev, bytes, size, limit, replaced, deferred, held)
+  free(deferred)
+  local length = redis.call('RPUSH', H, rev .. ':' .. bytes .. ':' .. replaced)
+  local created = length == 1
+  held = tonumber(held) + bytes
+  local defer, dropped = '', nil
   while length > 0 and (length > size or held > limit) do
     local r, b, fields = string.match(redis.call('LPOP', H), '^(%d+):(%d+):(.*)$')
-    if tonumber(r) == rev then redis.call('HSET', S, 'defer', fields) else free(fields) end
+    if tonumber(r) == rev then defer = fields else free(fields) end
     held = held - tonumber(b)
     length = length - 1
     dropped = tonumber(r)
   end
-  redis.call('HSET', S, 'hbytes', held)
-  if dropped then
-    redis.call('HSET', S, 'base', dropped)
-    -- The newest entry stays in the stream for live readers even when the history dropped it.
-    local keep = dropped + 1
-    if keep > rev then keep = rev end
-    redis.call('XTRIM', L, 'MINID', keep .. '-0')
-  end
-  return created
+  local fields = {'rev', rev, 'last', rev, 'defer', defer, 'hbytes', held}
+  if not dropped then return fields, nil, created end
+  table.insert(fields, 'base')
+  table.insert(fields, dropped)
+  -- The newest entry stays in the stream for live readers even when the history dropped it.
+  return fields, math.min(dropped + 1, rev), created
+end
+-- Appends a log entry, trimming the log below revision 'keep' (nil: no trimming) in the same call.
+local function append(keep, ...)
+  if keep then return redis.call('XADD', L, 'MINID', keep .. '-0', ...) end
+  return redis.call('XADD', L, ...)
 end
 local function change(parts, kind, version, id, header, metadata, old, new)
   table.insert(parts, kind .. '|' .. version .. '|' .. id .. '|' .. #header .. '|' .. #metadata .. '|' .. #old .. '|' .. #new .. '\\n')
@@ -182,7 +185,7 @@ return {'ok', rev, s[1]}
  * version, metadata ('' unchanged, or '=' and the new JSON), value, value bytes.
  */
 export const WRITE = `${PRELUDE}
-local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'last')
+local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'last', 'defer', 'hbytes')
 if not s[1] then return gone() end
 if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
 local n = tonumber(ARGV[8])
@@ -191,7 +194,7 @@ local current = {}
 for i = 0, n - 1 do
   local b = 9 + i * 6
   local id = ARGV[b]
-  local f = redis.call('HMGET', V, id .. ':e', id .. ':h')
+  local f = redis.call('HMGET', V, id .. ':e', id .. ':h', id .. ':d', id .. ':m')
   if not f[1] then return {'stale', id} end
   if ARGV[b + 1] ~= '' and tonumber(ARGV[b + 2]) ~= tonumber(f[1]) then
     return {'conflict', id, ARGV[b + 1], f[1]}
@@ -200,39 +203,40 @@ for i = 0, n - 1 do
   current[i] = f
 end
 local rev = tonumber(s[3]) + 1
-redis.call('HSET', S, 'rev', rev, 'last', rev)
 local parts, bytes, versions, replaced, fresh = {}, 0, {'ok', rev, s[1]}, {}, {}
 -- The first entry creates the log; a blob written before the call may have created the blobs hash.
 if s[4] == '0' then table.insert(fresh, L) end
 for i = 0, n - 1 do
   local b = 9 + i * 6
   local id = ARGV[b]
-  local version = tonumber(current[i][1]) + 1
-  local old = redis.call('HGET', V, id .. ':d')
+  local f = current[i]
+  local version = tonumber(f[1]) + 1
+  local old, metadata, value = f[3], ARGV[b + 3], ARGV[b + 4]
   table.insert(replaced, blob(old))
-  local metadata = ARGV[b + 3]
   if metadata ~= '' then
     metadata = string.sub(metadata, 2)
-    redis.call('HSET', V, id .. ':m', metadata)
+    redis.call('HSET', V, id .. ':e', version, id .. ':t', now, id .. ':s', ARGV[4], id .. ':d', value,
+      id .. ':m', metadata)
   else
-    metadata = redis.call('HGET', V, id .. ':m')
+    metadata = f[4]
+    redis.call('HSET', V, id .. ':e', version, id .. ':t', now, id .. ':s', ARGV[4], id .. ':d', value)
   end
-  redis.call('HSET', V, id .. ':e', version, id .. ':t', now, id .. ':s', ARGV[4], id .. ':d', ARGV[b + 4])
-  bytes = bytes + change(parts, 'c', version, id, current[i][2], metadata, old, ARGV[b + 4])
+  bytes = bytes + change(parts, 'c', version, id, f[2], metadata, old, value)
   table.insert(versions, version)
-  if blob(ARGV[b + 4]) and fresh[#fresh] ~= B then table.insert(fresh, B) end
+  if blob(value) and fresh[#fresh] ~= B then table.insert(fresh, B) end
 end
-redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', table.concat(parts))
-if trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]), table.concat(replaced, ',')) then
-  table.insert(fresh, H)
-end
+local fields, keep, created = trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]),
+  table.concat(replaced, ','), s[5], s[6])
+if created then table.insert(fresh, H) end
+append(keep, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', table.concat(parts))
+redis.call('HSET', S, unpack(fields))
 renew(tonumber(s[2]), fresh)
 return versions
 `;
 
 /** Deletes a variable: `ARGV[4]` identifier, `[5]` source, `[6]` history size, `[7]` bytes. */
 export const DELETE = `${PRELUDE}
-local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'last')
+local s = redis.call('HMGET', S, 'epoch', 'ttl', 'rev', 'last', 'defer', 'hbytes')
 if not s[1] then return gone() end
 if wanted ~= '' and wanted ~= s[1] then return {'epoch', s[1]} end
 local id = resolve(ARGV[4])
@@ -240,15 +244,15 @@ if not id then return {'not_found'} end
 local f = redis.call('HMGET', V, id .. ':h', id .. ':m', id .. ':e', id .. ':d')
 if not f[1] then return {'not_found'} end
 local rev = tonumber(s[3]) + 1
-redis.call('HSET', S, 'rev', rev, 'last', rev)
 redis.call('HDEL', N, cjson.decode(f[1]).n)
 redis.call('HDEL', V, id .. ':h', id .. ':m', id .. ':e', id .. ':t', id .. ':s', id .. ':d')
 redis.call('ZREM', O, id)
 redis.call('HINCRBY', S, 'count', -1)
 local parts = {}
 local bytes = change(parts, 'd', f[3], id, f[1], f[2], f[4], '')
-redis.call('XADD', L, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[5], 'ts', now, 'n', 1, 'x', table.concat(parts))
-trim(rev, bytes, tonumber(ARGV[6]), tonumber(ARGV[7]), blob(f[4]) or '')
+local fields, keep = trim(rev, bytes, tonumber(ARGV[6]), tonumber(ARGV[7]), blob(f[4]) or '', s[5], s[6])
+append(keep, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[5], 'ts', now, 'n', 1, 'x', table.concat(parts))
+redis.call('HSET', S, unpack(fields))
 slide(tonumber(s[2]))
 return {'ok', rev, s[1]}
 `;
