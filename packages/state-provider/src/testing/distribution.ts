@@ -4,7 +4,7 @@ import { valuesEqual } from "../type-system.js";
 import type { VariableValue } from "../variable.js";
 import type { ComplianceContext } from "./context.js";
 import { expectStateError, recordEvents } from "./support.js";
-import { expectOrderedAndUnique } from "./watch.js";
+import { expectOrderedAndUnique } from "./watch-support.js";
 
 /**
  * Checks that `reader` sees `expected` under `identifier`, written by another provider: at once

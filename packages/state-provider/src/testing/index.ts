@@ -83,4 +83,5 @@ export type { OperationRecorder } from "./telemetry.js";
 export { describeOperationTelemetry, recordOperations } from "./telemetry.js";
 export { describeTypes } from "./types.js";
 export { describeVariables } from "./variables.js";
-export { describeWatch, expectOrderedAndUnique } from "./watch.js";
+export { describeWatch } from "./watch.js";
+export { expectOrderedAndUnique } from "./watch-support.js";

@@ -4,7 +4,7 @@ import type { StateProvider } from "../provider.js";
 import type { WatchEvent } from "../watch.js";
 import { createComplianceContext } from "./context.js";
 import { expectStateError, preview, recordEvents, settlesWithin, summarize, waitFor } from "./support.js";
-import { expectOrderedAndUnique } from "./watch.js";
+import { expectOrderedAndUnique } from "./watch-support.js";
 
 /** Runs `action` and returns the message of the error it throws. */
 async function failureOf(action: () => Promise<unknown>): Promise<string> {
