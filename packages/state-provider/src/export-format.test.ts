@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { validateConstraints } from "./constraints.js";
 import { isStateError } from "./errors.js";
 import {
   createExport,
@@ -12,7 +13,8 @@ import {
   parseExportedVariables,
 } from "./export-format.js";
 import { createVariableId } from "./ids.js";
-import { normalizeMetadata, normalizeValue, validateConstraints, valuesEqual } from "./type-system.js";
+import { normalizeMetadata } from "./metadata.js";
+import { normalizeValue, valuesEqual } from "./type-system.js";
 import type { Constraints, Variable, VariableType, VariableValue } from "./variable.js";
 
 function variable(name: string, type: VariableType, raw: unknown, constraints?: Constraints): Variable {

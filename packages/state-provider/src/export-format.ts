@@ -1,15 +1,10 @@
+import { validateConstraints } from "./constraints.js";
 import { StateError } from "./errors.js";
+import { assertVariableName, isIdShaped } from "./identifiers.js";
+import { describe } from "./messages.js";
+import { normalizeMetadata } from "./metadata.js";
 import { packFloat64, unpackFloat64 } from "./packed.js";
-import {
-  assertVariableName,
-  assertVariableType,
-  describe,
-  isIdShaped,
-  isTensorValue,
-  normalizeMetadata,
-  normalizeValue,
-  validateConstraints,
-} from "./type-system.js";
+import { assertVariableType, isTensorValue, normalizeValue } from "./type-system.js";
 import type { Constraints, Metadata, Variable, VariableType, VariableValue } from "./variable.js";
 
 /** The `format` field of every export document. */

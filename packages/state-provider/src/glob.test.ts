@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isStateError } from "./errors.js";
 import { compileGlob, MAX_GLOB_LENGTH } from "./glob.js";
-import { MAX_NAME_LENGTH } from "./type-system.js";
+import { MAX_NAME_LENGTH } from "./identifiers.js";
 
 /** The regex the glob compiler used to build: the meaning the linear matcher must keep. */
 function referenceGlob(pattern: string): (name: string) => boolean {

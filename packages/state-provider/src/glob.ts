@@ -1,5 +1,5 @@
 import { StateError } from "./errors.js";
-import { describe } from "./type-system.js";
+import { describe } from "./messages.js";
 
 /**
  * Longest accepted `list()` pattern, in UTF-16 code units: twice the longest name, so that any

@@ -1,5 +1,7 @@
 export type { ConstraintPattern } from "./constraint-pattern.js";
 export { compilePattern, MAX_PATTERN_LENGTH, MAX_PATTERN_PROGRAM_SIZE } from "./constraint-pattern.js";
+export type { NormalizedConstraints } from "./constraints.js";
+export { validateConstraints } from "./constraints.js";
 export type { StateErrorCode, StateErrorFailure, StateErrorOptions } from "./errors.js";
 export { isStateError, isStateErrorCode, STATE_ERROR_CODES, StateError } from "./errors.js";
 export type {
@@ -19,7 +21,18 @@ export {
   parseExportedVariables,
 } from "./export-format.js";
 export { compileGlob, MAX_GLOB_LENGTH } from "./glob.js";
+export {
+  assertIdentifierLength,
+  assertVariableName,
+  ID_PATTERN,
+  isIdShaped,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_NAME_LENGTH,
+} from "./identifiers.js";
 export { createSessionId, createVariableId } from "./ids.js";
+export { describe } from "./messages.js";
+export { mergeMetadata, normalizeMetadata } from "./metadata.js";
+export { assertExpectedVersion } from "./option-checks.js";
 export { packFloat64, unpackFloat64 } from "./packed.js";
 export type {
   Capabilities,
@@ -46,28 +59,16 @@ export {
   TRACED_OPERATIONS,
   traceOperations,
 } from "./telemetry.js";
-export type { NormalizedConstraints } from "./type-system.js";
 export {
-  assertExpectedVersion,
-  assertIdentifierLength,
-  assertVariableName,
   assertVariableType,
-  codePointLength,
-  describe,
-  ID_PATTERN,
-  isIdShaped,
   isTensorValue,
   isVariableType,
   MAX_ARRAY_LENGTH,
-  MAX_IDENTIFIER_LENGTH,
-  MAX_NAME_LENGTH,
   MAX_TENSOR_RANK,
-  mergeMetadata,
-  normalizeMetadata,
   normalizeValue,
-  validateConstraints,
   valuesEqual,
 } from "./type-system.js";
+export { codePointLength } from "./unicode.js";
 export type {
   Constraints,
   JsonValue,

@@ -1,27 +1,28 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_PATTERN_LENGTH } from "./constraint-pattern.js";
+import { validateConstraints } from "./constraints.js";
 import { isStateError, type StateErrorCode } from "./errors.js";
 import {
-  assertExpectedVersion,
   assertIdentifierLength,
   assertVariableName,
-  assertVariableType,
-  codePointLength,
-  describe as describeValue,
   isIdShaped,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_NAME_LENGTH,
+} from "./identifiers.js";
+import { describe as describeValue } from "./messages.js";
+import { mergeMetadata, normalizeMetadata } from "./metadata.js";
+import { assertExpectedVersion } from "./option-checks.js";
+import {
+  assertVariableType,
   isTensorValue,
   isVariableType,
   MAX_ARRAY_LENGTH,
-  MAX_IDENTIFIER_LENGTH,
-  MAX_NAME_LENGTH,
   MAX_TENSOR_RANK,
-  mergeMetadata,
-  normalizeMetadata,
   normalizeValue,
-  validateConstraints,
   valuesEqual,
 } from "./type-system.js";
+import { codePointLength } from "./unicode.js";
 import { VARIABLE_TYPES, type VariableType } from "./variable.js";
 
 /** Runs `action` and returns the StateError it throws, failing if it throws none or another code. */

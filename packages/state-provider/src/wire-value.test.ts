@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { validateConstraints } from "./constraints.js";
 import { isStateError, type StateErrorCode } from "./errors.js";
 import { packFloat64 } from "./packed.js";
-import { normalizeValue, validateConstraints, valuesEqual } from "./type-system.js";
+import { normalizeValue, valuesEqual } from "./type-system.js";
 import type { VariableType } from "./variable.js";
 import {
   decodeWireValue,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_NAME_LENGTH } from "../type-system.js";
+import { MAX_NAME_LENGTH } from "../identifiers.js";
 import type { ComplianceContext } from "./context.js";
 import { expectStateError, recordEvents, stateOf } from "./support.js";
 

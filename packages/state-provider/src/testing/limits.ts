@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_GLOB_LENGTH } from "../glob.js";
-import { MAX_ARRAY_LENGTH, MAX_IDENTIFIER_LENGTH, MAX_TENSOR_RANK } from "../type-system.js";
+import { MAX_IDENTIFIER_LENGTH } from "../identifiers.js";
+import { MAX_ARRAY_LENGTH, MAX_TENSOR_RANK } from "../type-system.js";
 import type { ComplianceContext } from "./context.js";
 import { expectStateError, stateOf } from "./support.js";
 

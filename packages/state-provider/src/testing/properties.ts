@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { validateConstraints } from "../constraints.js";
 import { isStateError, type StateErrorCode } from "../errors.js";
 import type { StateProvider } from "../provider.js";
-import { normalizeValue, validateConstraints, valuesEqual } from "../type-system.js";
+import { normalizeValue, valuesEqual } from "../type-system.js";
 import type { Constraints, VariableType, VariableValue } from "../variable.js";
 import type { ComplianceContext } from "./context.js";
 import { expectStateError, preview } from "./support.js";

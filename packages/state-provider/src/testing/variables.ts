@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ID_PATTERN } from "../type-system.js";
+import { ID_PATTERN } from "../identifiers.js";
 import type { Metadata } from "../variable.js";
 import type { ComplianceContext } from "./context.js";
 import { expectSameValue, expectStateError, expectWallClock, revisionOf, stateOf } from "./support.js";

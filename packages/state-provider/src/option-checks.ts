@@ -1,0 +1,16 @@
+import { StateError } from "./errors.js";
+import { describe } from "./messages.js";
+
+/**
+ * Checks an `expectedVersion` option.
+ * @throws `invalid_value` unless it is a non-negative safe integer.
+ */
+export function assertExpectedVersion(value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new StateError(
+      "invalid_value",
+      `expectedVersion must be a non-negative integer, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
