@@ -1,157 +1,10 @@
-import {
-  type BridgedStateOptions,
-  createBridgedState,
-  type StreamWatchOptions,
-} from "@statebridge/state-bridged";
+import { createBridgedState } from "@statebridge/state-bridged";
 import { createLocalState } from "@statebridge/state-local";
-import {
-  backendSwitchChannel,
-  createSessionId,
-  type ExportDocument,
-  isStateError,
-  type RegisteredVariable,
-  type RegisterOptions,
-  type SetOptions,
-  StateError,
-  type StateProvider,
-  type UpdateManyOptions,
-  type UpdateManyResult,
-  type Updates,
-  type Variable,
-  type VariableType,
-  type VariableValue,
-  type Watcher,
-  type WatchHandle,
-  type WatchInfo,
-} from "@statebridge/state-provider";
+import { createSessionId, StateError, type StateProvider } from "@statebridge/state-provider";
+import { type SwitchHost, switchToBridge } from "./backend-switch.js";
+import type { Backend, BridgeConnection, Context, ContextEvents, ContextOptions } from "./context-types.js";
 import { ContextWatch } from "./context-watch.js";
 import { bridgeReason, type ProgramSpec } from "./program-spec.js";
-
-/** Which backend a Context runs on. */
-export type Backend = "local" | "bridged";
-
-/** How to reach the bridge-server. */
-export interface BridgeConnection {
-  /** The server's address, such as `http://127.0.0.1:50051`. */
-  readonly url: string;
-  /** The bearer token, if the server wants one. */
-  readonly token?: string;
-  /** Further BridgedState options (deadline, retry, source…). */
-  readonly options?: Omit<BridgedStateOptions, "url" | "sessionId" | "token">;
-}
-
-/** Options of {@link createContext}. */
-export interface ContextOptions {
-  /** The session id; generated if absent. The bridge session gets the same id. */
-  readonly sessionId?: string;
-  /** How to reach the bridge-server; without it the Context cannot switch. */
-  readonly bridge?: BridgeConnection;
-  /**
-   * Pins the backend: `"bridged"` connects at once (and `createContext` fails if it can't);
-   * `"local"` never switches (a program that needs the bridge is refused). Default: start local,
-   * switch when needed.
-   */
-  readonly backend?: Backend;
-  /** Makes the local backend; default `createLocalState`. */
-  readonly createLocal?: (sessionId: string) => StateProvider | Promise<StateProvider>;
-  /** Makes the bridged backend; default `createBridgedState`. */
-  readonly createBridged?: (connection: BridgeConnection, sessionId: string) => Promise<StateProvider>;
-}
-
-/** Emitted after a switch to the bridge. */
-export interface BackendSwitchEvent {
-  readonly from: Backend;
-  readonly to: Backend;
-  /** Wall time the switch took, in milliseconds. */
-  readonly durationMs: number;
-  /** Variables moved. */
-  readonly variables: number;
-  /** Live watches moved. */
-  readonly watchers: number;
-  /** What asked for the switch. */
-  readonly reason: string;
-}
-
-/** Emitted when a switch failed; the Context stays on its local backend. */
-export interface BackendSwitchFailedEvent {
-  /** The step that failed: `export`, `connect`, `import`, `watchers` or `release`. */
-  readonly step: SwitchStep;
-  readonly error: StateError;
-  readonly durationMs: number;
-  readonly reason: string;
-}
-
-/** The steps of a switch, in order. */
-export type SwitchStep = "export" | "connect" | "import" | "watchers" | "release";
-
-/** The events of a Context and their payloads. */
-export interface ContextEvents {
-  "backend-switch": BackendSwitchEvent;
-  "backend-switch-failed": BackendSwitchFailedEvent;
-}
-
-/** What `registerProgram()` returns. */
-export interface ProgramRegistration {
-  readonly name: string;
-  /** Why the program needs the bridge, or `undefined` if it runs in process. */
-  readonly bridgeReason: string | undefined;
-  /** The backend after registering it. */
-  readonly backend: Backend;
-}
-
-/**
- * The high-level API: the variable operations of a StateProvider on whichever backend the
- * Context is on, and the switch from the local backend to the bridge.
- */
-export interface Context {
-  readonly sessionId: string;
-  /** The backend operations run on now. */
-  readonly backend: Backend;
-
-  register(
-    name: string,
-    type: VariableType,
-    initial: unknown,
-    options?: RegisterOptions,
-  ): Promise<RegisteredVariable>;
-  get(identifier: string): Promise<VariableValue>;
-  getVariable(identifier: string): Promise<Variable>;
-  set(identifier: string, value: unknown, options?: SetOptions): Promise<number>;
-  getMany(identifiers: Iterable<string>): Promise<Map<string, VariableValue>>;
-  updateMany(updates: Updates, options?: UpdateManyOptions): Promise<UpdateManyResult>;
-  list(pattern?: string): Promise<Variable[]>;
-  delete(identifier: string): Promise<void>;
-  export(): Promise<ExportDocument>;
-  /**
-   * Watches variables. The handle survives a switch: events keep coming from the new backend,
-   * with no gap and no duplicate. `options.onStatus` is passed on to each backend's watch:
-   * a bridged backend tells the connection state (see `WatchStatus`), LocalState nothing.
-   */
-  watch(identifiers: Iterable<string>, watcher: Watcher, options?: StreamWatchOptions): Promise<WatchHandle>;
-  listWatchers(): WatchInfo[];
-
-  /**
-   * Registers a program. If it needs another process (see `bridgeReason` of the package), the
-   * Context switches to the bridge first; if that fails, the program is not registered.
-   * @throws `invalid_value` for a spec that is not an object, a duplicate program name, or a
-   *   program that needs the bridge on a Context pinned to `local` or without `bridge` options;
-   *   the switch's error if the switch fails.
-   */
-  registerProgram(spec: ProgramSpec): Promise<ProgramRegistration>;
-  /** The programs registered, by name. */
-  programs(): ReadonlyMap<string, ProgramSpec>;
-  /**
-   * Moves the Context onto the bridge: export → import (ids, versions, metadata kept) → move
-   * every live watch → switch → release the local backend. Operations issued meanwhile wait
-   * and then run in order on the new backend. A second call is a no-op.
-   * @throws the failing step's error (the Context stays local, nothing is lost).
-   */
-  ensureBridged(reason?: string): Promise<void>;
-  /** Subscribes to an event. @returns a function that unsubscribes. */
-  on<K extends keyof ContextEvents>(event: K, listener: (payload: ContextEvents[K]) => void): () => void;
-  /** Closes the backend and every watch. Idempotent; later calls fail with `closed`. */
-  close(): Promise<void>;
-}
 
 /**
  * Creates a Context. It starts on LocalState unless `backend: "bridged"` is given.
@@ -223,6 +76,17 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
     pending = undefined;
   }
 
+  const host: SwitchHost = {
+    sessionId,
+    watches,
+    createBridged,
+    use(next, nextBackend) {
+      provider = next;
+      backend = nextBackend;
+    },
+    emit,
+  };
+
   async function performSwitch(reason: string): Promise<void> {
     if (options.bridge === undefined) {
       throw new StateError(
@@ -230,87 +94,13 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
         `cannot switch to the bridge (${reason}): the context has no bridge options`,
       );
     }
-    const started = performance.now();
-    const local = provider;
     pending = [];
-    let step: SwitchStep = "export";
-    let bridged: StateProvider | undefined;
-    let imported: ExportDocument | undefined;
-    const moved = new Map<ContextWatch, WatchHandle | undefined>();
-    let exportedVariables = 0;
     try {
-      // Operations already issued on LocalState have run; let its watch dispatch settle so
-      // every event up to the export's revision has reached the Context's watches.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const document = await local.export();
-      exportedVariables = document.variables.length;
-      step = "connect";
-      bridged = await createBridged(options.bridge, sessionId);
-      step = "import";
-      await importInto(bridged, document);
-      imported = document;
-      step = "watchers";
-      for (const watch of watches) {
-        moved.set(watch, await watch.openOn(bridged, document.revision));
-      }
-      step = "release";
-      provider = bridged;
-      backend = "bridged";
-      for (const [watch, handle] of moved) watch.commitMove(handle);
-      await local.close().catch(() => undefined);
-      if (backendSwitchChannel.hasSubscribers) {
-        backendSwitchChannel.publish({
-          sessionId,
-          from: "local",
-          to: "bridged",
-          variables: document.variables.length,
-          watchers: moved.size,
-          durationMs: performance.now() - started,
-          outcome: "ok",
-          errorCode: undefined,
-          step: undefined,
-          reason,
-        });
-      }
-      emit("backend-switch", {
-        from: "local",
-        to: "bridged",
-        durationMs: performance.now() - started,
-        variables: document.variables.length,
-        watchers: moved.size,
-        reason,
-      });
-    } catch (cause) {
-      for (const handle of moved.values()) await handle?.close().catch(() => undefined);
-      if (bridged !== undefined && imported !== undefined) await removeImported(bridged, imported);
-      await bridged?.close().catch(() => undefined);
-      provider = local;
-      backend = "local";
-      const error = new StateError(
-        isStateError(cause) ? cause.code : "unavailable",
-        `switch to the bridge failed at ${step}: ${cause instanceof Error ? cause.message : String(cause)}; ` +
-          "the context stays local",
-        { cause },
-      );
-      if (backendSwitchChannel.hasSubscribers) {
-        backendSwitchChannel.publish({
-          sessionId,
-          from: "local",
-          to: "bridged",
-          variables: exportedVariables,
-          watchers: moved.size,
-          durationMs: performance.now() - started,
-          outcome: "error",
-          errorCode: error.code,
-          step,
-          reason,
-        });
-      }
-      emit("backend-switch-failed", { step, error, durationMs: performance.now() - started, reason });
+      await switchToBridge(host, provider, options.bridge, reason);
+    } finally {
+      // Whether the switch is done or failed, what was issued meanwhile runs, in order.
       await drainPending();
-      throw error;
     }
-    await drainPending();
   }
 
   const context: Context = {
@@ -404,33 +194,4 @@ export async function createContext(options: ContextOptions = {}): Promise<Conte
     },
   };
   return context;
-}
-
-/**
- * Imports a LocalState export into the bridge. One ImportSession call carries every variable.
- * If the bridge session already holds exactly these variables from an earlier attempt whose
- * answer was lost, they are taken as imported rather than refused as a conflict.
- */
-async function importInto(bridged: StateProvider, document: ExportDocument): Promise<void> {
-  try {
-    await bridged.import(document);
-  } catch (error) {
-    if (!isStateError(error, "already_exists")) throw error;
-    const existing = await bridged.export();
-    if (!sameVariables(existing, document)) throw error;
-  }
-}
-
-function sameVariables(left: ExportDocument, right: ExportDocument): boolean {
-  if (left.variables.length !== right.variables.length) return false;
-  const byId = new Map(right.variables.map((variable) => [variable.id, variable]));
-  return left.variables.every((variable) => {
-    const other = byId.get(variable.id);
-    return other !== undefined && other.name === variable.name && other.version === variable.version;
-  });
-}
-
-/** Best effort: takes back an import whose switch failed later, so a retry does not conflict. */
-async function removeImported(bridged: StateProvider, document: ExportDocument): Promise<void> {
-  await Promise.allSettled(document.variables.map((variable) => bridged.delete(variable.id)));
 }

@@ -1,3 +1,4 @@
+export { createContext } from "./context.js";
 export type {
   Backend,
   BackendSwitchEvent,
@@ -8,7 +9,6 @@ export type {
   ContextOptions,
   ProgramRegistration,
   SwitchStep,
-} from "./context.js";
-export { createContext } from "./context.js";
+} from "./context-types.js";
 export type { ProgramSpec } from "./program-spec.js";
 export { bridgeReason, LOCAL_RUNTIMES } from "./program-spec.js";
