@@ -8,6 +8,7 @@ import {
   type WatchSubscription,
 } from "@statebridge/session-store";
 import {
+  assertFromRevision,
   describe,
   StateError,
   type Variable,
@@ -55,15 +56,7 @@ export async function startWatch(
         "this one's history is not its history",
     );
   }
-  if (
-    fromRevision !== undefined &&
-    (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
-  ) {
-    throw new StateError(
-      "invalid_value",
-      `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
-    );
-  }
+  assertFromRevision(fromRevision);
   const current = session.info.revision;
   const replay = fromRevision !== undefined && fromRevision >= session.base && fromRevision <= current;
   const targets = new Map<string, string>();

@@ -1,4 +1,5 @@
 import {
+  assertFromRevision,
   describe,
   StateError,
   type Variable,
@@ -56,15 +57,7 @@ export function openWatch(
         "this one's history is not its history",
     );
   }
-  if (
-    fromRevision !== undefined &&
-    (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
-  ) {
-    throw new StateError(
-      "invalid_value",
-      `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
-    );
-  }
+  assertFromRevision(fromRevision);
   const current = session.state.revision;
   // Replay from the history when it reaches back to fromRevision; beyond the current
   // revision, the watcher saw revisions this session never had (it was recreated or

@@ -6,8 +6,10 @@ import {
   compileGlob,
   createVariableId,
   describe,
+  freezeVariable,
   type Metadata,
   mergeMetadata,
+  nextVariableVersion,
   normalizeMetadata,
   normalizeValue,
   StateError,
@@ -92,14 +94,7 @@ export function createSessionState(options: SessionStateOptions): SessionState {
     size.value = planned.valueBytes;
     size.metadata = planned.metadataBytes;
     bytes += planned.delta;
-    const updated: Variable = Object.freeze({
-      ...variable,
-      value,
-      metadata,
-      version: variable.version + 1,
-      updatedAt: timestamp,
-      source,
-    });
+    const updated = nextVariableVersion(variable, value, metadata, timestamp, source);
     byId.set(variable.id, updated);
     return {
       updated,
@@ -176,18 +171,18 @@ export function createSessionState(options: SessionStateOptions): SessionState {
       let id = createVariableId();
       while (byId.has(id)) id = createVariableId();
       const timestamp = now();
-      const variable: Variable = Object.freeze({
+      const variable = freezeVariable(
         id,
-        name: checkedName,
-        type: checkedType,
+        checkedName,
+        checkedType,
         value,
         constraints,
         metadata,
-        version: 0,
-        createdAt: timestamp,
-        updatedAt: timestamp,
-        source: registerOptions.source,
-      });
+        0,
+        timestamp,
+        timestamp,
+        registerOptions.source,
+      );
       byId.set(id, variable);
       idByName.set(checkedName, id);
       sizes.set(id, size);

@@ -9,9 +9,11 @@ import {
   createVariableId,
   describe,
   type ExportDocument,
+  freezeVariable,
   isStateError,
   type Metadata,
   mergeMetadata,
+  nextVariableVersion,
   normalizeMetadata,
   normalizeValue,
   parseExport,
@@ -35,7 +37,6 @@ import {
   type WatchOptions,
 } from "@statebridge/state-provider";
 import { createRevisionHistory } from "@statebridge/state-provider/change-feed";
-import { freezeVariable, nextVersion } from "./frozen-variable.js";
 import { checkIterable, entriesOf, notFound } from "./input-checks.js";
 import { type LocalStateOptions, resolveLocalStateOptions } from "./local-state-options.js";
 import { openWatch } from "./open-watch.js";
@@ -199,7 +200,13 @@ export function createLocalState(options: LocalStateOptions = {}): StateProvider
     metadataUpdate: Metadata | undefined,
     timestamp: number,
   ): Variable {
-    const next = nextVersion(current, value, metadataUpdate, timestamp, source);
+    const next = nextVariableVersion(
+      current,
+      value,
+      mergeMetadata(current.metadata, metadataUpdate),
+      timestamp,
+      source,
+    );
     variablesById.set(current.id, next);
     return next;
   }

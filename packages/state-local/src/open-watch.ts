@@ -1,4 +1,5 @@
 import {
+  assertFromRevision,
   describe,
   StateError,
   type Variable,
@@ -43,16 +44,7 @@ export function openWatch(
   if (filter !== undefined && typeof filter !== "function") {
     throw new StateError("invalid_value", `filter must be a function, got ${describe(filter)}`);
   }
-  const fromRevision = watchOptions?.fromRevision;
-  if (
-    fromRevision !== undefined &&
-    (typeof fromRevision !== "number" || !Number.isSafeInteger(fromRevision) || fromRevision < 0)
-  ) {
-    throw new StateError(
-      "invalid_value",
-      `fromRevision must be a non-negative integer, got ${describe(fromRevision)}`,
-    );
-  }
+  const fromRevision = assertFromRevision(watchOptions?.fromRevision);
   const { revision, history, variablesById } = state;
   const named = new Set<string>();
   const identifierById = new Map<string, string>();

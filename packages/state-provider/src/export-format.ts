@@ -1,5 +1,6 @@
 import { validateConstraints } from "./constraints.js";
 import { StateError } from "./errors.js";
+import { freezeVariable } from "./frozen-variable.js";
 import { assertVariableName, isIdShaped } from "./identifiers.js";
 import { describe } from "./messages.js";
 import { normalizeMetadata } from "./metadata.js";
@@ -291,18 +292,7 @@ function parseVariable(
   }
   ids.add(id);
   names.add(name);
-  return Object.freeze({
-    id,
-    name,
-    type,
-    value,
-    constraints,
-    metadata,
-    version,
-    createdAt,
-    updatedAt,
-    source,
-  });
+  return freezeVariable(id, name, type, value, constraints, metadata, version, createdAt, updatedAt, source);
 }
 
 function pathOf(index: number): string {

@@ -20,6 +20,7 @@ export {
   parseExport,
   parseExportedVariables,
 } from "./export-format.js";
+export { freezeVariable, nextVariableVersion } from "./frozen-variable.js";
 export { compileGlob, MAX_GLOB_LENGTH } from "./glob.js";
 export {
   assertIdentifierLength,
@@ -32,7 +33,7 @@ export {
 export { createSessionId, createVariableId } from "./ids.js";
 export { describe } from "./messages.js";
 export { mergeMetadata, normalizeMetadata } from "./metadata.js";
-export { assertExpectedVersion } from "./option-checks.js";
+export { assertExpectedVersion, assertFromRevision } from "./option-checks.js";
 export { packFloat64, unpackFloat64 } from "./packed.js";
 export type {
   Capabilities,

@@ -1,13 +1,9 @@
-import type {
-  Constraints,
-  Metadata,
-  Variable,
-  VariableType,
-  VariableValue,
-} from "@statebridge/state-provider";
-import { mergeMetadata } from "@statebridge/state-provider";
+import type { Constraints, Metadata, Variable, VariableType, VariableValue } from "./variable.js";
 
-/** Builds a frozen variable, always with the same property order (one object shape). */
+/**
+ * Builds a frozen variable with its fields always in the same order, so that every variable a
+ * provider holds has one object shape. The fields are taken as they are: check them first.
+ */
 export function freezeVariable(
   id: string,
   name: string,
@@ -34,11 +30,14 @@ export function freezeVariable(
   });
 }
 
-/** The next version of `current`: `value` written by `source` at `timestamp`, metadata merged. */
-export function nextVersion(
+/**
+ * The next version of `current`: `value` with `metadata` (already merged, as it is to be
+ * stored) written by `source` at `timestamp`; id, name, type, constraints and creation kept.
+ */
+export function nextVariableVersion(
   current: Variable,
   value: VariableValue,
-  metadataUpdate: Metadata | undefined,
+  metadata: Metadata,
   timestamp: number,
   source: string,
 ): Variable {
@@ -48,7 +47,7 @@ export function nextVersion(
     current.type,
     value,
     current.constraints,
-    mergeMetadata(current.metadata, metadataUpdate),
+    metadata,
     current.version + 1,
     current.createdAt,
     timestamp,
