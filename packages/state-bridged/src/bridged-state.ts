@@ -8,7 +8,6 @@ import {
   type Capabilities,
   compileGlob,
   createExport,
-  createSessionId,
   describe,
   type ExportDocument,
   type GetOptions,
@@ -36,16 +35,16 @@ import {
   type WatchInfo,
 } from "@statebridge/state-provider";
 import type { GrpcConnection, StreamWatchOptions } from "@statebridge/stream-consumer";
-import { type CallPolicy, createCallPolicy, type RetryOptions } from "./call-policy.js";
+import { type BridgedSettings, type BridgedStateOptions, resolveOptions } from "./bridged-state-options.js";
+import { type CallPolicy, createCallPolicy } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
-import { createNearCache, type NearCache, type NearCacheOptions } from "./near-cache.js";
+import { createNearCache, type NearCache } from "./near-cache.js";
 import { createSessionGuard, type SessionGuard } from "./session-guard.js";
-import type { BridgedTlsOptions } from "./tls-options.js";
-import { createBridgeTransport, normalizeServerUrl } from "./transport.js";
+import { createBridgeTransport } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
-import { type BridgedWatches, type BridgedWatchOptions, createBridgedWatches } from "./watch.js";
+import { type BridgedWatches, createBridgedWatches } from "./watch.js";
 import {
   metadataFromJson,
   typeOf,
@@ -54,52 +53,6 @@ import {
   variableToWire,
   type WireValueInit,
 } from "./wire-variable.js";
-
-/** Options of {@link createBridgedState}. */
-export interface BridgedStateOptions {
-  /** The bridge-server's address: `http://host:port`, `https://host:port` (TLS), or a bare `host:port`. */
-  readonly url: string;
-  /** The session to use; created if it does not exist. Default: a new `session_…` id. */
-  readonly sessionId?: string;
-  /** Bearer token, if the server requires one. */
-  readonly token?: string;
-  /** The writer's name recorded with every change. Default `"typescript"`. */
-  readonly source?: string;
-  /** Deadline of every call, retries included, in milliseconds. Default 5,000. */
-  readonly deadlineMs?: number;
-  /** How reads are retried while the server is unavailable. */
-  readonly retry?: RetryOptions;
-  /** HTTP/2 keepalive PING interval for long-lived watch streams, in ms. Default 15,000. */
-  readonly pingIntervalMs?: number;
-  /** How watch streams are carried, kept alive and reopened; see {@link BridgedWatchOptions}. */
-  readonly watch?: BridgedWatchOptions;
-  /**
-   * The largest message accepted from the server, in bytes (a response, or a watch event):
-   * a larger one fails its call, or ends its watch, with `resource_exhausted` naming the limit,
-   * before its bytes are buffered. Default 256 MiB: a watch event carries a value and the value
-   * it replaced, each up to the server's 64 MiB. Not applied to a `transport` you give.
-   */
-  readonly maxReceiveBytes?: number;
-  /**
-   * An existing Connect transport to use instead of opening a connection to `url` (to embed
-   * the provider, or in tests). The provider does not close a transport it did not create.
-   */
-  readonly transport?: Transport;
-  /**
-   * For an `https://` URL: CA certificates to trust instead of the system's (a private CA), and
-   * a client certificate and key for a server that requires one (mutual TLS). PEM. Not applied
-   * to a `transport` you give.
-   */
-  readonly tls?: BridgedTlsOptions;
-  /**
-   * Keep the variables this provider reads current through a watch, so that reading them
-   * again never leaves the process (`true`, or options). Reads stay monotonic and see this
-   * provider's own writes; writes made elsewhere show once the watch delivers them, so
-   * `capabilities.linearizableReads` is false. `get(…, { fresh: true })` asks the server.
-   * Default off. See the README's "Near cache".
-   */
-  readonly cache?: boolean | NearCacheOptions;
-}
 
 /**
  * A BridgedState: a {@link StateProvider} that also tells which session it got. The factory
@@ -134,14 +87,6 @@ export interface BridgedStoreInfo {
   /** Several bridge-servers serve the same sessions (behind a balancer, say). */
   readonly distribution: boolean;
 }
-
-/** The defaults of {@link BridgedStateOptions}. */
-export const BRIDGED_STATE_DEFAULTS = Object.freeze({
-  source: "typescript",
-  deadlineMs: 5_000,
-  retry: Object.freeze({ attempts: 4, baseDelayMs: 50, maxDelayMs: 1_000 }),
-  maxReceiveBytes: 256 * 1024 * 1024,
-});
 
 type WireValueKind = NonNullable<WireValueInit>;
 type UpdateInit = MessageInitShape<typeof VariableUpdateSchema>;
@@ -182,73 +127,6 @@ export async function createBridgedState(options: BridgedStateOptions): Promise<
   }
 }
 
-interface Settings {
-  readonly url: string;
-  readonly sessionId: string;
-  readonly source: string;
-  readonly deadlineMs: number;
-  readonly retry: Required<RetryOptions>;
-  readonly token?: string;
-  readonly pingIntervalMs?: number;
-  readonly watch?: BridgedWatchOptions;
-  readonly maxReceiveBytes: number;
-  readonly tls?: BridgedTlsOptions;
-  readonly cache?: NearCacheOptions;
-}
-
-function resolveOptions(options: BridgedStateOptions): Settings {
-  if (typeof options !== "object" || options === null) {
-    throw new StateError(
-      "invalid_value",
-      `createBridgedState needs an options object, got ${describe(options)}`,
-    );
-  }
-  if (typeof options.url !== "string" || options.url.trim() === "") {
-    throw new StateError(
-      "invalid_value",
-      `url must be the bridge-server's address, got ${describe(options.url)}`,
-    );
-  }
-  const retry = { ...BRIDGED_STATE_DEFAULTS.retry, ...options.retry };
-  checkPositive("deadlineMs", options.deadlineMs);
-  checkPositive("retry.attempts", retry.attempts);
-  checkPositive("retry.baseDelayMs", retry.baseDelayMs);
-  checkPositive("retry.maxDelayMs", retry.maxDelayMs);
-  checkPositive("pingIntervalMs", options.pingIntervalMs);
-  checkPositive("maxReceiveBytes", options.maxReceiveBytes);
-  const cache = resolveCache(options.cache);
-  const settings: Settings = {
-    url: normalizeServerUrl(options.url),
-    sessionId: options.sessionId ?? createSessionId(),
-    source: options.source ?? BRIDGED_STATE_DEFAULTS.source,
-    deadlineMs: options.deadlineMs ?? BRIDGED_STATE_DEFAULTS.deadlineMs,
-    retry,
-    maxReceiveBytes: Math.floor(options.maxReceiveBytes ?? BRIDGED_STATE_DEFAULTS.maxReceiveBytes),
-    ...(options.token === undefined ? {} : { token: options.token }),
-    ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
-    ...(options.watch === undefined ? {} : { watch: options.watch }),
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-    ...(cache === undefined ? {} : { cache }),
-  };
-  return settings;
-}
-
-function resolveCache(cache: BridgedStateOptions["cache"]): NearCacheOptions | undefined {
-  if (cache === undefined || cache === false) return undefined;
-  if (cache === true) return {};
-  if (typeof cache !== "object" || cache === null) {
-    throw new StateError("invalid_value", `cache must be a boolean or an object, got ${describe(cache)}`);
-  }
-  return cache;
-}
-
-function checkPositive(name: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new StateError("invalid_value", `${name} must be a positive number, got ${describe(value)}`);
-  }
-}
-
 class BridgedState implements BridgedStateProvider {
   readonly sessionId: string;
   created = false;
@@ -271,7 +149,7 @@ class BridgedState implements BridgedStateProvider {
   #closing: Promise<void> | undefined;
 
   constructor(
-    settings: Settings,
+    settings: BridgedSettings,
     transport: Transport,
     unary: UnaryCaller,
     closeTransport: () => void,

@@ -1,6 +1,8 @@
 export type { StreamWatchOptions, WatchStatus } from "@statebridge/stream-consumer";
-export type { BridgedStateOptions, BridgedStateProvider, BridgedStoreInfo } from "./bridged-state.js";
-export { BRIDGED_STATE_DEFAULTS, createBridgedState } from "./bridged-state.js";
+export type { BridgedStateProvider, BridgedStoreInfo } from "./bridged-state.js";
+export { createBridgedState } from "./bridged-state.js";
+export type { BridgedStateOptions } from "./bridged-state-options.js";
+export { BRIDGED_STATE_DEFAULTS } from "./bridged-state-options.js";
 export type { RetryOptions } from "./call-policy.js";
 export type { TranslationContext } from "./error-translation.js";
 export { stateErrorOf } from "./error-translation.js";
