@@ -56,6 +56,26 @@ describe("createDeadlineWatchdog", () => {
     expect(expired).toEqual(["second"]);
   });
 
+  it("cancelling a deadline again, after it expired, or on another watchdog changes nothing", () => {
+    const watchdog = createDeadlineWatchdog();
+    const other = createDeadlineWatchdog();
+    const expired: string[] = [];
+    const early = watchdog.watch(10, () => expired.push("early"));
+    const middle = watchdog.watch(20, () => expired.push("middle"));
+    watchdog.watch(30, () => expired.push("late"));
+    other.cancel(middle);
+    watchdog.cancel(middle);
+    watchdog.cancel(middle);
+    expect(watchdog.size).toBe(2);
+    vi.advanceTimersByTime(10);
+    expect(expired).toEqual(["early"]);
+    watchdog.cancel(early);
+    expect(watchdog.size).toBe(1);
+    vi.advanceTimersByTime(20);
+    expect(expired).toEqual(["early", "late"]);
+    expect(watchdog.size).toBe(0);
+  });
+
   it("expires every deadline that passed together, and keeps watching the others", () => {
     const watchdog = createDeadlineWatchdog();
     const expired: number[] = [];

@@ -26,17 +26,35 @@ export interface GrpcTimeout {
  * timer could wait that long, and one that tried would fire at once and again every millisecond.
  */
 export function parseGrpcTimeout(header: string | undefined): GrpcTimeout {
-  if (header === undefined) return { timeoutMs: undefined };
+  if (header === undefined) return NO_TIMEOUT;
+  // A client sends the same header call after call: the last valid one is parsed once.
+  if (header === lastHeader) return lastTimeout;
   const parsed = parseTimeout(header, Number.MAX_SAFE_INTEGER);
   if (parsed.error !== undefined) return { timeoutMs: undefined, error: parsed.error };
   const { timeoutMs } = parsed;
-  if (timeoutMs === undefined || timeoutMs > MAX_TIMER_MS) return { timeoutMs: undefined };
-  return { timeoutMs };
+  const timeout =
+    timeoutMs === undefined || timeoutMs > MAX_TIMER_MS ? NO_TIMEOUT : Object.freeze({ timeoutMs });
+  lastHeader = header;
+  lastTimeout = timeout;
+  return timeout;
 }
+
+const NO_TIMEOUT: GrpcTimeout = Object.freeze({ timeoutMs: undefined });
+let lastHeader: string | undefined;
+let lastTimeout: GrpcTimeout = NO_TIMEOUT;
 
 /** The `grpc-timeout` header of a deadline `timeoutMs` from now: whole milliseconds, at least 1. */
 export function formatGrpcTimeout(timeoutMs: number): string {
   const milliseconds = Math.max(1, Math.ceil(timeoutMs));
-  if (milliseconds <= MAX_TIMEOUT_DIGITS) return `${milliseconds}m`;
-  return `${Math.min(MAX_TIMEOUT_DIGITS, Math.ceil(milliseconds / 1000))}S`;
+  // A client's calls mostly carry its one deadline: the last header is built once.
+  if (milliseconds === lastFormattedMs) return lastFormatted;
+  lastFormattedMs = milliseconds;
+  lastFormatted =
+    milliseconds <= MAX_TIMEOUT_DIGITS
+      ? `${milliseconds}m`
+      : `${Math.min(MAX_TIMEOUT_DIGITS, Math.ceil(milliseconds / 1000))}S`;
+  return lastFormatted;
 }
+
+let lastFormattedMs = 0;
+let lastFormatted = "";
