@@ -13,15 +13,12 @@ import {
   type GetOptions,
   isStateError,
   isVariableType,
-  normalizeMetadata,
-  normalizeValue,
   parseExport,
   type RegisteredVariable,
   type RegisterOptions,
   type SetOptions,
   StateError,
   type StateProvider,
-  toWireValue,
   traceOperations,
   type UpdateManyOptions,
   type UpdateManyResult,
@@ -29,7 +26,6 @@ import {
   type Variable,
   type VariableType,
   type VariableValue,
-  validateConstraints,
   type Watcher,
   type WatchHandle,
   type WatchInfo,
@@ -44,6 +40,15 @@ import { createSessionGuard, type SessionGuard } from "./session-guard.js";
 import { createBridgeTransport } from "./transport.js";
 import { createTypeCache, type TypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
+import {
+  type Encoding,
+  encodeConstraints,
+  encodeFor,
+  encodeMetadata,
+  encodeValue,
+  isWellFormed,
+  type WireValueKind,
+} from "./value-encoding.js";
 import { type BridgedWatches, createBridgedWatches } from "./watch.js";
 import {
   metadataFromJson,
@@ -51,7 +56,6 @@ import {
   valueFromWire,
   variableFromWire,
   variableToWire,
-  type WireValueInit,
 } from "./wire-variable.js";
 
 /**
@@ -88,7 +92,6 @@ export interface BridgedStoreInfo {
   readonly distribution: boolean;
 }
 
-type WireValueKind = NonNullable<WireValueInit>;
 type UpdateInit = MessageInitShape<typeof VariableUpdateSchema>;
 
 /**
@@ -349,7 +352,7 @@ class BridgedState implements BridgedStateProvider {
           call,
         ),
       );
-    const encoding = this.#encode(identifier, value);
+    const encoding = encodeFor(this.#types, identifier, value);
     let response: Awaited<ReturnType<typeof send>>;
     try {
       response = await send(encoding.kind);
@@ -436,7 +439,7 @@ class BridgedState implements BridgedStateProvider {
     const entries = entriesOf(updates);
     const metadataJson = encodeMetadata(options.metadata);
     const atomic = options.atomic === true;
-    const encodings = entries.map(([identifier, value]) => this.#encode(identifier, value));
+    const encodings = entries.map(([identifier, value]) => encodeFor(this.#types, identifier, value));
     const send = (useFallback: boolean) =>
       this.#policy.once((call) =>
         this.#unary(
@@ -607,83 +610,6 @@ class BridgedState implements BridgedStateProvider {
       this.#types.remember({ id: variable.id, name: variable.name, type: variable.type });
     }
   }
-
-  #encode(identifier: string, value: unknown): Encoding {
-    const fallback = encodeValue(identifier, typeOfKind(value), value);
-    const cached = this.#types.get(identifier);
-    if (cached === undefined) return { kind: fallback, fallback, fromCache: false };
-    const kind = encodeValue(identifier, cached, value);
-    return { kind, fallback, fromCache: kind.case !== fallback.case };
-  }
-}
-
-/** A value's wire form: in its variable's field if the type is cached, else per its kind. */
-interface Encoding {
-  readonly kind: WireValueKind;
-  /** The field the value's JavaScript kind suggests, which every type of that kind accepts. */
-  readonly fallback: WireValueKind;
-  /** True when the cached type chose a field other than the fallback. */
-  readonly fromCache: boolean;
-}
-
-/**
- * Puts a value in the wire field of `type` (see `toWireValue`). Text with a lone surrogate is
- * refused here, as every backend refuses it: UTF-8 cannot carry it, and the server would
- * otherwise receive U+FFFD in its place and accept a different value.
- */
-function encodeValue(identifier: string, type: string, value: unknown): WireValueKind {
-  if (typeof value === "string" && !isWellFormed(value)) {
-    throw new StateError(
-      "invalid_value",
-      `${JSON.stringify(identifier)}: the value is not well-formed Unicode (it has a lone surrogate)`,
-    );
-  }
-  const kind = toWireValue(type as VariableType, value) as WireValueKind;
-  if (kind.case === "integerValue" && (kind.value > INT64_MAX || kind.value < INT64_MIN)) {
-    // int64 cannot carry it. A number goes as a float, which the server refuses as outside
-    // the safe range (or accepts, for a float variable); a bigint that large is refused here
-    // by the shared type system, as every backend refuses it.
-    if (typeof value === "number") return { case: "floatValue", value };
-    normalizeValue("integer", value, {}, identifier);
-  }
-  return kind;
-}
-
-const INT64_MAX = 2n ** 63n - 1n;
-const INT64_MIN = -(2n ** 63n);
-
-function isWellFormed(text: string): boolean {
-  // String.prototype.isWellFormed is Node 20+, but its typings need lib ES2024.
-  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
-}
-
-/**
- * The type whose wire field a value's JavaScript kind suggests. The server accepts a number
- * sent as a float for an integer variable, and text sent as a string for a choice or module,
- * so this field is right for every type the value could belong to.
- */
-function typeOfKind(value: unknown): VariableType {
-  if (typeof value === "bigint") return "integer";
-  if (typeof value === "string") return "string";
-  if (typeof value === "boolean") return "boolean";
-  if (Array.isArray(value) || ArrayBuffer.isView(value)) return "embedding";
-  if (typeof value === "object" && value !== null) return "tensor";
-  return "float";
-}
-
-function encodeConstraints(type: string, constraints: unknown): string {
-  if (!isVariableType(type)) {
-    // The server refuses the type first; the constraints only need to travel.
-    return constraints === undefined || constraints === null ? "" : (JSON.stringify(constraints) ?? "");
-  }
-  const validated = validateConstraints(type, constraints);
-  return Object.keys(validated).length === 0 ? "" : JSON.stringify(validated);
-}
-
-function encodeMetadata(metadata: unknown): string {
-  if (metadata === undefined) return "";
-  const normalized = normalizeMetadata(metadata);
-  return Object.keys(normalized).length === 0 ? "" : JSON.stringify(normalized);
 }
 
 function entriesOf(updates: Updates): [string, unknown][] {
