@@ -49,7 +49,8 @@ export function endCall(
   logger: BridgeServerLogger,
   procedure: string,
 ): void {
-  stream.once("wantTrailers", () => {
+  // Asked for once: `on` spares the wrapper `once` makes per call.
+  stream.on("wantTrailers", () => {
     try {
       stream.sendTrailers(trailers);
     } catch (sendError) {

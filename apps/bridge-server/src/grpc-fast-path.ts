@@ -137,6 +137,9 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       implementation,
       encodeEnvelope: RESPONSE_ENCODERS.get(method.localName) as UnaryRoute["encodeEnvelope"],
       decode: REQUEST_DECODERS.get(method.localName),
+      onStreamError: (error) => {
+        options.logger.debug({ err: error, procedure: method.localName }, "call ended by the client");
+      },
     };
     handlers.set(`/${BridgeService.typeName}/${method.name}`, (stream, timeoutMs, response) => {
       new UnaryCall(stream, route, context, response, timeoutMs);
@@ -204,6 +207,11 @@ interface UnaryRoute {
   readonly encodeEnvelope: ((result: unknown) => Buffer | undefined) | undefined;
   /** Reads the request without protobuf-es; undefined (or its undefined) for fromBinary. */
   readonly decode: ((bytes: Uint8Array) => unknown) | undefined;
+  /**
+   * Listens for errors of a call's stream (a reset, a broken connection), which end the call;
+   * without a listener they would be thrown. One per method, shared by its calls.
+   */
+  readonly onStreamError: (error: Error) => void;
 }
 
 /** What every unary call of one server shares. */
@@ -237,13 +245,10 @@ class UnaryCall implements EnvelopeReaderHandlers {
   ) {
     this.reader = createEnvelopeReader(this, context.readerOptions);
     stream.on("data", this.reader.push);
-    stream.once("end", () => this.onRequestEnd());
-    // A stream error (a reset, a broken connection) ends the call; without a listener it
-    // would be thrown.
-    stream.on("error", (error) => {
-      context.logger.debug({ err: error, procedure: route.method.localName }, "call ended by the client");
-    });
-    stream.once("close", () => this.onClose());
+    // `end` and `close` come once: `on` spares the wrapper `once` makes per call.
+    stream.on("end", () => this.onRequestEnd());
+    stream.on("error", route.onStreamError);
+    stream.on("close", () => this.onClose());
     this.deadline =
       timeoutMs === undefined
         ? undefined
