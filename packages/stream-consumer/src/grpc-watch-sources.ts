@@ -47,10 +47,12 @@ export function createGrpcWatchStreamOpener(connection: GrpcConnection): WatchSt
 
 /**
  * A decoder of `WatchStreamResponse` that decodes the events of one revision once for all the
- * watches of a stream. A change fans out as one message per watch, each the watch id (field 1)
- * followed by the same encoded `WatchEvents` (field 2): when a message has exactly that shape
- * and its events bytes equal the previous message's, the previous decoded `WatchEvents` is
- * reused (the consumer only reads it). Every other message is decoded in full.
+ * watches of a stream. A change reaches the watches as one message naming them all
+ * (`also_watch_ids`, for watches created with `share_events`) or as one message per watch, each
+ * the watch id (field 1) followed by the same encoded `WatchEvents` (field 2): when a message
+ * has that shape (with any `also_watch_ids` after) and its events bytes equal the previous
+ * message's, the previous decoded `WatchEvents` is reused (the consumer only reads it). Every
+ * other message is decoded in full.
  */
 export function createWatchStreamResponseDecoder(): (bytes: Uint8Array) => WatchStreamResponse {
   const decodeEvents = createSharedEventsDecoder();
@@ -60,7 +62,8 @@ export function createWatchStreamResponseDecoder(): (bytes: Uint8Array) => Watch
     return {
       $typeName: "statebridge.v1.WatchStreamResponse",
       watchId: shape.watchId,
-      kind: { case: "events", value: decodeEvents(bytes, shape.eventsStart) },
+      kind: { case: "events", value: decodeEvents(bytes, shape.eventsStart, shape.eventsEnd) },
+      alsoWatchIds: shape.alsoWatchIds,
     };
   };
 }
@@ -78,7 +81,7 @@ export function createWatchVariablesResponseDecoder(): (bytes: Uint8Array) => Wa
       if (length !== undefined && length.end + length.value === bytes.byteLength) {
         return {
           $typeName: "statebridge.v1.WatchVariablesResponse",
-          kind: { case: "events", value: decodeEvents(bytes, length.end) },
+          kind: { case: "events", value: decodeEvents(bytes, length.end, bytes.byteLength) },
         };
       }
     }
@@ -87,14 +90,14 @@ export function createWatchVariablesResponseDecoder(): (bytes: Uint8Array) => Wa
 }
 
 /**
- * Decodes the `WatchEvents` from `start` to the end of `bytes`, reusing the last decoded one
+ * Decodes the `WatchEvents` from `start` to `end` of `bytes`, reusing the last decoded one
  * when the bytes are equal (and marking it shared, see `markSharedWatchEvents`).
  */
-function createSharedEventsDecoder(): (bytes: Uint8Array, start: number) => WatchEvents {
+function createSharedEventsDecoder(): (bytes: Uint8Array, start: number, end: number) => WatchEvents {
   let previousBytes: Buffer | undefined;
   let previousEvents: WatchEvents | undefined;
-  return (bytes, start) => {
-    const eventsBytes = Buffer.from(bytes.buffer, bytes.byteOffset + start, bytes.byteLength - start);
+  return (bytes, start, end) => {
+    const eventsBytes = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
     if (previousEvents !== undefined && previousBytes?.equals(eventsBytes)) {
       markSharedWatchEvents(previousEvents);
       return previousEvents;
@@ -115,34 +118,60 @@ function createSharedEventsDecoder(): (bytes: Uint8Array, start: number) => Watc
 const VARIABLES_EVENTS_TAG = (1 << 3) | 2;
 const WATCH_ID_TAG = (1 << 3) | 2;
 const EVENTS_TAG = (2 << 3) | 2;
+const ALSO_WATCH_IDS_TAG = (6 << 3) | 2;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** The parts of a `watch_id` + `events` + `also_watch_ids` message. */
+interface EventsShape {
+  readonly watchId: string;
+  readonly eventsStart: number;
+  readonly eventsEnd: number;
+  readonly alsoWatchIds: string[];
+}
+
 /**
- * Where the events of a `watch_id` + `events` message start, and its watch id; `undefined`
- * for any other layout (which the full decoder then reads).
+ * Where the events of a `watch_id` + `events` (+ `also_watch_ids`) message are, and its watch
+ * ids; `undefined` for any other layout (which the full decoder then reads).
  */
-function eventsShape(
-  bytes: Uint8Array,
-): { readonly watchId: string; readonly eventsStart: number } | undefined {
+function eventsShape(bytes: Uint8Array): EventsShape | undefined {
   let offset = 0;
   let watchId = "";
   if (bytes[offset] === WATCH_ID_TAG) {
-    const length = readVarint(bytes, offset + 1);
-    if (length === undefined) return undefined;
-    const start = length.end;
-    const end = start + length.value;
-    if (end > bytes.byteLength) return undefined;
-    try {
-      watchId = utf8.decode(bytes.subarray(start, end));
-    } catch {
-      return undefined;
-    }
-    offset = end;
+    const field = readString(bytes, offset + 1);
+    if (field === undefined) return undefined;
+    watchId = field.value;
+    offset = field.end;
   }
   if (bytes[offset] !== EVENTS_TAG) return undefined;
   const length = readVarint(bytes, offset + 1);
-  if (length === undefined || length.end + length.value !== bytes.byteLength) return undefined;
-  return { watchId, eventsStart: length.end };
+  if (length === undefined) return undefined;
+  const eventsEnd = length.end + length.value;
+  if (eventsEnd > bytes.byteLength) return undefined;
+  const alsoWatchIds: string[] = [];
+  for (offset = eventsEnd; offset < bytes.byteLength; ) {
+    if (bytes[offset] !== ALSO_WATCH_IDS_TAG) return undefined;
+    const field = readString(bytes, offset + 1);
+    if (field === undefined) return undefined;
+    alsoWatchIds.push(field.value);
+    offset = field.end;
+  }
+  return { watchId, eventsStart: length.end, eventsEnd, alsoWatchIds };
+}
+
+/** A length-prefixed UTF-8 string whose length starts at `offset`; `undefined` if malformed. */
+function readString(
+  bytes: Uint8Array,
+  offset: number,
+): { readonly value: string; readonly end: number } | undefined {
+  const length = readVarint(bytes, offset);
+  if (length === undefined) return undefined;
+  const end = length.end + length.value;
+  if (end > bytes.byteLength) return undefined;
+  try {
+    return { value: utf8.decode(bytes.subarray(length.end, end)), end };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A varint of at most 4 bytes (a length below 256 MiB) at `offset`. */

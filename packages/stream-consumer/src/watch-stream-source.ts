@@ -1,10 +1,16 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import type { BridgeService, WatchStreamRequestSchema, WatchStreamResponse } from "@statebridge/proto";
+import type {
+  BridgeService,
+  WatchEvents,
+  WatchStreamRequestSchema,
+  WatchStreamResponse,
+} from "@statebridge/proto";
 import { StateError } from "@statebridge/state-provider";
 import { stateErrorFromErrorDetail } from "./connect-errors.js";
 import { createMessageChannel, type MessageChannel } from "./message-channel.js";
 import { announcedIntervalMs, createSilenceMonitor, type SilenceWatch } from "./silence-monitor.js";
+import { markSharedWatchEvents } from "./watch-events.js";
 import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchStreamSource}. */
@@ -39,6 +45,12 @@ export interface WatchStreamSourceOptions {
    * Default 1,000.
    */
   readonly lingerMs?: number;
+  /**
+   * Whether watches are created with `share_events`, so that a change reaching several of
+   * them comes as one message naming them all (decoded once) instead of one per watch.
+   * Default true; false asks for one message per watch, as servers before it sent.
+   */
+  readonly shareEvents?: boolean;
 }
 
 type Request = MessageInitShape<typeof WatchStreamRequestSchema>;
@@ -150,6 +162,14 @@ export function createWatchStreamSource(
     const { watchId, kind } = response;
     const announced = announcedIntervalMs(kind);
     if (announced > 0) stream.silence?.allow(announced * (options.missedHeartbeats ?? 3));
+    if (kind.case === "events" && response.alsoWatchIds.length > 0) {
+      // One message for several watches: each gets the events in this place of its own order,
+      // decoded once for all (each watch still gets events of its own, see decodeWatchEvents).
+      markSharedWatchEvents(kind.value);
+      deliverEvents(stream, watchId, kind.value);
+      for (const also of response.alsoWatchIds) deliverEvents(stream, also, kind.value);
+      return;
+    }
     // Stream-wide heartbeats, and late messages of a watch already cancelled, only prove
     // the stream alive.
     const channel = stream.channels.get(watchId);
@@ -184,15 +204,26 @@ export function createWatchStreamSource(
       default:
         return;
     }
-    if (channel.size > options.maxQueuedMessages) {
-      release(stream, watchId, channel);
-      channel.fail(
-        new StateError(
-          "resource_exhausted",
-          `the watcher is too slow: more than ${options.maxQueuedMessages} messages were waiting for it`,
-        ),
-      );
-    }
+    checkBacklog(stream, watchId, channel);
+  }
+
+  function deliverEvents(stream: SharedStream, watchId: string, events: WatchEvents): void {
+    const channel = stream.channels.get(watchId);
+    if (channel === undefined) return;
+    channel.push({ kind: "events", events });
+    checkBacklog(stream, watchId, channel);
+  }
+
+  /** Cuts off a watch whose watcher has more messages waiting than it may. */
+  function checkBacklog(stream: SharedStream, watchId: string, channel: MessageChannel<WatchMessage>): void {
+    if (channel.size <= options.maxQueuedMessages) return;
+    release(stream, watchId, channel);
+    channel.fail(
+      new StateError(
+        "resource_exhausted",
+        `the watcher is too slow: more than ${options.maxQueuedMessages} messages were waiting for it`,
+      ),
+    );
   }
 
   /** Forgets a watch and cancels it on the server; the stream ends a while after the last one. */
@@ -236,6 +267,7 @@ export function createWatchStreamSource(
               ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
               incarnation: request.incarnation ?? "",
               heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
+              shareEvents: options.shareEvents ?? true,
             },
           },
         });

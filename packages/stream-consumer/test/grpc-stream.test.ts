@@ -308,6 +308,9 @@ describe("direct gRPC watch sources", () => {
       { watchId: "w3", kind: { case: "heartbeat", value: { revision: 4n } } },
       { watchId: "w4", kind: { case: "ended", value: {} } },
       { watchId: "w5", kind: changes(5, ["a", 2]).kind as never },
+      { watchId: "w6", kind: events, alsoWatchIds: ["w7", "é".repeat(70), ""] },
+      { kind: events, alsoWatchIds: ["w8"] },
+      { watchId: "w9", kind: { case: "heartbeat", value: { revision: 4n } }, alsoWatchIds: ["w10"] },
     ];
     const decoded = messages.map((init) => {
       const bytes = toBinary(WatchStreamResponseSchema, create(WatchStreamResponseSchema, init));
@@ -326,6 +329,24 @@ describe("direct gRPC watch sources", () => {
     expect(decoded[1]?.kind.value).toBe(decoded[0]?.kind.value);
     expect(decoded[2]?.kind.value).toBe(decoded[0]?.kind.value);
     expect(decoded[5]?.kind.value).not.toBe(decoded[0]?.kind.value);
+    // One message naming several watches: its events are still those of the earlier equal bytes.
+    expect(decoded[6]?.kind.value).not.toBe(decoded[5]?.kind.value);
+    expect(decoded[7]?.kind.value).toBe(decoded[6]?.kind.value);
+  });
+
+  it("the decoder of a multiplexed stream reads a shared message followed by another field in full", () => {
+    const decode = createWatchStreamResponseDecoder();
+    const events = changes(4, ["a", 1.5]).kind as never;
+    const init = { watchId: "w1", kind: events, alsoWatchIds: ["w2"] };
+    const bytes = toBinary(WatchStreamResponseSchema, create(WatchStreamResponseSchema, init));
+    // An unknown field 15 (varint 1) after also_watch_ids: not the fast layout.
+    const withUnknown = new Uint8Array([...bytes, (15 << 3) | 0, 1]);
+    const decoded = decode(withUnknown);
+    expect(decoded.alsoWatchIds).toEqual(["w2"]);
+    expect(decoded.$unknown).toHaveLength(1);
+    expect(
+      equals(WatchStreamResponseSchema, decoded, fromBinary(WatchStreamResponseSchema, withUnknown)),
+    ).toBe(true);
   });
 
   it("the decoder of per-watch streams shares equal events across streams and reads heartbeats in full", () => {

@@ -77,6 +77,11 @@ describe("slow consumers are cut off and catch up on every stream mode", () => {
         ...(direct ? { connection: { sessionManager: watcherConnection.sessionManager } } : {}),
         streams,
         reconnect: { baseDelayMs: 10, maxDelayMs: 200, maxFailures: 1_000 },
+        // A multiplexed stream carries each write once for all eight watchers (share_events):
+        // the client keeps up with the wire, the server's queue stays short, and the backlog
+        // waits in each watcher's queue on the client, whose limit then cuts the watcher off.
+        // Below the 3,000 writes, so that it does; a per-watch stream is paused long before.
+        maxQueuedMessages: 1_000,
       });
       consumers.push(consumer);
 
