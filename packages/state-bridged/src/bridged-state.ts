@@ -1,18 +1,16 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, createClient, type Transport } from "@connectrpc/connect";
-import { BridgeService, type VariableUpdateSchema, type Variable as WireVariable } from "@statebridge/proto";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { BridgeService, type VariableUpdateSchema } from "@statebridge/proto";
 import {
   assertExpectedVersion,
   assertVariableName,
   assertVariableType,
   type Capabilities,
-  compileGlob,
   createExport,
   describe,
   type ExportDocument,
   type GetOptions,
   isStateError,
-  isVariableType,
   parseExport,
   type RegisteredVariable,
   type RegisterOptions,
@@ -31,14 +29,15 @@ import {
   type WatchInfo,
 } from "@statebridge/state-provider";
 import type { GrpcConnection, StreamWatchOptions } from "@statebridge/stream-consumer";
+import { assertOpen, type BridgedCore } from "./bridged-core.js";
 import { type BridgedSettings, type BridgedStateOptions, resolveOptions } from "./bridged-state-options.js";
-import { type CallPolicy, createCallPolicy } from "./call-policy.js";
+import { createCallPolicy } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
 import { createPreEncodedImportRequest } from "./import-encoding.js";
-import { createNearCache, type NearCache } from "./near-cache.js";
-import { createSessionGuard, type SessionGuard } from "./session-guard.js";
+import { createNearCache } from "./near-cache.js";
+import { createSessionGuard } from "./session-guard.js";
 import { createBridgeTransport } from "./transport.js";
-import { createTypeCache, type TypeCache } from "./type-cache.js";
+import { createTypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 import {
   type Encoding,
@@ -49,14 +48,17 @@ import {
   isWellFormed,
   type WireValueKind,
 } from "./value-encoding.js";
-import { type BridgedWatches, createBridgedWatches } from "./watch.js";
 import {
-  metadataFromJson,
-  typeOf,
-  valueFromWire,
-  variableFromWire,
-  variableToWire,
-} from "./wire-variable.js";
+  fetchVariable,
+  listVariables,
+  ownEntry,
+  readMany,
+  readValue,
+  readVariable,
+  requireVariable,
+} from "./variable-reads.js";
+import { type BridgedWatches, createBridgedWatches } from "./watch.js";
+import { metadataFromJson, typeOf, variableFromWire, variableToWire } from "./wire-variable.js";
 
 /**
  * A BridgedState: a {@link StateProvider} that also tells which session it got. The factory
@@ -135,20 +137,11 @@ class BridgedState implements BridgedStateProvider {
   created = false;
   incarnation = "";
   store: BridgedStoreInfo = Object.freeze({ kind: "", persistence: false, distribution: false });
-  readonly #session: SessionGuard;
   capabilities: Capabilities;
   readonly requiresBridge = true;
-  readonly #client: Client<typeof BridgeService>;
-  readonly #unary: UnaryCaller;
-  readonly #policy: CallPolicy;
-  readonly #types: TypeCache = createTypeCache();
+  readonly #core: BridgedCore;
   readonly #watches: BridgedWatches;
-  /** The near cache, when `cache` is on. */
-  readonly #cache: NearCache | undefined;
-  readonly #source: string;
   readonly #closeTransport: () => void;
-  /** Whether every unary call is encoded in binary (the provider's own gRPC connection). */
-  readonly #binaryWire: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -160,13 +153,9 @@ class BridgedState implements BridgedStateProvider {
     connection: GrpcConnection | undefined,
   ) {
     this.sessionId = settings.sessionId;
-    this.#binaryWire = binaryWire;
-    this.#unary = unary;
-    this.#source = settings.source;
     this.#closeTransport = closeTransport;
-    this.#client = createClient(BridgeService, transport);
-    this.#session = createSessionGuard(settings.sessionId);
-    this.#policy = this.#session.wrap(
+    const session = createSessionGuard(settings.sessionId);
+    const policy = session.wrap(
       createCallPolicy({
         deadlineMs: settings.deadlineMs,
         retry: settings.retry,
@@ -174,11 +163,10 @@ class BridgedState implements BridgedStateProvider {
         label: `the BridgedState of session ${settings.sessionId}`,
       }),
     );
-    const policy = this.#policy;
     const watchContext = {
       sessionId: settings.sessionId,
       incarnation: () => this.incarnation,
-      client: this.#client,
+      client: createClient(BridgeService, transport),
       transport,
       ...(connection === undefined ? {} : { connection }),
       translateError: (error: unknown) =>
@@ -189,21 +177,31 @@ class BridgedState implements BridgedStateProvider {
     this.#watches = createBridgedWatches(watchContext);
     // The cache's watches have a consumer (and so a multiplexed stream) of their own: they are
     // not the user's, and listWatchers() does not show them.
-    this.#cache =
+    const cache =
       settings.cache === undefined
         ? undefined
         : createNearCache({
             watches: createBridgedWatches(watchContext),
-            onWatchError: (error) => this.#session.observe(error),
+            onWatchError: (error) => session.observe(error),
             options: settings.cache,
           });
+    this.#core = {
+      sessionId: settings.sessionId,
+      source: settings.source,
+      unary,
+      policy,
+      session,
+      types: createTypeCache(),
+      cache,
+      binaryWire,
+    };
     this.capabilities = Object.freeze({
       atomicUpdates: true,
       compareAndSet: true,
       watch: this.#watches.supported,
       persistence: false,
       distribution: true,
-      linearizableReads: this.#cache === undefined,
+      linearizableReads: cache === undefined,
     });
   }
 
@@ -214,10 +212,10 @@ class BridgedState implements BridgedStateProvider {
   async initialize(): Promise<void> {
     const sessionId = this.sessionId;
     const [response, ping] = await Promise.all([
-      this.#policy.idempotent((call) =>
-        this.#unary(BridgeService.method.initializeSession, { sessionId }, call),
+      this.#core.policy.idempotent((call) =>
+        this.#core.unary(BridgeService.method.initializeSession, { sessionId }, call),
       ),
-      this.#policy.idempotent((call) => this.#unary(BridgeService.method.ping, {}, call)),
+      this.#core.policy.idempotent((call) => this.#core.unary(BridgeService.method.ping, {}, call)),
     ]);
     this.created = response.created;
     this.incarnation = response.session?.incarnation ?? "";
@@ -237,7 +235,7 @@ class BridgedState implements BridgedStateProvider {
     initial: unknown,
     options: RegisterOptions = {},
   ): Promise<RegisteredVariable> {
-    this.#assertOpen();
+    assertOpen(this.#core);
     // Fields the wire cannot carry faithfully are checked with the shared type system, the
     // same code the server runs: a non-string name or type would be coerced to text, a lone
     // surrogate replaced by U+FFFD in UTF-8, and JSON would turn NaN into null or drop a
@@ -250,8 +248,8 @@ class BridgedState implements BridgedStateProvider {
     }
     const constraintsJson = encodeConstraints(type, options.constraints);
     const metadataJson = encodeMetadata(options.metadata);
-    const response = await this.#policy.once((call) =>
-      this.#unary(
+    const response = await this.#core.policy.once((call) =>
+      this.#core.unary(
         BridgeService.method.registerVariable,
         {
           sessionId: this.sessionId,
@@ -261,16 +259,16 @@ class BridgedState implements BridgedStateProvider {
           constraintsJson,
           metadataJson,
           description: description ?? "",
-          source: this.#source,
+          source: this.#core.source,
         },
         call,
       ),
     );
     const variable = requireVariable(response.variable);
     // A name cached for a variable deleted elsewhere is now another variable's.
-    this.#cache?.forget(variable.name);
+    this.#core.cache?.forget(variable.name);
     const registeredType = typeOf(variable);
-    this.#types.remember({ id: variable.id, name: variable.name, type: registeredType });
+    this.#core.types.remember({ id: variable.id, name: variable.name, type: registeredType });
     return Object.freeze({
       id: variable.id,
       name: variable.name,
@@ -280,44 +278,24 @@ class BridgedState implements BridgedStateProvider {
     });
   }
 
-  async get(identifier: string, options?: GetOptions): Promise<VariableValue> {
-    if (this.#cache === undefined) return valueFromWire(await this.#fetchVariable(identifier));
-    return (this.#cached(identifier, options) ?? (await this.#fetchCached(identifier))).value;
+  get(identifier: string, options?: GetOptions): Promise<VariableValue> {
+    return readValue(this.#core, identifier, options);
   }
 
-  async getVariable(identifier: string, options?: GetOptions): Promise<Variable> {
-    if (this.#cache === undefined) return variableFromWire(await this.#fetchVariable(identifier));
-    return this.#cached(identifier, options) ?? (await this.#fetchCached(identifier));
+  getVariable(identifier: string, options?: GetOptions): Promise<Variable> {
+    return readVariable(this.#core, identifier, options);
   }
 
-  /** The near cache's variable, unless there is none, it may not be served, or `fresh` is asked. */
-  #cached(identifier: string, options: GetOptions | undefined): Variable | undefined {
-    if (options?.fresh === true) return undefined;
-    const variable = (this.#cache as NearCache).lookup(identifier);
-    // A session learned ended by another call ends cached reads too.
-    if (variable !== undefined) this.#session.assertLive();
-    return variable;
+  getMany(identifiers: Iterable<string>, options?: GetOptions): Promise<Map<string, VariableValue>> {
+    return readMany(this.#core, identifiers, options);
   }
 
-  /** Reads a variable from the server and gives it to the near cache. */
-  async #fetchCached(identifier: string): Promise<Variable> {
-    const variable = variableFromWire(await this.#fetchVariable(identifier));
-    this.#cache?.observe(variable);
-    return variable;
-  }
-
-  async #fetchVariable(identifier: string): Promise<WireVariable> {
-    const sessionId = this.sessionId;
-    const response = await this.#policy.idempotent((call) =>
-      this.#unary(BridgeService.method.getVariable, { sessionId, identifier }, call),
-    );
-    const variable = requireVariable(response.variable);
-    this.#remember(variable);
-    return variable;
+  list(pattern?: string): Promise<Variable[]> {
+    return listVariables(this.#core, pattern);
   }
 
   async set(identifier: string, value: unknown, options: SetOptions = {}): Promise<number> {
-    const cache = this.#cache;
+    const cache = this.#core.cache;
     if (cache === undefined) return this.#set(identifier, value, options);
     try {
       const version = await this.#set(identifier, value, options);
@@ -331,28 +309,28 @@ class BridgedState implements BridgedStateProvider {
   }
 
   async #set(identifier: string, value: unknown, options: SetOptions): Promise<number> {
-    this.#assertOpen();
+    assertOpen(this.#core);
     const metadataJson = encodeMetadata(options.metadata);
     const expectedVersion =
       options.expectedVersion === undefined
         ? undefined
         : BigInt(assertExpectedVersion(options.expectedVersion));
     const send = (kind: WireValueKind) =>
-      this.#policy.once((call) =>
-        this.#unary(
+      this.#core.policy.once((call) =>
+        this.#core.unary(
           BridgeService.method.setVariable,
           {
             sessionId: this.sessionId,
             identifier,
             value: { kind },
             metadataJson,
-            source: this.#source,
+            source: this.#core.source,
             ...(expectedVersion === undefined ? {} : { expectedVersion }),
           },
           call,
         ),
       );
-    const encoding = encodeFor(this.#types, identifier, value);
+    const encoding = encodeFor(this.#core.types, identifier, value);
     let response: Awaited<ReturnType<typeof send>>;
     try {
       response = await send(encoding.kind);
@@ -361,65 +339,14 @@ class BridgedState implements BridgedStateProvider {
       // the value in a field the server refuses; a refused write changed nothing, so it is
       // safe to send once more in the field the value's own kind suggests.
       if (!encoding.fromCache || !isStateError(error, "invalid_value")) throw error;
-      this.#types.forget(identifier);
+      this.#core.types.forget(identifier);
       response = await send(encoding.fallback);
     }
     return Number(response.version);
   }
 
-  async getMany(identifiers: Iterable<string>, options?: GetOptions): Promise<Map<string, VariableValue>> {
-    const requested = [...identifiers];
-    const cached = this.#cache === undefined ? undefined : this.#cachedMany(requested, options);
-    if (cached !== undefined) return cached;
-    const sessionId = this.sessionId;
-    const response = await this.#policy.idempotent((call) =>
-      this.#unary(BridgeService.method.getVariables, { sessionId, identifiers: requested }, call),
-    );
-    const missing = new Set(response.missing);
-    const values = new Map<string, VariableValue>();
-    for (const identifier of requested) {
-      if (values.has(identifier) || missing.has(identifier)) continue;
-      let variable = ownEntry(response.variables, identifier);
-      if (variable === undefined) {
-        // The decoded protobuf map is a plain object, which cannot hold a key like
-        // `__proto__`: such an identifier is read on its own.
-        try {
-          variable = await this.#fetchVariable(identifier);
-        } catch (error) {
-          if (isStateError(error, "not_found")) continue;
-          throw error;
-        }
-      }
-      this.#remember(variable);
-      if (this.#cache === undefined) {
-        values.set(identifier, valueFromWire(variable));
-      } else {
-        const full = variableFromWire(variable);
-        this.#cache.observe(full);
-        values.set(identifier, full.value);
-      }
-    }
-    return values;
-  }
-
-  /** getMany() from the near cache, if it may serve every identifier; else undefined. */
-  #cachedMany(
-    requested: readonly string[],
-    options: GetOptions | undefined,
-  ): Map<string, VariableValue> | undefined {
-    if (options?.fresh === true || requested.length === 0) return undefined;
-    const values = new Map<string, VariableValue>();
-    for (const identifier of requested) {
-      const variable = (this.#cache as NearCache).lookup(identifier);
-      if (variable === undefined) return undefined;
-      values.set(identifier, variable.value);
-    }
-    this.#session.assertLive();
-    return values;
-  }
-
   async updateMany(updates: Updates, options: UpdateManyOptions = {}): Promise<UpdateManyResult> {
-    const cache = this.#cache;
+    const cache = this.#core.cache;
     if (cache === undefined) return this.#updateMany(updates, options);
     try {
       const result = await this.#updateMany(updates, options);
@@ -435,14 +362,14 @@ class BridgedState implements BridgedStateProvider {
   }
 
   async #updateMany(updates: Updates, options: UpdateManyOptions): Promise<UpdateManyResult> {
-    this.#assertOpen();
+    assertOpen(this.#core);
     const entries = entriesOf(updates);
     const metadataJson = encodeMetadata(options.metadata);
     const atomic = options.atomic === true;
-    const encodings = entries.map(([identifier, value]) => encodeFor(this.#types, identifier, value));
+    const encodings = entries.map(([identifier, value]) => encodeFor(this.#core.types, identifier, value));
     const send = (useFallback: boolean) =>
-      this.#policy.once((call) =>
-        this.#unary(
+      this.#core.policy.once((call) =>
+        this.#core.unary(
           BridgeService.method.setVariables,
           {
             sessionId: this.sessionId,
@@ -452,7 +379,7 @@ class BridgedState implements BridgedStateProvider {
             }),
             metadataJson,
             atomic,
-            source: this.#source,
+            source: this.#core.source,
           },
           call,
         ),
@@ -466,14 +393,14 @@ class BridgedState implements BridgedStateProvider {
         // The applied part cannot be undone, so a failure caused by a stale cached type is
         // reported as is; forgetting the type lets the caller's retry succeed.
         for (const [identifier, failure] of error.failures) {
-          if (failure.code === "invalid_value") this.#types.forget(identifier);
+          if (failure.code === "invalid_value") this.#core.types.forget(identifier);
         }
         throw error;
       }
       // An atomic batch that was refused changed nothing: like set(), retry once in the
       // fields the values' own kinds suggest if a cached type may have been stale.
       if (error.code !== "invalid_value" || !encodings.some((encoding) => encoding.fromCache)) throw error;
-      for (const [identifier] of entries) this.#types.forget(identifier);
+      for (const [identifier] of entries) this.#core.types.forget(identifier);
       response = await send(true);
     }
     const versions = new Map<string, number>();
@@ -485,57 +412,34 @@ class BridgedState implements BridgedStateProvider {
         // See getMany(): a key like `__proto__` cannot survive the decoded protobuf map, so
         // its version is read back.
         // Read without the traced getVariable(): one updateMany() is one operation event.
-        versions.set(identifier, Number((await this.#fetchVariable(identifier)).version));
+        versions.set(identifier, Number((await fetchVariable(this.#core, identifier)).version));
       }
     }
     return { revision: Number(response.revision), versions };
   }
 
-  async list(pattern?: string): Promise<Variable[]> {
-    this.#assertOpen();
-    // The pattern travels as text: anything else is refused exactly as the server's shared
-    // glob compiler would refuse it.
-    if (pattern !== undefined && typeof pattern !== "string") compileGlob(pattern);
-    const sessionId = this.sessionId;
-    const response = await this.#policy.idempotent((call) =>
-      this.#unary(
-        BridgeService.method.listVariables,
-        { sessionId, ...(pattern === undefined ? {} : { pattern }) },
-        call,
-      ),
-    );
-    return response.variables.map((wire) => {
-      const variable = variableFromWire(wire);
-      this.#types.remember(variable);
-      // Only moves cached entries forward; list() itself always asks the server, which alone
-      // knows of variables registered elsewhere.
-      this.#cache?.observe(variable);
-      return variable;
-    });
-  }
-
   async delete(identifier: string): Promise<void> {
     try {
-      await this.#policy.once((call) =>
-        this.#unary(
+      await this.#core.policy.once((call) =>
+        this.#core.unary(
           BridgeService.method.deleteVariable,
-          { sessionId: this.sessionId, identifier, source: this.#source },
+          { sessionId: this.sessionId, identifier, source: this.#core.source },
           call,
         ),
       );
     } finally {
-      this.#cache?.forget(identifier);
+      this.#core.cache?.forget(identifier);
     }
-    this.#types.forget(identifier);
+    this.#core.types.forget(identifier);
   }
 
   async export(): Promise<ExportDocument> {
     const sessionId = this.sessionId;
-    const response = await this.#policy.idempotent((call) =>
-      this.#unary(BridgeService.method.exportSession, { sessionId }, call),
+    const response = await this.#core.policy.idempotent((call) =>
+      this.#core.unary(BridgeService.method.exportSession, { sessionId }, call),
     );
     const variables = response.variables.map(variableFromWire);
-    for (const variable of variables) this.#types.remember(variable);
+    for (const variable of variables) this.#core.types.remember(variable);
     const document = createExport({
       sessionId: response.sessionId,
       revision: Number(response.revision),
@@ -548,18 +452,20 @@ class BridgedState implements BridgedStateProvider {
   async import(document: unknown): Promise<void> {
     // Parsed here so that a malformed document is refused with a precise `invalid_export`
     // naming its first problem, and so that values are sent in their types' own fields.
-    this.#assertOpen();
+    assertOpen(this.#core);
     const parsed = parseExport(document);
     const metadataJson = Object.keys(parsed.metadata).length === 0 ? "" : JSON.stringify(parsed.metadata);
     const request = { sessionId: this.sessionId, revision: parsed.revision, metadataJson };
-    const message = this.#binaryWire
+    const message = this.#core.binaryWire
       ? createPreEncodedImportRequest({ ...request, variables: parsed.variables })
       : { ...request, revision: BigInt(parsed.revision), variables: parsed.variables.map(variableToWire) };
-    await this.#policy.once((call) => this.#unary(BridgeService.method.importSession, message, call));
+    await this.#core.policy.once((call) =>
+      this.#core.unary(BridgeService.method.importSession, message, call),
+    );
     for (const variable of parsed.variables) {
-      this.#types.remember(variable);
-      this.#cache?.forget(variable.name);
-      this.#cache?.forget(variable.id);
+      this.#core.types.remember(variable);
+      this.#core.cache?.forget(variable.name);
+      this.#core.cache?.forget(variable.id);
     }
   }
 
@@ -568,18 +474,18 @@ class BridgedState implements BridgedStateProvider {
     watcher: Watcher,
     options: StreamWatchOptions = {},
   ): Promise<WatchHandle> {
-    this.#assertOpen();
-    if (!this.#policy.closed) this.#session.assertLive();
+    assertOpen(this.#core);
+    if (!this.#core.policy.closed) this.#core.session.assertLive();
     let handle: WatchHandle;
     try {
       handle = await this.#watches.watch([...identifiers], watcher, options);
     } catch (error) {
-      this.#session.observe(error);
+      this.#core.session.observe(error);
       throw error;
     }
     // A watch that ends with session_expired (its session ended, or was recreated) ends the
     // provider's session too.
-    void handle.done.then((error) => this.#session.observe(error));
+    void handle.done.then((error) => this.#core.session.observe(error));
     return handle;
   }
 
@@ -589,26 +495,15 @@ class BridgedState implements BridgedStateProvider {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#policy.close();
+      this.#core.policy.close();
       try {
-        await Promise.all([this.#watches.close(), this.#cache?.close()]);
+        await Promise.all([this.#watches.close(), this.#core.cache?.close()]);
       } finally {
-        this.#types.clear();
+        this.#core.types.clear();
         this.#closeTransport();
       }
     })();
     return this.#closing;
-  }
-
-  #assertOpen(): void {
-    if (this.#policy.closed)
-      throw new StateError("closed", `the BridgedState of session ${this.sessionId} is closed`);
-  }
-
-  #remember(variable: WireVariable): void {
-    if (isVariableType(variable.type)) {
-      this.#types.remember({ id: variable.id, name: variable.name, type: variable.type });
-    }
   }
 }
 
@@ -619,15 +514,4 @@ function entriesOf(updates: Updates): [string, unknown][] {
   }
   const record = updates as { readonly [identifier: string]: unknown };
   return Object.keys(record).map((identifier) => [identifier, record[identifier]]);
-}
-
-function requireVariable(variable: WireVariable | undefined): WireVariable {
-  if (variable === undefined)
-    throw new StateError("unavailable", "the bridge-server answered without the variable");
-  return variable;
-}
-
-/** Reads a key of a decoded protobuf map only if it is the map's own entry. */
-function ownEntry<T>(record: { readonly [key: string]: T }, key: string): T | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
