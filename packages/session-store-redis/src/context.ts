@@ -78,14 +78,17 @@ export function createStoreContext(
   connection: Connection,
   limits: StoreLimits,
 ): StoreContext {
-  // Every call needs a session's eight key names: kept for the sessions in use.
+  // Every call needs a session's eight key names: kept for the sessions in use, at most 1,024
+  // sessions of ids up to 256 characters (about 2 MiB at most; longer ids are not kept).
   const keyCache = new Map<string, SessionKeys>();
   const keysOf = (sessionId: string) => {
     let keys = keyCache.get(sessionId);
     if (keys === undefined) {
-      if (keyCache.size >= 4096) keyCache.clear();
       keys = sessionKeys(prefix, sessionId);
-      keyCache.set(sessionId, keys);
+      if (sessionId.length <= 256) {
+        if (keyCache.size >= 1024) keyCache.clear();
+        keyCache.set(sessionId, keys);
+      }
     }
     return keys;
   };
