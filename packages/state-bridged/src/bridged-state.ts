@@ -1,21 +1,14 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
-import { BridgeService, type VariableUpdateSchema } from "@statebridge/proto";
+import { BridgeService } from "@statebridge/proto";
 import {
-  assertExpectedVersion,
-  assertVariableName,
-  assertVariableType,
   type Capabilities,
   createExport,
-  describe,
   type ExportDocument,
   type GetOptions,
-  isStateError,
   parseExport,
   type RegisteredVariable,
   type RegisterOptions,
   type SetOptions,
-  StateError,
   type StateProvider,
   traceOperations,
   type UpdateManyOptions,
@@ -39,26 +32,10 @@ import { createSessionGuard } from "./session-guard.js";
 import { createBridgeTransport } from "./transport.js";
 import { createTypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
-import {
-  type Encoding,
-  encodeConstraints,
-  encodeFor,
-  encodeMetadata,
-  encodeValue,
-  isWellFormed,
-  type WireValueKind,
-} from "./value-encoding.js";
-import {
-  fetchVariable,
-  listVariables,
-  ownEntry,
-  readMany,
-  readValue,
-  readVariable,
-  requireVariable,
-} from "./variable-reads.js";
+import { listVariables, readMany, readValue, readVariable } from "./variable-reads.js";
+import { deleteVariable, registerVariable, setVariable, updateVariables } from "./variable-writes.js";
 import { type BridgedWatches, createBridgedWatches } from "./watch.js";
-import { metadataFromJson, typeOf, variableFromWire, variableToWire } from "./wire-variable.js";
+import { metadataFromJson, variableFromWire, variableToWire } from "./wire-variable.js";
 
 /**
  * A BridgedState: a {@link StateProvider} that also tells which session it got. The factory
@@ -93,8 +70,6 @@ export interface BridgedStoreInfo {
   /** Several bridge-servers serve the same sessions (behind a balancer, say). */
   readonly distribution: boolean;
 }
-
-type UpdateInit = MessageInitShape<typeof VariableUpdateSchema>;
 
 /**
  * Creates a BridgedState: a {@link StateProvider} whose session lives in a bridge-server, so
@@ -229,53 +204,13 @@ class BridgedState implements BridgedStateProvider {
     this.capabilities = Object.freeze({ ...this.capabilities, persistence: ping.persistence });
   }
 
-  async register(
+  register(
     name: string,
     type: VariableType,
     initial: unknown,
-    options: RegisterOptions = {},
+    options?: RegisterOptions,
   ): Promise<RegisteredVariable> {
-    assertOpen(this.#core);
-    // Fields the wire cannot carry faithfully are checked with the shared type system, the
-    // same code the server runs: a non-string name or type would be coerced to text, a lone
-    // surrogate replaced by U+FFFD in UTF-8, and JSON would turn NaN into null or drop a
-    // RegExp instead of refusing them.
-    if (typeof name !== "string" || !isWellFormed(name)) assertVariableName(name);
-    if (typeof type !== "string") assertVariableType(type);
-    const description = options.description;
-    if (description !== undefined && typeof description !== "string") {
-      throw new StateError("invalid_value", `description must be a string, got ${describe(description)}`);
-    }
-    const constraintsJson = encodeConstraints(type, options.constraints);
-    const metadataJson = encodeMetadata(options.metadata);
-    const response = await this.#core.policy.once((call) =>
-      this.#core.unary(
-        BridgeService.method.registerVariable,
-        {
-          sessionId: this.sessionId,
-          name,
-          type,
-          initialValue: { kind: encodeValue(name, type, initial) },
-          constraintsJson,
-          metadataJson,
-          description: description ?? "",
-          source: this.#core.source,
-        },
-        call,
-      ),
-    );
-    const variable = requireVariable(response.variable);
-    // A name cached for a variable deleted elsewhere is now another variable's.
-    this.#core.cache?.forget(variable.name);
-    const registeredType = typeOf(variable);
-    this.#core.types.remember({ id: variable.id, name: variable.name, type: registeredType });
-    return Object.freeze({
-      id: variable.id,
-      name: variable.name,
-      type: registeredType,
-      version: Number(variable.version),
-      revision: Number(response.revision),
-    });
+    return registerVariable(this.#core, name, type, initial, options);
   }
 
   get(identifier: string, options?: GetOptions): Promise<VariableValue> {
@@ -294,143 +229,16 @@ class BridgedState implements BridgedStateProvider {
     return listVariables(this.#core, pattern);
   }
 
-  async set(identifier: string, value: unknown, options: SetOptions = {}): Promise<number> {
-    const cache = this.#core.cache;
-    if (cache === undefined) return this.#set(identifier, value, options);
-    try {
-      const version = await this.#set(identifier, value, options);
-      cache.wrote(identifier, version);
-      return version;
-    } catch (error) {
-      // A write that failed may still have applied (a deadline): the cached entry goes.
-      cache.forget(identifier);
-      throw error;
-    }
+  set(identifier: string, value: unknown, options?: SetOptions): Promise<number> {
+    return setVariable(this.#core, identifier, value, options);
   }
 
-  async #set(identifier: string, value: unknown, options: SetOptions): Promise<number> {
-    assertOpen(this.#core);
-    const metadataJson = encodeMetadata(options.metadata);
-    const expectedVersion =
-      options.expectedVersion === undefined
-        ? undefined
-        : BigInt(assertExpectedVersion(options.expectedVersion));
-    const send = (kind: WireValueKind) =>
-      this.#core.policy.once((call) =>
-        this.#core.unary(
-          BridgeService.method.setVariable,
-          {
-            sessionId: this.sessionId,
-            identifier,
-            value: { kind },
-            metadataJson,
-            source: this.#core.source,
-            ...(expectedVersion === undefined ? {} : { expectedVersion }),
-          },
-          call,
-        ),
-      );
-    const encoding = encodeFor(this.#core.types, identifier, value);
-    let response: Awaited<ReturnType<typeof send>>;
-    try {
-      response = await send(encoding.kind);
-    } catch (error) {
-      // A stale cached type (the variable was replaced by one of another type elsewhere) puts
-      // the value in a field the server refuses; a refused write changed nothing, so it is
-      // safe to send once more in the field the value's own kind suggests.
-      if (!encoding.fromCache || !isStateError(error, "invalid_value")) throw error;
-      this.#core.types.forget(identifier);
-      response = await send(encoding.fallback);
-    }
-    return Number(response.version);
+  updateMany(updates: Updates, options?: UpdateManyOptions): Promise<UpdateManyResult> {
+    return updateVariables(this.#core, updates, options);
   }
 
-  async updateMany(updates: Updates, options: UpdateManyOptions = {}): Promise<UpdateManyResult> {
-    const cache = this.#core.cache;
-    if (cache === undefined) return this.#updateMany(updates, options);
-    try {
-      const result = await this.#updateMany(updates, options);
-      for (const [identifier, version] of result.versions) cache.wrote(identifier, version);
-      return result;
-    } catch (error) {
-      // Whatever applied or may have applied: those entries go.
-      if (updates instanceof Map || (typeof updates === "object" && updates !== null)) {
-        for (const [identifier] of entriesOf(updates)) cache.forget(identifier);
-      }
-      throw error;
-    }
-  }
-
-  async #updateMany(updates: Updates, options: UpdateManyOptions): Promise<UpdateManyResult> {
-    assertOpen(this.#core);
-    const entries = entriesOf(updates);
-    const metadataJson = encodeMetadata(options.metadata);
-    const atomic = options.atomic === true;
-    const encodings = entries.map(([identifier, value]) => encodeFor(this.#core.types, identifier, value));
-    const send = (useFallback: boolean) =>
-      this.#core.policy.once((call) =>
-        this.#core.unary(
-          BridgeService.method.setVariables,
-          {
-            sessionId: this.sessionId,
-            updates: entries.map(([identifier], index): UpdateInit => {
-              const encoding = encodings[index] as Encoding;
-              return { identifier, value: { kind: useFallback ? encoding.fallback : encoding.kind } };
-            }),
-            metadataJson,
-            atomic,
-            source: this.#core.source,
-          },
-          call,
-        ),
-      );
-    let response: Awaited<ReturnType<typeof send>>;
-    try {
-      response = await send(false);
-    } catch (error) {
-      if (!isStateError(error)) throw error;
-      if (error.code === "partial_failure") {
-        // The applied part cannot be undone, so a failure caused by a stale cached type is
-        // reported as is; forgetting the type lets the caller's retry succeed.
-        for (const [identifier, failure] of error.failures) {
-          if (failure.code === "invalid_value") this.#core.types.forget(identifier);
-        }
-        throw error;
-      }
-      // An atomic batch that was refused changed nothing: like set(), retry once in the
-      // fields the values' own kinds suggest if a cached type may have been stale.
-      if (error.code !== "invalid_value" || !encodings.some((encoding) => encoding.fromCache)) throw error;
-      for (const [identifier] of entries) this.#core.types.forget(identifier);
-      response = await send(true);
-    }
-    const versions = new Map<string, number>();
-    for (const [identifier] of entries) {
-      const version = ownEntry(response.versions, identifier);
-      if (version !== undefined) {
-        versions.set(identifier, Number(version));
-      } else {
-        // See getMany(): a key like `__proto__` cannot survive the decoded protobuf map, so
-        // its version is read back.
-        // Read without the traced getVariable(): one updateMany() is one operation event.
-        versions.set(identifier, Number((await fetchVariable(this.#core, identifier)).version));
-      }
-    }
-    return { revision: Number(response.revision), versions };
-  }
-
-  async delete(identifier: string): Promise<void> {
-    try {
-      await this.#core.policy.once((call) =>
-        this.#core.unary(
-          BridgeService.method.deleteVariable,
-          { sessionId: this.sessionId, identifier, source: this.#core.source },
-          call,
-        ),
-      );
-    } finally {
-      this.#core.cache?.forget(identifier);
-    }
-    this.#core.types.forget(identifier);
+  delete(identifier: string): Promise<void> {
+    return deleteVariable(this.#core, identifier);
   }
 
   async export(): Promise<ExportDocument> {
@@ -505,13 +313,4 @@ class BridgedState implements BridgedStateProvider {
     })();
     return this.#closing;
   }
-}
-
-function entriesOf(updates: Updates): [string, unknown][] {
-  if (updates instanceof Map) return [...updates];
-  if (typeof updates !== "object" || updates === null || Array.isArray(updates)) {
-    throw new StateError("invalid_value", `updates must be a Map or an object, got ${describe(updates)}`);
-  }
-  const record = updates as { readonly [identifier: string]: unknown };
-  return Object.keys(record).map((identifier) => [identifier, record[identifier]]);
 }
