@@ -2,10 +2,8 @@ import { createClient, type Transport } from "@connectrpc/connect";
 import { BridgeService } from "@statebridge/proto";
 import {
   type Capabilities,
-  createExport,
   type ExportDocument,
   type GetOptions,
-  parseExport,
   type RegisteredVariable,
   type RegisterOptions,
   type SetOptions,
@@ -26,16 +24,15 @@ import { assertOpen, type BridgedCore } from "./bridged-core.js";
 import { type BridgedSettings, type BridgedStateOptions, resolveOptions } from "./bridged-state-options.js";
 import { createCallPolicy } from "./call-policy.js";
 import { stateErrorOf } from "./error-translation.js";
-import { createPreEncodedImportRequest } from "./import-encoding.js";
 import { createNearCache } from "./near-cache.js";
 import { createSessionGuard } from "./session-guard.js";
+import { exportSession, importSession } from "./session-transfer.js";
 import { createBridgeTransport } from "./transport.js";
 import { createTypeCache } from "./type-cache.js";
 import { createConnectUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 import { listVariables, readMany, readValue, readVariable } from "./variable-reads.js";
 import { deleteVariable, registerVariable, setVariable, updateVariables } from "./variable-writes.js";
 import { type BridgedWatches, createBridgedWatches } from "./watch.js";
-import { metadataFromJson, variableFromWire, variableToWire } from "./wire-variable.js";
 
 /**
  * A BridgedState: a {@link StateProvider} that also tells which session it got. The factory
@@ -241,40 +238,12 @@ class BridgedState implements BridgedStateProvider {
     return deleteVariable(this.#core, identifier);
   }
 
-  async export(): Promise<ExportDocument> {
-    const sessionId = this.sessionId;
-    const response = await this.#core.policy.idempotent((call) =>
-      this.#core.unary(BridgeService.method.exportSession, { sessionId }, call),
-    );
-    const variables = response.variables.map(variableFromWire);
-    for (const variable of variables) this.#core.types.remember(variable);
-    const document = createExport({
-      sessionId: response.sessionId,
-      revision: Number(response.revision),
-      metadata: metadataFromJson(response.metadataJson),
-      variables,
-    });
-    return { ...document, exportedAt: Number(response.exportedAtMs) || document.exportedAt };
+  export(): Promise<ExportDocument> {
+    return exportSession(this.#core);
   }
 
-  async import(document: unknown): Promise<void> {
-    // Parsed here so that a malformed document is refused with a precise `invalid_export`
-    // naming its first problem, and so that values are sent in their types' own fields.
-    assertOpen(this.#core);
-    const parsed = parseExport(document);
-    const metadataJson = Object.keys(parsed.metadata).length === 0 ? "" : JSON.stringify(parsed.metadata);
-    const request = { sessionId: this.sessionId, revision: parsed.revision, metadataJson };
-    const message = this.#core.binaryWire
-      ? createPreEncodedImportRequest({ ...request, variables: parsed.variables })
-      : { ...request, revision: BigInt(parsed.revision), variables: parsed.variables.map(variableToWire) };
-    await this.#core.policy.once((call) =>
-      this.#core.unary(BridgeService.method.importSession, message, call),
-    );
-    for (const variable of parsed.variables) {
-      this.#core.types.remember(variable);
-      this.#core.cache?.forget(variable.name);
-      this.#core.cache?.forget(variable.id);
-    }
+  import(document: unknown): Promise<void> {
+    return importSession(this.#core, document);
   }
 
   async watch(
