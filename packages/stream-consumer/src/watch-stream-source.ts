@@ -1,11 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import type {
-  BridgeService,
-  WatchEvents,
-  WatchStreamRequestSchema,
-  WatchStreamResponse,
-} from "@statebridge/proto";
+import type { BridgeService, WatchStreamRequestSchema, WatchStreamResponse } from "@statebridge/proto";
 import { StateError } from "@statebridge/state-provider";
 import { stateErrorFromErrorDetail } from "./connect-errors.js";
 import { createMessageChannel, type MessageChannel } from "./message-channel.js";
@@ -166,8 +161,10 @@ export function createWatchStreamSource(
       // One message for several watches: each gets the events in this place of its own order,
       // decoded once for all (each watch still gets events of its own, see decodeWatchEvents).
       markSharedWatchEvents(kind.value);
-      deliverEvents(stream, watchId, kind.value);
-      for (const also of response.alsoWatchIds) deliverEvents(stream, also, kind.value);
+      // One message object for all: watches only read what a channel hands them.
+      const message: WatchMessage = { kind: "events", events: kind.value };
+      deliverEvents(stream, watchId, message);
+      for (const also of response.alsoWatchIds) deliverEvents(stream, also, message);
       return;
     }
     // Stream-wide heartbeats, and late messages of a watch already cancelled, only prove
@@ -207,10 +204,10 @@ export function createWatchStreamSource(
     checkBacklog(stream, watchId, channel);
   }
 
-  function deliverEvents(stream: SharedStream, watchId: string, events: WatchEvents): void {
+  function deliverEvents(stream: SharedStream, watchId: string, message: WatchMessage): void {
     const channel = stream.channels.get(watchId);
     if (channel === undefined) return;
-    channel.push({ kind: "events", events });
+    channel.push(message);
     checkBacklog(stream, watchId, channel);
   }
 
