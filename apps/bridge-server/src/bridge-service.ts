@@ -19,6 +19,7 @@ import {
   isVariableType,
   normalizeMetadata,
   StateError,
+  type Variable,
   type VariableType,
 } from "@statebridge/state-provider";
 import { missingSessionId, toConnectError } from "./error-translation.js";
@@ -128,9 +129,11 @@ export function createUnaryMethods(dependencies: UnaryServiceDependencies): Unar
       return { variable: toProtoVariable(variable), revision: int64(revision) };
     },
 
-    async getVariable(request) {
+    // Not async: the store's promise is mapped once, without an async frame and its extra
+    // promise per get (a missing session id still rejects, through the wrapper below).
+    getVariable(request) {
       const sessionId = requireSessionId(request.sessionId);
-      return { variable: toProtoVariable(await store.getVariable(sessionId, request.identifier)) };
+      return store.getVariable(sessionId, request.identifier).then(toGetVariableResponse);
     },
 
     async getVariables(request) {
@@ -315,16 +318,29 @@ function setVariablesResponse(revision: number, versions: ReadonlyMap<string, nu
   return response;
 }
 
-/** Wraps each method so that what it throws reaches the client through the one seam. */
+function toGetVariableResponse(variable: Variable) {
+  return { variable: toProtoVariable(variable) };
+}
+
+/**
+ * Wraps each method so that what it throws or rejects with reaches the client through the
+ * one seam. Each wrapped method returns a promise; not an async function, whose frame and
+ * await cost every call a promise and a microtask more.
+ */
 function translateErrors(methods: UnaryMethods, logger: BridgeServerLogger): UnaryMethods {
   const wrapped: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(methods) as [string, (request: unknown) => unknown][]) {
-    wrapped[name] = async (request: unknown) => {
+    const translate = (error: unknown): never => {
+      throw toConnectError(error, logger, { procedure: name });
+    };
+    wrapped[name] = (request: unknown) => {
+      let result: unknown;
       try {
-        return await method(request);
+        result = method(request);
       } catch (error) {
-        throw toConnectError(error, logger, { procedure: name });
+        return Promise.reject(toConnectError(error, logger, { procedure: name }));
       }
+      return Promise.resolve(result).then(undefined, translate);
     };
   }
   return wrapped as UnaryMethods;
