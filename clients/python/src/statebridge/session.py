@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 import grpc
 
@@ -15,21 +15,20 @@ from ._channel import ReplaceableSyncChannel, open_sync_channel, tls_settings
 from ._core import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_LENGTH,
-    MISSED_HEARTBEATS,
     READ_ATTEMPTS,
-    SessionCore,
     read_retry_delay,
     to_json,
 )
 from ._proto.statebridge.v1 import statebridge_pb2 as pb
+from ._session_watches import SessionWatches
 from ._status import connection_failed
 from .errors import StateError
 from .telemetry import traced
 from .models import Capabilities, SessionInfo, Variable, capabilities_from_wire, session_from_wire
-from .watch import AsyncWatch, OnStatus, ReconnectPolicy, Watch
+from .watch import Watch
 
 
-class SessionContext(CachedReads, SessionCore):
+class SessionContext(CachedReads, SessionWatches):
     """The variables of one bridge-server session, read, written and watched from Python.
 
     Creating a context gets or creates the session (``InitializeSession``). Every write
@@ -326,87 +325,6 @@ class SessionContext(CachedReads, SessionCore):
                 pb.DeleteVariableRequest(session_id=self._session_id, identifier=identifier, source=self._source),
             )
         self._forget(identifier)
-
-    # -- watching ---------------------------------------------------------------------------
-
-    @traced("watch_variables")
-    def watch_variables(
-        self,
-        identifiers: Iterable[str],
-        include_initial: bool = True,
-        from_revision: Optional[int] = None,
-        *,
-        heartbeat_interval: float = 5.0,
-        reconnect: ReconnectPolicy = ReconnectPolicy(),
-        on_status: Optional[OnStatus] = None,
-    ) -> Watch:
-        """Watches variables: returns a blocking iterator of :class:`~statebridge.WatchEvent`,
-        once the server has registered the watch, so that every change made after this call
-        returns is delivered.
-
-        With ``include_initial``, the current values arrive first (``initial`` events), then
-        every change after them. With ``from_revision``, every change after that revision
-        arrives instead (or ``resync`` events with current values if the server's history no
-        longer reaches back). A broken stream is reopened from the last revision seen, with
-        ``reconnect``'s backoff; a stream silent for three ``heartbeat_interval`` s is treated
-        as broken. No event is lost or repeated. The iterator raises StateError when the
-        watch cannot go on (``not_found`` for an unknown identifier, ``session_expired``,
-        ``unavailable`` after too many failures in a row).
-
-        ``on_status``, if given, is told the watch's connection state as it changes
-        (:class:`~statebridge.WatchStatus`: ``connected``, ``reconnecting`` with the attempt,
-        the delay and the error, ``resumed`` at a revision, ``gave_up`` with the final error),
-        so that a server gone for good shows at once rather than as silence. What it raises is
-        logged and changes nothing.
-        """
-        cursor = self._watch_cursor(
-            identifiers, include_initial, from_revision, heartbeat_interval, reconnect, on_status
-        )
-        self._check_open()
-
-        def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:
-            generation, stub = self._channels.current()
-            return stub.WatchVariables(request, metadata=self._call_metadata), lambda: self._channels.replace(generation)
-
-        watch = Watch(open_stream, self._translate, cursor, MISSED_HEARTBEATS * heartbeat_interval, self._watch_closed)
-        with self._watches_lock:
-            self._watches.add(watch)
-        return watch.start()
-
-    def watch_variables_async(
-        self,
-        identifiers: Iterable[str],
-        include_initial: bool = True,
-        from_revision: Optional[int] = None,
-        *,
-        heartbeat_interval: float = 5.0,
-        reconnect: ReconnectPolicy = ReconnectPolicy(),
-        on_status: Optional[OnStatus] = None,
-    ) -> AsyncWatch:
-        """Like :meth:`watch_variables`, as an asyncio iterator (``async for``) on its own
-        grpc.aio channel, closed with the watch. Call it from a running event loop; ``await``
-        the result (or enter it with ``async with``) to wait until the server has registered
-        the watch."""
-        cursor = self._watch_cursor(
-            identifiers, include_initial, from_revision, heartbeat_interval, reconnect, on_status
-        )
-        self._check_open()
-        from ._async_channel import ReplaceableAsyncChannel
-
-        channels = ReplaceableAsyncChannel(self._address, self._secure, self._channel_options, self._retire_grace)
-
-        def open_stream(request: pb.WatchVariablesRequest) -> tuple[Any, Callable[[], None]]:
-            generation, stub = channels.current()
-            return stub.WatchVariables(request, metadata=self._call_metadata), lambda: channels.replace(generation)
-
-        async def close_channel() -> None:
-            await channels.close()
-
-        return AsyncWatch(open_stream, self._translate, cursor, MISSED_HEARTBEATS * heartbeat_interval, close_channel)
-
-    def _watch_closed(self, watch: Watch) -> None:
-        with self._watches_lock:
-            self._watches.discard(watch)
 
     # -- sugar and lifetime -----------------------------------------------------------------
 
