@@ -7,8 +7,9 @@ import {
   type WatchStreamRequestSchema,
   type WatchStreamResponse,
 } from "@statebridge/proto";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from "../src/index.js";
+import { REDIS_AVAILABLE, REDIS_MISSING, type RedisServer, startRedisServer } from "./support-redis.js";
 import { wire } from "./support-values.js";
 
 // WatchCreate.share_events: a change reaching several opted-in watches of one multiplexed
@@ -245,5 +246,52 @@ describe.each(STREAM_PATHS)("WatchStream shared events ($name)", (path) => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(server?.store.stats().watchers).toBe(0);
+  });
+});
+
+describe.skipIf(!REDIS_AVAILABLE)(`WatchStream shared events on the Redis store (${REDIS_MISSING})`, () => {
+  let redis: RedisServer | undefined;
+  let server: BridgeServer | undefined;
+  let stream: ReturnType<typeof openStream> | undefined;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterEach(async () => {
+    stream?.close();
+    await server?.close();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("a change reaching three opted-in watches is one message naming all three", async () => {
+    server = await createBridgeServer({ host: "127.0.0.1", port: 0, storeUrl: `${redis?.url}/0` });
+    const path = STREAM_PATHS[0] as WirePath;
+    const client = createClient(BridgeService, path.createTransport(server.url));
+    await client.initializeSession({ sessionId: "redis-shared" });
+    await client.registerVariable({
+      sessionId: "redis-shared",
+      name: "x",
+      type: "integer",
+      initialValue: wire.integer(0),
+    });
+    stream = openStream(client);
+    for (const watchId of ["a", "b", "c", "marker"]) {
+      stream.create({ watchId, sessionId: "redis-shared", identifiers: ["x"], shareEvents: true });
+      await stream.until(createdOf(watchId));
+    }
+    await client.setVariable({ sessionId: "redis-shared", identifier: "x", value: wire.integer(5) });
+    // Wait for the change before cancelling: the Redis store delivers it asynchronously.
+    await stream.until((message) => message.kind.case === "events");
+    stream.cancel("marker");
+    await stream.until(endedOf("marker"));
+    const events = stream.all.filter((message) => message.kind.case === "events");
+    expect(events).toHaveLength(1);
+    expect([events[0]?.watchId, ...(events[0]?.alsoWatchIds ?? [])].sort()).toEqual([
+      "a",
+      "b",
+      "c",
+      "marker",
+    ]);
   });
 });
