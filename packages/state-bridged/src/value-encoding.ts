@@ -1,5 +1,6 @@
 import {
   isVariableType,
+  isWellFormed,
   normalizeMetadata,
   normalizeValue,
   StateError,
@@ -59,12 +60,6 @@ export function encodeValue(identifier: string, type: string, value: unknown): W
 
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
-
-/** Whether `text` has no lone surrogate, so that UTF-8 carries it unchanged. */
-export function isWellFormed(text: string): boolean {
-  // String.prototype.isWellFormed is Node 20+, but its typings need lib ES2024.
-  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
-}
 
 /**
  * The type whose wire field a value's JavaScript kind suggests. The server accepts a number

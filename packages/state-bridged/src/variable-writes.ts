@@ -6,6 +6,7 @@ import {
   assertVariableType,
   describe,
   isStateError,
+  isWellFormed,
   type RegisteredVariable,
   type RegisterOptions,
   type SetOptions,
@@ -22,7 +23,6 @@ import {
   encodeFor,
   encodeMetadata,
   encodeValue,
-  isWellFormed,
   type WireValueKind,
 } from "./value-encoding.js";
 import { fetchVariable, ownEntry, requireVariable } from "./variable-reads.js";

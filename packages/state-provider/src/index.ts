@@ -69,7 +69,7 @@ export {
   normalizeValue,
   valuesEqual,
 } from "./type-system.js";
-export { codePointLength } from "./unicode.js";
+export { codePointLength, isWellFormed } from "./unicode.js";
 export type {
   Constraints,
   JsonValue,
