@@ -1,0 +1,88 @@
+import { randomBytes } from "node:crypto";
+import type { SessionStore } from "@statebridge/session-store";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRedisSessionStore } from "../src/index.js";
+import { recorder, until } from "./support/listeners.js";
+import {
+  REDIS_MISSING,
+  type RedisServer,
+  redisServerBinary,
+  startRedisServer,
+} from "./support/redis-server.js";
+
+// A server's feed takes log entries from what the write scripts publish on the session's
+// channel, on a connection of its own, and reads the log only to fill gaps. These tests hold
+// what happens when that connection is lost.
+describe.skipIf(redisServerBinary === undefined)(`Redis store change feed (${REDIS_MISSING})`, () => {
+  let redis: RedisServer;
+  let raw: ReturnType<typeof createClient>;
+  const stores: SessionStore[] = [];
+  let prefix = "";
+  const open = async () => {
+    const store = await createRedisSessionStore({ url: redis.url, keyPrefix: prefix });
+    stores.push(store);
+    return store;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    raw = createClient({ url: redis.url });
+    await raw.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+  afterAll(async () => {
+    await raw?.destroy();
+    await redis?.stop();
+  });
+
+  it("a feed that loses its subscribing connection ends its watches with unavailable; a watch resumed from the last revision seen gets every write made meanwhile once, in order, and then live ones", async () => {
+    prefix = `feed-${randomBytes(4).toString("hex")}`;
+    const writer = await open();
+    const reader = await open();
+    await writer.initializeSession("s");
+    await writer.register("s", "x", "integer", 0);
+    const first = recorder();
+    await reader.watch("s", ["x"], first.listener);
+    const { revision: seen } = await writer.set("s", "x", 1);
+    await until(() => first.batches.at(-1)?.revision === seen, "the first write");
+
+    // Only the reader's feed has a subscribing connection.
+    expect(await raw.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"])).toBeGreaterThanOrEqual(1);
+    await until(() => first.ends.length > 0, "the watch to end");
+    expect(first.ends.map((error) => error.code)).toEqual(["unavailable"]);
+
+    const missed: number[] = [];
+    for (let value = 2; value <= 4; value++) missed.push((await writer.set("s", "x", value)).revision);
+    const resumed = recorder();
+    await until(async () => {
+      try {
+        await reader.watch("s", ["x"], resumed.listener, { fromRevision: seen });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "a watch to open again");
+    const { revision: live } = await writer.set("s", "x", 5);
+    await until(() => resumed.batches.at(-1)?.revision === live, "the live write");
+    expect(resumed.ends).toEqual([]);
+    expect(resumed.batches.map((batch) => batch.revision)).toEqual([...missed, live]);
+    expect(resumed.batches.map((batch) => batch.events[0]?.newValue)).toEqual([2, 3, 4, 5]);
+  });
+
+  it("a deleted session's watchers on another server end with session_expired saying so", async () => {
+    prefix = `feed-${randomBytes(4).toString("hex")}`;
+    const deleter = await open();
+    const watcher = await open();
+    await deleter.initializeSession("s");
+    await deleter.register("s", "x", "integer", 0);
+    const watched = recorder();
+    await watcher.watch("s", ["x"], watched.listener);
+    await deleter.deleteSession("s");
+    await until(() => watched.ends.length > 0, "the watch to end");
+    expect(watched.ends.map((error) => error.code)).toEqual(["session_expired"]);
+    expect(watched.ends[0]?.message).toContain("was deleted");
+  });
+});
