@@ -197,6 +197,12 @@ export class GrpcUnaryCall implements EnvelopeReaderHandlers {
     const error = this.readResponse((this.stream as http2.ClientHttp2Stream).rstCode);
     if (error === undefined) this.resolve(this.message);
     else this.reject(error);
+    // Node holds a closed stream (and so its listeners and this call) a while longer: what the
+    // call read is let go now, not promoted to the old generation with it.
+    this.first = undefined;
+    this.message = undefined;
+    this.responseHeaders = undefined;
+    this.trailers = undefined;
   }
 
   /**
