@@ -34,6 +34,11 @@ import {
 import type { BridgeServerLogger } from "./logger.js";
 import { decodeGetVariableRequest, decodeGetVariablesRequest } from "./request-decoding.js";
 import { oversizeRequestError } from "./request-size-limit.js";
+import { decodeSetVariableRequest, decodeSetVariablesRequest } from "./set-request-decoding.js";
+import {
+  encodeSetVariableResponseEnvelope,
+  encodeSetVariablesResponseEnvelope,
+} from "./set-response-encoding.js";
 import { observeRequest } from "./telemetry.js";
 import {
   encodeGetVariableResponseEnvelope,
@@ -72,7 +77,8 @@ const RESPONSE_CONTENT_TYPE = "application/grpc+proto";
 const MAX_NEGOTIATIONS_KEPT = 64;
 /**
  * Responses written without protobuf-es's writer, by method: each returns the whole envelope,
- * byte-equal to what `toBinary` frames (test/variable-encoding.test.ts), or undefined to leave
+ * byte-equal to what `toBinary` frames (test/variable-encoding.test.ts,
+ * test/set-response-encoding.test.ts), or undefined to leave
  * a message to protobuf-es.
  */
 const RESPONSE_ENCODERS: ReadonlyMap<string, (result: never) => Buffer | undefined> = new Map<
@@ -81,10 +87,13 @@ const RESPONSE_ENCODERS: ReadonlyMap<string, (result: never) => Buffer | undefin
 >([
   ["getVariable", encodeGetVariableResponseEnvelope],
   ["getVariables", encodeGetVariablesResponseEnvelope],
+  ["setVariable", encodeSetVariableResponseEnvelope],
+  ["setVariables", encodeSetVariablesResponseEnvelope],
 ]);
 /**
  * Requests read without protobuf-es's reflection, by method: each returns what `fromBinary`
- * returns (test/request-decoding.test.ts), or undefined to leave the bytes to it.
+ * returns (test/request-decoding.test.ts, test/set-request-decoding.test.ts), or undefined to
+ * leave the bytes to it.
  */
 const REQUEST_DECODERS: ReadonlyMap<string, (bytes: Uint8Array) => unknown> = new Map<
   string,
@@ -92,6 +101,8 @@ const REQUEST_DECODERS: ReadonlyMap<string, (bytes: Uint8Array) => unknown> = ne
 >([
   ["getVariable", decodeGetVariableRequest],
   ["getVariables", decodeGetVariablesRequest],
+  ["setVariable", decodeSetVariableRequest],
+  ["setVariables", decodeSetVariablesRequest],
 ]);
 
 /**

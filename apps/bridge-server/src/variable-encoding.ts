@@ -146,8 +146,11 @@ function writeVariable(buffer: Buffer, start: number, variable: Variable): numbe
   return offset;
 }
 
-/** The size of a Value's fields (a oneof: its case is written even when zero), or -1. */
-function valueMessageSize(value: Value): number {
+/**
+ * The size of a Value's fields (a oneof: its case is written even when zero), or -1 for a
+ * value left to protobuf-es. Shared with the other hand-written encoders (set, watch events).
+ */
+export function valueMessageSize(value: Value): number {
   if (value.$unknown !== undefined) return -1;
   const kind = value.kind;
   switch (kind.case) {
@@ -175,7 +178,8 @@ function valueMessageSize(value: Value): number {
   return -1;
 }
 
-function writeValue(buffer: Buffer, start: number, value: Value): number {
+/** Writes a Value's fields (sized by {@link valueMessageSize}) at `start`; returns the offset after them. */
+export function writeValue(buffer: Buffer, start: number, value: Value): number {
   let offset = start;
   const kind = value.kind;
   switch (kind.case) {
@@ -242,7 +246,7 @@ function tensorSize(tensor: TensorValue): number {
 }
 
 /** The varint size of an int64 (0 for zero, 10 for a negative), or -1 outside int64 or not a bigint. */
-function int64Size(value: bigint): number {
+export function int64Size(value: bigint): number {
   if (typeof value !== "bigint") return -1;
   if (value === 0n) return 0;
   if (value < 0n) return value < -TWO_TO_63 ? -1 : 10;
@@ -253,7 +257,8 @@ function int64Size(value: bigint): number {
   return size;
 }
 
-function writeInt64(buffer: Buffer, start: number, value: bigint): number {
+/** Writes an int64 (sized by {@link int64Size}) as protobuf's varint; returns the offset after it. */
+export function writeInt64(buffer: Buffer, start: number, value: bigint): number {
   if (value >= 0n && value <= MAX_SAFE_BIGINT) return writeVarint(buffer, start, Number(value));
   let offset = start;
   let rest = BigInt.asUintN(64, value);

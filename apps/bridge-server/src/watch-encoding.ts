@@ -9,6 +9,7 @@ import {
 } from "@statebridge/proto";
 import type { WatchEventBatch } from "@statebridge/session-store";
 import type { WatchEvent } from "@statebridge/state-provider";
+import { encodeWatchEventsMessage } from "./watch-events-encoding.js";
 import { int64, jsonFieldOf, toProtoValueKind } from "./wire-conversion.js";
 
 const EVENT_TYPES: Readonly<Record<WatchEvent["type"], WatchEventType>> = {
@@ -65,7 +66,8 @@ function encodeWatchEvent(event: WatchEvent) {
 function bytesOf(message: WatchEvents): Uint8Array {
   let bytes = bytesOfMessages.get(message);
   if (bytes === undefined) {
-    bytes = toBinary(WatchEventsSchema, message);
+    // Written by hand (byte-equal to toBinary), or by protobuf-es for what that leaves to it.
+    bytes = encodeWatchEventsMessage(message) ?? toBinary(WatchEventsSchema, message);
     bytesOfMessages.set(message, bytes);
   }
   return bytes;
