@@ -1,6 +1,7 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { allocateEnvelope, stringFieldSize, writeStringField } from "@statebridge/grpc-wire";
 import { BridgeService } from "@statebridge/proto";
+import { encodeSetVariableRequestEnvelope, encodeSetVariablesRequestEnvelope } from "./set-encoding.js";
 
 // The requests of the hottest calls, GetVariable and GetVariables, written straight into their
 // envelope: protobuf-es's create() and writer (a TextEncoder copy per string, a chunk list)
@@ -61,6 +62,8 @@ export const REQUEST_ENCODERS: ReadonlyMap<DescMethodUnary, (request: RequestFie
   new Map<DescMethodUnary, (request: RequestFields) => Buffer | undefined>([
     [BridgeService.method.getVariable, encodeGetVariableRequestEnvelope],
     [BridgeService.method.getVariables, encodeGetVariablesRequestEnvelope],
+    [BridgeService.method.setVariable, encodeSetVariableRequestEnvelope],
+    [BridgeService.method.setVariables, encodeSetVariablesRequestEnvelope],
   ]);
 
 function optionalStringFieldSize(value: string): number {

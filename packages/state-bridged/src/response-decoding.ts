@@ -8,6 +8,7 @@ import {
   type Value,
   type Variable,
 } from "@statebridge/proto";
+import { decodeSetVariableResponse, decodeSetVariablesResponse } from "./set-encoding.js";
 
 // The responses of the hottest calls, GetVariable and GetVariables, read without protobuf-es's
 // reflection (a ReflectMessage, a field lookup and a zero message per nested message, a
@@ -22,6 +23,8 @@ export const RESPONSE_DECODERS: ReadonlyMap<DescMethodUnary, (bytes: Uint8Array)
   new Map<DescMethodUnary, (bytes: Uint8Array) => object | undefined>([
     [BridgeService.method.getVariable, decodeGetVariableResponse],
     [BridgeService.method.getVariables, decodeGetVariablesResponse],
+    [BridgeService.method.setVariable, decodeSetVariableResponse],
+    [BridgeService.method.setVariables, decodeSetVariablesResponse],
   ]);
 
 /** Reads a GetVariableResponse as `fromBinary` does. @returns undefined for bytes left to it. */
