@@ -148,8 +148,9 @@ export function createFeed(options: FeedOptions) {
           break;
         }
         if (entry.revision <= session.position) continue;
-        // An entry whose previous one never arrived: the log has them both.
-        if (entry.previous > session.position) session.catchUp = true;
+        // An entry whose previous one never arrived, or one that would end the watches (an
+        // ending, another epoch) or is malformed: the log decides, not the channel.
+        if (!isPlainNext(session, entry)) session.catchUp = true;
         else if (!(await handle(session, entry))) session.catchUp = true;
       }
     } catch (error) {
@@ -387,4 +388,15 @@ function asUnavailable(error: unknown): StateError {
   return error instanceof StateError && error.code === "unavailable"
     ? error
     : new StateError("unavailable", `the change feed failed: ${String(error)}`, { cause: error });
+}
+
+/** Whether a published entry is the next one of the watched life, as it can be handed on. */
+function isPlainNext(session: WatchedSession, entry: LogEntry): boolean {
+  return (
+    Number.isSafeInteger(entry.revision) &&
+    Number.isSafeInteger(entry.previous) &&
+    entry.previous <= session.position &&
+    entry.epoch === session.epoch &&
+    entry.ending === undefined
+  );
 }

@@ -72,6 +72,31 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store change feed (${RED
     expect(resumed.batches.map((batch) => batch.events[0]?.newValue)).toEqual([2, 3, 4, 5]);
   });
 
+  it("what is published on a session's channel that is not its next entry changes nothing: a forged deletion, another epoch, malformed text (the log decides)", async () => {
+    prefix = `feed-${randomBytes(4).toString("hex")}`;
+    const store = await open();
+    const { session } = await store.initializeSession("s");
+    await store.register("s", "x", "integer", 0);
+    const watched = recorder();
+    await store.watch("s", ["x"], watched.listener);
+    const { revision } = await store.set("s", "x", 1);
+    await until(() => watched.batches.at(-1)?.revision === revision, "the first write");
+    const channel = `{${prefix}:s}:c`;
+    for (const forged of [
+      `e${revision + 1} ${revision} ${session.incarnation} deleted`,
+      `e${revision + 1} ${revision} 0123456789abcdef deleted`,
+      `c${revision + 1} ${revision} 0123456789abcdef 0 0\n`,
+      "not an entry",
+      "",
+    ]) {
+      expect(await raw.sendCommand(["SPUBLISH", channel, forged])).toBe(1);
+    }
+    const { revision: next } = await store.set("s", "x", 2);
+    await until(() => watched.batches.at(-1)?.revision === next, "the next write");
+    expect(watched.ends).toEqual([]);
+    expect(watched.batches.map((batch) => batch.events[0]?.newValue)).toEqual([1, 2]);
+  });
+
   it("a deleted session's watchers on another server end with session_expired saying so", async () => {
     prefix = `feed-${randomBytes(4).toString("hex")}`;
     const deleter = await open();
