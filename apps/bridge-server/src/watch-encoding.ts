@@ -1,6 +1,7 @@
 import { create, type DescMessage, isMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { ENVELOPE_HEADER_BYTES, encodeEnvelope } from "@statebridge/grpc-wire";
 import {
+  type WatchEvent as ProtoWatchEvent,
   type WatchEvents,
   WatchEventsSchema,
   WatchEventType,
@@ -31,36 +32,46 @@ const bytesOfMessages = new WeakMap<WatchEvents, Uint8Array>();
 export function encodeWatchEvents(batch: WatchEventBatch): WatchEvents {
   let message = messagesOfBatches.get(batch);
   if (message === undefined) {
-    message = create(WatchEventsSchema, {
+    // Built as the message itself, which is what create(WatchEventsSchema, …) returns for
+    // these fields (test/watch-events-encoding.test.ts), without its zero messages and copies.
+    message = {
+      $typeName: "statebridge.v1.WatchEvents",
       revision: int64(batch.revision),
       events: batch.events.map(encodeWatchEvent),
-    });
+    };
     messagesOfBatches.set(batch, message);
   }
   return message;
 }
 
-function encodeWatchEvent(event: WatchEvent) {
-  return {
+function encodeWatchEvent(event: WatchEvent): ProtoWatchEvent {
+  const message: ProtoWatchEvent = {
+    $typeName: "statebridge.v1.WatchEvent",
     type: EVENT_TYPES[event.type],
     identifier: event.identifier,
     id: event.id,
     name: event.name,
     variableType: event.variableType,
-    oldValue:
-      event.oldValue === undefined
-        ? undefined
-        : { kind: toProtoValueKind(event.variableType, event.oldValue) },
-    newValue:
-      event.newValue === undefined
-        ? undefined
-        : { kind: toProtoValueKind(event.variableType, event.newValue) },
     version: int64(event.version),
     revision: int64(event.revision),
     source: event.source,
     metadataJson: jsonFieldOf(event.metadata),
     timestampMs: int64(event.timestamp),
   };
+  // Left unset when absent, as create() leaves them.
+  if (event.oldValue !== undefined) {
+    message.oldValue = {
+      $typeName: "statebridge.v1.Value",
+      kind: toProtoValueKind(event.variableType, event.oldValue),
+    };
+  }
+  if (event.newValue !== undefined) {
+    message.newValue = {
+      $typeName: "statebridge.v1.Value",
+      kind: toProtoValueKind(event.variableType, event.newValue),
+    };
+  }
+  return message;
 }
 
 function bytesOf(message: WatchEvents): Uint8Array {

@@ -14,9 +14,12 @@ import {
   ENCODING_SEED,
 } from "@statebridge/grpc-wire/testing";
 import { type WatchEvents, WatchEventsSchema, WatchEventType } from "@statebridge/proto";
+import type { WatchEventBatch } from "@statebridge/session-store";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { encodeWatchEvents } from "../src/watch-encoding.js";
 import { encodeWatchEventsMessage } from "../src/watch-events-encoding.js";
+import { toProtoValueKind } from "../src/wire-conversion.js";
 
 const value = fc.option(
   arbitraryValueKind.map((kind) => ({ kind })),
@@ -65,4 +68,66 @@ describe("the hand-written WatchEvents encoder writes what protobuf-es writes", 
     (numberRevision as { revision: unknown }).revision = 1;
     expect(encodeWatchEventsMessage(numberRevision)).toBeUndefined();
   });
+});
+
+describe("encodeWatchEvents", () => {
+  // It builds the message literally rather than through create(): held to create() here.
+  const values = [
+    ["float", 0.5, -0],
+    ["integer", -3, 2 ** 53 - 1],
+    ["string", "é\ud83d\ude00", ""],
+    ["boolean", true, false],
+    ["choice", "low", "high"],
+    ["module", "m.a", "m.b"],
+    ["embedding", new Float64Array([1, -0, Number.NaN]), new Float64Array([])],
+    ["tensor", { shape: [2, 1], data: new Float64Array([1, 2]) }, { shape: [0], data: new Float64Array([]) }],
+  ] as const;
+  const types = ["initial", "value_change", "deleted", "resync"] as const;
+  it.each(values)(
+    "builds what create(WatchEventsSchema, …) builds, for a %s",
+    (variableType, oldValue, newValue) => {
+      const events = types.map((type, index) => ({
+        type,
+        identifier: `x${index}`,
+        id: "v-1",
+        name: "x",
+        variableType,
+        ...(type === "initial" || type === "resync" ? {} : { oldValue }),
+        ...(type === "deleted" ? {} : { newValue }),
+        version: index,
+        revision: 9,
+        source: index === 0 ? "" : "writer",
+        metadata: index === 0 ? {} : { unit: "°C" },
+        timestamp: 1_700_000_000_000,
+      }));
+      const batch = { revision: 9, bytes: 1, events } as unknown as WatchEventBatch;
+      const expected = create(WatchEventsSchema, {
+        revision: 9n,
+        events: events.map((event) => ({
+          type: WatchEventType[event.type.toUpperCase() as keyof typeof WatchEventType],
+          identifier: event.identifier,
+          id: event.id,
+          name: event.name,
+          variableType: event.variableType,
+          oldValue:
+            "oldValue" in event
+              ? { kind: toProtoValueKind(variableType, event.oldValue as never) }
+              : undefined,
+          newValue:
+            "newValue" in event
+              ? { kind: toProtoValueKind(variableType, event.newValue as never) }
+              : undefined,
+          version: BigInt(event.version),
+          revision: 9n,
+          source: event.source,
+          metadataJson: Object.keys(event.metadata).length === 0 ? "" : JSON.stringify(event.metadata),
+          timestampMs: 1_700_000_000_000n,
+        })),
+      });
+      const built = encodeWatchEvents(batch);
+      expect(built).toEqual(expected);
+      expect(toBinary(WatchEventsSchema, built)).toEqual(toBinary(WatchEventsSchema, expected));
+      expect(encodeWatchEventsMessage(built)).toEqual(Buffer.from(toBinary(WatchEventsSchema, expected)));
+    },
+  );
 });
