@@ -1,6 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isStateError } from "@statebridge/state-provider";
-import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+import {
+  listenTo,
+  type WatchListener,
+  type WatchMessage,
+  type WatchRequest,
+  type WatchSource,
+} from "./watch-source.js";
 
 /**
  * A {@link WatchSource} that uses `preferred` (the multiplexed stream) until the server says
@@ -66,8 +72,33 @@ export function createFallbackWatchSource(preferred: WatchSource, fallback: Watc
     };
   }
 
+  /** {@link open} in push mode, for sources that have it (see `WatchSource.listen`). */
+  function listen(request: WatchRequest, signal: AbortSignal, listener: WatchListener): void {
+    if (!usePreferred) {
+      listenTo(fallback, request, signal, listener);
+      return;
+    }
+    let heard = false;
+    listenTo(preferred, request, signal, {
+      message(message) {
+        heard = true;
+        return listener.message(message);
+      },
+      end(error) {
+        if (error === undefined || heard || !isUnimplemented(error)) {
+          listener.end(error);
+          return;
+        }
+        usePreferred = false;
+        preferred.close();
+        listenTo(fallback, request, signal, listener);
+      },
+    });
+  }
+
   return {
     open,
+    listen,
     close() {
       preferred.close();
       fallback.close();

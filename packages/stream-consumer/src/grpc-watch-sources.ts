@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ProtobufReader, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
 import {
   BridgeService,
   type WatchEvents,
@@ -76,14 +77,12 @@ export function createWatchStreamResponseDecoder(): (bytes: Uint8Array) => Watch
 export function createWatchVariablesResponseDecoder(): (bytes: Uint8Array) => WatchVariablesResponse {
   const decodeEvents = createSharedEventsDecoder();
   return (bytes) => {
-    if (bytes[0] === VARIABLES_EVENTS_TAG) {
-      const length = readVarint(bytes, 1);
-      if (length !== undefined && length.end + length.value === bytes.byteLength) {
-        return {
-          $typeName: "statebridge.v1.WatchVariablesResponse",
-          kind: { case: "events", value: decodeEvents(bytes, length.end, bytes.byteLength) },
-        };
-      }
+    const eventsStart = variablesEventsStart(bytes);
+    if (eventsStart !== undefined) {
+      return {
+        $typeName: "statebridge.v1.WatchVariablesResponse",
+        kind: { case: "events", value: decodeEvents(bytes, eventsStart, bytes.byteLength) },
+      };
     }
     return fromBinary(WatchVariablesResponseSchema, bytes);
   };
@@ -119,7 +118,6 @@ const VARIABLES_EVENTS_TAG = (1 << 3) | 2;
 const WATCH_ID_TAG = (1 << 3) | 2;
 const EVENTS_TAG = (2 << 3) | 2;
 const ALSO_WATCH_IDS_TAG = (6 << 3) | 2;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The parts of a `watch_id` + `events` + `also_watch_ids` message. */
 interface EventsShape {
@@ -131,62 +129,45 @@ interface EventsShape {
 
 /**
  * Where the events of a `watch_id` + `events` (+ `also_watch_ids`) message are, and its watch
- * ids; `undefined` for any other layout (which the full decoder then reads).
+ * ids; `undefined` for any other layout (which the full decoder then reads). The ids are read
+ * by grpc-wire's reader, which hands out the strings it read before for the same bytes: the
+ * same few watch ids come in every message, and the router's Map finds their hashes computed.
  */
 function eventsShape(bytes: Uint8Array): EventsShape | undefined {
-  let offset = 0;
-  let watchId = "";
-  if (bytes[offset] === WATCH_ID_TAG) {
-    const field = readString(bytes, offset + 1);
-    if (field === undefined) return undefined;
-    watchId = field.value;
-    offset = field.end;
-  }
-  if (bytes[offset] !== EVENTS_TAG) return undefined;
-  const length = readVarint(bytes, offset + 1);
-  if (length === undefined) return undefined;
-  const eventsEnd = length.end + length.value;
-  if (eventsEnd > bytes.byteLength) return undefined;
-  const alsoWatchIds: string[] = [];
-  for (offset = eventsEnd; offset < bytes.byteLength; ) {
-    if (bytes[offset] !== ALSO_WATCH_IDS_TAG) return undefined;
-    const field = readString(bytes, offset + 1);
-    if (field === undefined) return undefined;
-    alsoWatchIds.push(field.value);
-    offset = field.end;
-  }
-  return { watchId, eventsStart: length.end, eventsEnd, alsoWatchIds };
-}
-
-/** A length-prefixed UTF-8 string whose length starts at `offset`; `undefined` if malformed. */
-function readString(
-  bytes: Uint8Array,
-  offset: number,
-): { readonly value: string; readonly end: number } | undefined {
-  const length = readVarint(bytes, offset);
-  if (length === undefined) return undefined;
-  const end = length.end + length.value;
-  if (end > bytes.byteLength) return undefined;
+  const reader = new ProtobufReader(bytes);
   try {
-    return { value: utf8.decode(bytes.subarray(length.end, end)), end };
-  } catch {
-    return undefined;
+    let watchId = "";
+    if (bytes[0] === WATCH_ID_TAG) {
+      reader.position = 1;
+      watchId = reader.string();
+    }
+    if (reader.byte() !== EVENTS_TAG) return undefined;
+    const eventsEnd = reader.lengthEnd();
+    const eventsStart = reader.position;
+    reader.position = eventsEnd;
+    const alsoWatchIds: string[] = [];
+    while (reader.position < reader.end) {
+      if (reader.byte() !== ALSO_WATCH_IDS_TAG) return undefined;
+      alsoWatchIds.push(reader.string());
+    }
+    return { watchId, eventsStart, eventsEnd, alsoWatchIds };
+  } catch (error) {
+    if (error === UNUSUAL_ENCODING) return undefined;
+    throw error;
   }
 }
 
-/** A varint of at most 4 bytes (a length below 256 MiB) at `offset`. */
-function readVarint(
-  bytes: Uint8Array,
-  offset: number,
-): { readonly value: number; readonly end: number } | undefined {
-  let value = 0;
-  for (let index = 0; index < 4; index++) {
-    const byte = bytes[offset + index];
-    if (byte === undefined) return undefined;
-    value |= (byte & 0x7f) << (7 * index);
-    if ((byte & 0x80) === 0) return { value, end: offset + index + 1 };
+/** Where the events of a `WatchVariablesResponse` holding only events start; else undefined. */
+function variablesEventsStart(bytes: Uint8Array): number | undefined {
+  if (bytes[0] !== VARIABLES_EVENTS_TAG) return undefined;
+  const reader = new ProtobufReader(bytes);
+  reader.position = 1;
+  try {
+    return reader.lengthEnd() === bytes.byteLength ? reader.position : undefined;
+  } catch (error) {
+    if (error === UNUSUAL_ENCODING) return undefined;
+    throw error;
   }
-  return undefined;
 }
 
 /**

@@ -15,7 +15,7 @@ export { createStreamConsumer } from "./stream-consumer.js";
 export type { StreamWatchHandle, StreamWatchInfo } from "./stream-watch.js";
 export type { DecodedWatchEvents } from "./watch-events.js";
 export { decodeWatchEvent, decodeWatchEvents } from "./watch-events.js";
-export type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+export type { WatchListener, WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 export type { StreamWatchOptions, WatchStatus } from "./watch-status.js";
 export type { WatchStreamCall, WatchStreamOpener, WatchStreamSourceOptions } from "./watch-stream-source.js";
 export { createWatchStreamSource } from "./watch-stream-source.js";

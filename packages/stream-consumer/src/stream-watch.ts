@@ -9,8 +9,8 @@ import {
 } from "@statebridge/state-provider";
 import { type ResolvedReconnectOptions, reconnectDelay } from "./backoff.js";
 import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
-import { decodeWatchEvents } from "./watch-events.js";
-import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+import { watchEventsOf } from "./watch-events.js";
+import { listenTo, type WatchMessage, type WatchRequest, type WatchSource } from "./watch-source.js";
 import type { WatchStatus } from "./watch-status.js";
 
 /** {@link WatchInfo} with what only a stream consumer counts. */
@@ -199,7 +199,7 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       duplicates += message.events.events.length;
       return undefined;
     }
-    const { events } = decodeWatchEvents(message.events);
+    const events = watchEventsOf(message.events);
     lastRevision = revision;
     received += events.length;
     for (const event of events) if (event.type === "deleted") endIdentifiersOf(event.id, event.identifier);
@@ -267,7 +267,6 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
       const current = new AbortController();
       attempt = current;
       let heard = false;
-      let failure: StateError;
       const next = currentRequest();
       if (next.identifiers.length === 0) {
         // Every watched variable was deleted: nothing is left to follow, nor to reopen.
@@ -275,35 +274,47 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
         await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
         return;
       }
-      try {
-        for await (const message of source.open(
-          incarnation === undefined ? next : { ...next, incarnation },
-          current.signal,
-        )) {
-          if (isClosed()) return;
-          if (!heard) {
-            heard = true;
-            failures = 0;
-            state = "active";
-            if (isOpen) tell({ kind: "resumed", revision: next.fromRevision ?? lastRevision ?? 0 });
-            else {
-              isOpen = true;
-              tell({ kind: "connected", revision: revisionOf(message) });
-              opened(undefined);
-            }
-          }
-          const pending = handleMessage(message);
-          if (pending !== undefined) await pending;
-          if (isClosed()) return;
+      const outcome = await new Promise<unknown>((resolve) => {
+        let over = false;
+        const finish = (error: unknown) => {
+          if (over) return;
+          over = true;
+          resolve(error);
+        };
+        const attemptRequest = incarnation === undefined ? next : { ...next, incarnation };
+        // Each message is handled as it arrives, from the source's own loop when the watch is
+        // idle: a message for many watches reaches them without a promise per watch.
+        try {
+          listenTo(source, attemptRequest, current.signal, {
+            message(message) {
+              if (over || isClosed()) return undefined;
+              if (!heard) {
+                heard = true;
+                failures = 0;
+                state = "active";
+                if (isOpen) tell({ kind: "resumed", revision: next.fromRevision ?? lastRevision ?? 0 });
+                else {
+                  isOpen = true;
+                  tell({ kind: "connected", revision: revisionOf(message) });
+                  opened(undefined);
+                }
+              }
+              return handleMessage(message);
+            },
+            end: finish,
+          });
+        } catch (error) {
+          finish(error);
         }
-        // The server has no reason to end a watch with OK; read it like a shutdown.
-        failure = new StateError("unavailable", "the server ended the watch stream");
-      } catch (error) {
-        if (isClosed()) return;
-        failure = stateErrorFromConnectError(error, {
-          subject: `watch ${describeIdentifiers(request.identifiers)}`,
-        });
-      }
+      });
+      if (isClosed()) return;
+      const failure =
+        outcome === undefined
+          ? // The server has no reason to end a watch with OK; read it like a shutdown.
+            new StateError("unavailable", "the server ended the watch stream")
+          : stateErrorFromConnectError(outcome, {
+              subject: `watch ${describeIdentifiers(request.identifiers)}`,
+            });
       if (!isOpen) {
         end(failure);
         opened(failure);

@@ -39,19 +39,31 @@ const EMPTY_METADATA: Metadata = Object.freeze({});
  *   metadata: a peer speaking another version of the protocol, which retrying cannot fix.
  */
 export function decodeWatchEvents(message: WireWatchEvents): DecodedWatchEvents {
+  return { revision: Number(message.revision), events: watchEventsOf(message) };
+}
+
+/**
+ * The events of `message` for one watch, as {@link decodeWatchEvents} decodes them. A message
+ * shared by many watches (see `markSharedWatchEvents`) is decoded once; each watch gets copies
+ * of the events, never the kept originals. Values are primitives or frozen and metadata is
+ * frozen, so a shallow copy is as good as a decode of its own.
+ */
+export function watchEventsOf(message: WireWatchEvents): WatchEvent[] {
   const decoded = decodedOnce.get(message);
-  // A message shared by many watches (see `markSharedWatchEvents`) is decoded once; each
-  // watch gets copies of the events, never the kept originals. Values are primitives or
-  // frozen and metadata is frozen, so a shallow copy is as good as a decode of its own.
   if (decoded !== undefined) {
-    return { revision: decoded.revision, events: decoded.events.map((event) => ({ ...event })) };
+    const copies: WatchEvent[] = new Array(decoded.length);
+    for (let index = 0; index < decoded.length; index++)
+      copies[index] = { ...(decoded[index] as WatchEvent) };
+    return copies;
   }
   const revision = Number(message.revision);
   const events = message.events.map((event) => decodeWatchEvent(event, revision));
-  if (sharedMessages.has(message)) {
-    decodedOnce.set(message, { revision, events: events.map((event) => ({ ...event })) });
-  }
-  return { revision, events };
+  if (sharedMessages.has(message))
+    decodedOnce.set(
+      message,
+      events.map((event) => ({ ...event })),
+    );
+  return events;
 }
 
 /**
@@ -63,7 +75,7 @@ export function markSharedWatchEvents(message: WireWatchEvents): void {
 }
 
 const sharedMessages = new WeakSet<WireWatchEvents>();
-const decodedOnce = new WeakMap<WireWatchEvents, DecodedWatchEvents>();
+const decodedOnce = new WeakMap<WireWatchEvents, readonly WatchEvent[]>();
 
 /**
  * Decodes one wire event. `revision` is the enclosing message's revision, used when the event

@@ -45,6 +45,79 @@ export type WatchMessage =
  */
 export interface WatchSource {
   open(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage>;
+  /**
+   * Starts one attempt like {@link open}, handing its messages to `listener` instead of an
+   * iterator. Optional: a source that has it can call a waiting watch straight from the
+   * arrival of its message, so that one message for 10,000 watches costs no promise per watch.
+   */
+  listen?(request: WatchRequest, signal: AbortSignal, listener: WatchListener): void;
   /** Releases what the source holds (a shared stream). Idempotent. */
   close(): void;
+}
+
+/** What an attempt of a watch is told, in order, by {@link WatchSource.listen}. */
+export interface WatchListener {
+  /**
+   * One message. A promise it returns holds the next message back until it settles; what it
+   * throws or rejects with ends the attempt with that error.
+   */
+  message(message: WatchMessage): PromiseLike<void> | undefined;
+  /**
+   * Told once, never while `message` is busy: `undefined` when the stream ended cleanly, else
+   * what ended it (what {@link WatchSource.open}'s iterator would throw).
+   */
+  end(error: unknown): void;
+}
+
+/**
+ * Starts one attempt of a watch on `source`, told to `listener`: through `source.listen`, or by
+ * reading `source.open` for a source without it.
+ */
+export function listenTo(
+  source: WatchSource,
+  request: WatchRequest,
+  signal: AbortSignal,
+  listener: WatchListener,
+): void {
+  if (source.listen !== undefined) source.listen(request, signal, listener);
+  else void readInto(source, request, signal, listener);
+}
+
+/** Reads `source.open`'s messages into `listener`, as a `for await` loop would. */
+async function readInto(
+  source: WatchSource,
+  request: WatchRequest,
+  signal: AbortSignal,
+  listener: WatchListener,
+): Promise<void> {
+  let messages: AsyncIterator<WatchMessage>;
+  try {
+    messages = source.open(request, signal)[Symbol.asyncIterator]();
+  } catch (error) {
+    listener.end(error);
+    return;
+  }
+  let outcome: unknown;
+  try {
+    for (;;) {
+      const next = await messages.next();
+      if (next.done === true) break;
+      try {
+        const pending = listener.message(next.value);
+        if (pending !== undefined) await pending;
+      } catch (error) {
+        // The iterator is left, as `for await` leaves it when its body throws.
+        await messages.return?.().then(undefined, () => {});
+        throw error;
+      }
+      if (signal.aborted) {
+        await messages.return?.();
+        break;
+      }
+    }
+  } catch (error) {
+    outcome = error;
+    if (outcome === undefined) outcome = new Error("the watch stream failed");
+  }
+  listener.end(outcome);
 }

@@ -6,7 +6,7 @@ import { stateErrorFromErrorDetail } from "./connect-errors.js";
 import { createMessageChannel, type MessageChannel } from "./message-channel.js";
 import { announcedIntervalMs, createSilenceMonitor, type SilenceWatch } from "./silence-monitor.js";
 import { markSharedWatchEvents } from "./watch-events.js";
-import type { WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
+import type { WatchListener, WatchMessage, WatchRequest, WatchSource } from "./watch-source.js";
 
 /** Options of {@link createWatchStreamSource}. */
 export interface WatchStreamSourceOptions {
@@ -239,43 +239,60 @@ export function createWatchStreamSource(
     stream.linger.unref();
   }
 
+  /**
+   * Creates a watch on the shared stream: its channel, the `create` sent for it, and what
+   * releases it (`leave`, and an abort of `signal`, which also fails the channel).
+   */
+  function attach(
+    request: WatchRequest,
+    signal: AbortSignal,
+  ): { readonly channel: MessageChannel<WatchMessage>; readonly leave: () => void } {
+    if (closed) throw new StateError("closed", "the watch source is closed");
+    const stream = currentStream();
+    const watchId = `w${nextWatchNumber++}`;
+    const channel = createMessageChannel<WatchMessage>();
+    stream.channels.set(watchId, channel);
+    const onAbort = () => {
+      release(stream, watchId, channel);
+      channel.fail(new StateError("closed", "the watch was closed"));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    stream.call?.send({
+      kind: {
+        case: "create",
+        value: {
+          watchId,
+          sessionId: request.sessionId,
+          identifiers: [...request.identifiers],
+          includeInitial: request.includeInitial,
+          ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
+          incarnation: request.incarnation ?? "",
+          heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
+          shareEvents: options.shareEvents ?? true,
+        },
+      },
+    });
+    return {
+      channel,
+      leave() {
+        signal.removeEventListener("abort", onAbort);
+        release(stream, watchId, channel);
+      },
+    };
+  }
+
   function open(request: WatchRequest, signal: AbortSignal): AsyncIterable<WatchMessage> {
     return {
       [Symbol.asyncIterator]() {
         if (signal.aborted) return createMessageChannel<WatchMessage>()[Symbol.asyncIterator]();
-        if (closed) throw new StateError("closed", "the watch source is closed");
-        const stream = currentStream();
-        const watchId = `w${nextWatchNumber++}`;
-        const channel = createMessageChannel<WatchMessage>();
-        stream.channels.set(watchId, channel);
-        const onAbort = () => {
-          release(stream, watchId, channel);
-          channel.fail(new StateError("closed", "the watch was closed"));
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        stream.call?.send({
-          kind: {
-            case: "create",
-            value: {
-              watchId,
-              sessionId: request.sessionId,
-              identifiers: [...request.identifiers],
-              includeInitial: request.includeInitial,
-              ...(request.fromRevision === undefined ? {} : { fromRevision: BigInt(request.fromRevision) }),
-              incarnation: request.incarnation ?? "",
-              heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
-              shareEvents: options.shareEvents ?? true,
-            },
-          },
-        });
+        const { channel, leave } = attach(request, signal);
         // Not an async generator delegating to the channel: that would cost two more promise
         // hops per message, on the path every event of every watch takes.
         const messages = channel[Symbol.asyncIterator]();
         return {
           next: () => messages.next(),
           async return() {
-            signal.removeEventListener("abort", onAbort);
-            release(stream, watchId, channel);
+            leave();
             return await (messages.return?.() ?? { done: true, value: undefined });
           },
         };
@@ -283,8 +300,36 @@ export function createWatchStreamSource(
     };
   }
 
+  /**
+   * {@link open} in push mode: a message reaching a watch whose watcher is idle is handled
+   * from `route` itself, so one message for many watches is one synchronous loop over them.
+   */
+  function listen(request: WatchRequest, signal: AbortSignal, listener: WatchListener): void {
+    if (signal.aborted) {
+      listener.end(new StateError("closed", "the watch was closed"));
+      return;
+    }
+    let attached: ReturnType<typeof attach>;
+    try {
+      attached = attach(request, signal);
+    } catch (error) {
+      listener.end(error);
+      return;
+    }
+    const { channel, leave } = attached;
+    channel.consume(
+      (message) => listener.message(message),
+      (error) => {
+        // A listener that failed leaves the watch, as an iterator's return() does.
+        leave();
+        listener.end(error);
+      },
+    );
+  }
+
   return {
     open,
+    listen,
     close() {
       closed = true;
       if (shared !== undefined) breakStream(shared, new StateError("closed", "the watch source is closed"));
