@@ -61,6 +61,12 @@ export class PendingCalls {
   }
 }
 
+function ignore(): void {}
+
+/** What a released call reads with: nothing. */
+const STOPPED_READER: EnvelopeReader = createEnvelopeReader({ onEnvelope: ignore, onOversize: ignore });
+STOPPED_READER.stop();
+
 /** The resolvers of the promise being created; see {@link captureResolvers}. */
 let capturedResolve: (value: unknown) => void = () => {};
 let capturedReject: (reason: unknown) => void = () => {};
@@ -72,15 +78,32 @@ function captureResolvers(resolve: (value: unknown) => void, reject: (reason: un
 }
 
 /**
+ * Starts a unary call of `method` with the request envelope `body`: opens its stream (on the
+ * open connection, or through the manager), and settles with the response message or the
+ * `ConnectError` a connect client would report.
+ */
+export function startUnaryCall(
+  context: CallContext,
+  method: DescMethodUnary,
+  timeoutMs: number,
+  path: string,
+  headers: http2.OutgoingHttpHeaders,
+  body: Buffer,
+): Promise<unknown> {
+  const promise = new Promise(captureResolvers);
+  new GrpcUnaryCall(context, method, timeoutMs, capturedResolve, capturedReject).start(path, headers, body);
+  return promise;
+}
+
+/**
  * One unary call: its stream, what came back on it, and its settlement. It reads what
  * connect's checks need — the response headers, the first message and whether a second one
  * came, the trailers — and settles once, when the stream closes or the call fails.
  */
 export class GrpcUnaryCall implements EnvelopeReaderHandlers {
-  readonly promise: Promise<unknown>;
-  private readonly resolve: (value: unknown) => void;
-  private readonly reject: (reason: unknown) => void;
-  private readonly reader: EnvelopeReader;
+  private resolve: (value: unknown) => void;
+  private reject: (reason: unknown) => void;
+  private reader: EnvelopeReader;
   private readonly deadline: WatchedDeadline;
   private stream: http2.ClientHttp2Stream | undefined = undefined;
   /** Whether the stream was opened on the connection directly, not through the manager. */
@@ -99,14 +122,16 @@ export class GrpcUnaryCall implements EnvelopeReaderHandlers {
   previous: GrpcUnaryCall | undefined = undefined;
   next: GrpcUnaryCall | undefined = undefined;
 
+  /** Use {@link startUnaryCall}. */
   constructor(
     private readonly context: CallContext,
     private readonly method: DescMethodUnary,
     timeoutMs: number,
+    resolve: (value: unknown) => void,
+    reject: (reason: unknown) => void,
   ) {
-    this.promise = new Promise(captureResolvers);
-    this.resolve = capturedResolve;
-    this.reject = capturedReject;
+    this.resolve = resolve;
+    this.reject = reject;
     this.reader = createEnvelopeReader(this, context.readerOptions);
     this.deadline = context.watchdog.watch(timeoutMs, () =>
       this.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
@@ -192,17 +217,29 @@ export class GrpcUnaryCall implements EnvelopeReaderHandlers {
 
   private onClose(): void {
     if (this.direct) this.context.opener.directClosed();
-    if (this.settled) return;
-    this.settle();
-    const error = this.readResponse((this.stream as http2.ClientHttp2Stream).rstCode);
-    if (error === undefined) this.resolve(this.message);
-    else this.reject(error);
-    // Node holds a closed stream (and so its listeners and this call) a while longer: what the
-    // call read is let go now, not promoted to the old generation with it.
+    if (!this.settled) {
+      this.settle();
+      const error = this.readResponse((this.stream as http2.ClientHttp2Stream).rstCode);
+      if (error === undefined) this.resolve(this.message);
+      else this.reject(error);
+    }
+    this.release();
+  }
+
+  /**
+   * Lets go of everything the call read or settled. Node keeps a closed stream reachable until
+   * the next full collection (young-generation collections do not free it), and with it its
+   * listeners and this call: whatever the call still held — the response, its promise and the
+   * promise's value — would be promoted to the old generation and wait for a full collection.
+   */
+  private release(): void {
     this.first = undefined;
     this.message = undefined;
     this.responseHeaders = undefined;
     this.trailers = undefined;
+    this.resolve = ignore;
+    this.reject = ignore;
+    this.reader = STOPPED_READER;
   }
 
   /**

@@ -17,7 +17,7 @@ import {
   formatGrpcTimeout,
 } from "@statebridge/grpc-wire";
 import type { CallOptions } from "./call-policy.js";
-import { type CallContext, GrpcUnaryCall, messageOf, PendingCalls } from "./grpc-unary-call.js";
+import { type CallContext, messageOf, PendingCalls, startUnaryCall } from "./grpc-unary-call.js";
 import { REQUEST_ENCODERS } from "./request-encoding.js";
 import { createUnaryStreamOpener } from "./unary-streams.js";
 
@@ -138,9 +138,14 @@ export function createGrpcUnaryCaller(options: GrpcUnaryCallerOptions): UnaryCal
     // The caller's trace context (`traceparent`), when an OpenTelemetry propagator is registered.
     const traceContext: Record<string, string> = {};
     propagation.inject(context.active(), traceContext);
-    const call = new GrpcUnaryCall(shared, method, timeoutMs);
-    call.start(path, hasKeys(traceContext) ? { ...headers, ...traceContext } : headers, body);
-    return call.promise as Promise<MessageShape<typeof method.output>>;
+    return startUnaryCall(
+      shared,
+      method,
+      timeoutMs,
+      path,
+      hasKeys(traceContext) ? { ...headers, ...traceContext } : headers,
+      body,
+    ) as Promise<MessageShape<typeof method.output>>;
   };
 }
 
