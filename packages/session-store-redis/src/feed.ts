@@ -80,6 +80,8 @@ export function createFeed(options: FeedOptions) {
   function end(session: WatchedSession, watcher: Watcher, error: StateError): void {
     session.registry.remove(watcher.observer);
     session.watchers.delete(watcher.observer);
+    // Its last watch ended: the session is no longer followed (nor kept alive) from here.
+    if (session.watchers.size === 0) forget(session);
     try {
       watcher.listener.onEnd(error);
     } catch (listenerError) {

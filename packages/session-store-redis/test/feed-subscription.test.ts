@@ -19,8 +19,8 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store change feed (${RED
   let raw: ReturnType<typeof createClient>;
   const stores: SessionStore[] = [];
   let prefix = "";
-  const open = async () => {
-    const store = await createRedisSessionStore({ url: redis.url, keyPrefix: prefix });
+  const open = async (options: Parameters<typeof createRedisSessionStore>[0] = {}) => {
+    const store = await createRedisSessionStore({ url: redis.url, keyPrefix: prefix, ...options });
     stores.push(store);
     return store;
   };
@@ -96,6 +96,29 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store change feed (${RED
     expect(watched.ends).toEqual([]);
     expect(watched.batches.map((batch) => batch.events[0]?.newValue)).toEqual([1, 2]);
   });
+
+  // Regression: a session whose watches all ended this way stayed followed (subscribed, and
+  // kept alive every watchIntervalMs) until the store closed.
+  it("a watch that falls behind ends with unavailable, and a session left without watches is no longer followed", async () => {
+    prefix = `feed-${randomBytes(4).toString("hex")}`;
+    // No history: the value a write replaced is dropped by the write after the next one.
+    const store = await open({ historySize: 0 });
+    await store.initializeSession("s");
+    await store.register("s", "x", "string", "a");
+    const watched = recorder();
+    await store.watch("s", ["x"], watched.listener);
+    const channel = `{${prefix}:s}:c`;
+    const subscribers = async () =>
+      ((await raw.sendCommand(["PUBSUB", "SHARDNUMSUB", channel])) as [string, number])[1];
+    expect(await subscribers()).toBe(1);
+    // Large values are blobs; three writes sent together run before the feed fetches the first
+    // one's value, which the third has dropped by then.
+    await Promise.all(["b", "c", "d"].map((letter) => store.set("s", "x", letter.repeat(70_000))));
+    await until(() => watched.ends.length > 0, "the watch to end");
+    expect(watched.ends.map((error) => error.code)).toEqual(["unavailable"]);
+    await until(async () => (await subscribers()) === 0, "the feed to stop following the session", 3000);
+    expect(store.stats().watchers).toBe(0);
+  }, 20_000);
 
   it("a deleted session's watchers on another server end with session_expired saying so", async () => {
     prefix = `feed-${randomBytes(4).toString("hex")}`;
