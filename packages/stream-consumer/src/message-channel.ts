@@ -32,142 +32,151 @@ export interface MessageChannel<T> extends AsyncIterable<T> {
 
 /** Creates an empty {@link MessageChannel}. */
 export function createMessageChannel<T>(): MessageChannel<T> {
-  let items: T[] = [];
-  let head = 0;
-  let ended = false;
-  let failure: { readonly error: unknown } | undefined;
+  return new Channel<T>();
+}
+
+type Waiter<T> = { resolve(result: IteratorResult<T>): void; reject(error: unknown): void };
+
+/**
+ * A class, not a closure: a message for 10,000 watches touches 10,000 channels, and one object
+ * each (fields inline, methods shared) is what a loop over them can afford.
+ */
+class Channel<T> implements MessageChannel<T> {
+  ended = false;
+  private items: T[] = [];
+  private head = 0;
+  private failure: { readonly error: unknown } | undefined = undefined;
   // The reader's pending `next()`, settled straight from push/end/fail: no async function
   // around it, so a message reaches the reader in one promise hop, not three.
-  let waiter: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void } | undefined;
+  private waiter: Waiter<T> | undefined = undefined;
   // The handler of `consume`, while it reads; `busy` while it runs or its promise is pending.
-  let handler: MessageHandler<T> | undefined;
-  let onEnd: ((error: unknown) => void) | undefined;
-  let busy = false;
+  private handler: MessageHandler<T> | undefined = undefined;
+  private onEnd: ((error: unknown) => void) | undefined = undefined;
+  private busy = false;
 
-  function takeWaiter():
-    | { resolve(result: IteratorResult<T>): void; reject(error: unknown): void }
-    | undefined {
-    const current = waiter;
-    waiter = undefined;
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(message: T): void {
+    if (this.ended) return;
+    if (this.handler !== undefined) {
+      if (this.busy || this.head < this.items.length) this.items.push(message);
+      else {
+        this.handle(message);
+        // What the handler did meanwhile (a push, an end) is taken up now.
+        this.drain();
+      }
+      return;
+    }
+    const reader = this.takeWaiter();
+    if (reader !== undefined) reader.resolve({ done: false, value: message });
+    else this.items.push(message);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.handler !== undefined) this.drain();
+    else if (this.items.length === this.head) this.takeWaiter()?.resolve({ done: true, value: undefined });
+  }
+
+  fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.stop(error);
+    if (this.handler !== undefined) this.drain();
+    else this.takeWaiter()?.reject(error);
+  }
+
+  consume(handler: MessageHandler<T>, onEnd: (error: unknown) => void): void {
+    this.handler = handler;
+    this.onEnd = onEnd;
+    this.drain();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: (): Promise<IteratorResult<T>> => {
+        if (this.failure !== undefined) return Promise.reject(this.failure.error);
+        if (this.head < this.items.length) return Promise.resolve({ done: false, value: this.shift() });
+        if (this.ended) return Promise.resolve({ done: true, value: undefined });
+        return new Promise<IteratorResult<T>>((resolve, reject) => {
+          this.waiter = { resolve, reject };
+        });
+      },
+      return: (): Promise<IteratorResult<T>> => {
+        this.ended = true;
+        this.items = [];
+        this.head = 0;
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  private takeWaiter(): Waiter<T> | undefined {
+    const current = this.waiter;
+    this.waiter = undefined;
     return current;
   }
 
-  function shift(): T {
-    const value = items[head] as T;
-    items[head] = undefined as T;
-    head++;
-    if (head === items.length) {
-      items = [];
-      head = 0;
-    } else if (head >= 1_024 && head * 2 >= items.length) {
-      items = items.slice(head);
-      head = 0;
+  private shift(): T {
+    const value = this.items[this.head] as T;
+    this.items[this.head] = undefined as T;
+    this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1_024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
     return value;
   }
 
   /** Ends the channel with `error` (the first one wins) and drops what waits. */
-  function stop(error: unknown): void {
-    ended = true;
-    failure ??= { error };
-    items = [];
-    head = 0;
+  private stop(error: unknown): void {
+    this.ended = true;
+    this.failure ??= { error };
+    this.items = [];
+    this.head = 0;
   }
 
-  function handle(message: T): void {
-    busy = true;
+  private handle(message: T): void {
+    this.busy = true;
     let result: PromiseLike<void> | undefined;
     try {
-      result = (handler as MessageHandler<T>)(message);
+      result = (this.handler as MessageHandler<T>)(message);
     } catch (error) {
-      busy = false;
-      stop(error);
+      this.busy = false;
+      this.stop(error);
       return;
     }
     if (result === undefined) {
-      busy = false;
+      this.busy = false;
       return;
     }
     result.then(
       () => {
-        busy = false;
-        drain();
+        this.busy = false;
+        this.drain();
       },
       (error: unknown) => {
-        busy = false;
-        stop(error);
-        drain();
+        this.busy = false;
+        this.stop(error);
+        this.drain();
       },
     );
   }
 
   /** Hands waiting messages to the handler until it is busy; tells the end once it came. */
-  function drain(): void {
-    while (!busy && handler !== undefined && head < items.length) handle(shift());
-    if (busy || handler === undefined) return;
-    if (failure === undefined && !(ended && head >= items.length)) return;
-    const tell = onEnd as (error: unknown) => void;
-    handler = undefined;
-    onEnd = undefined;
-    tell(failure?.error);
+  private drain(): void {
+    while (!this.busy && this.handler !== undefined && this.head < this.items.length)
+      this.handle(this.shift());
+    if (this.busy || this.handler === undefined) return;
+    if (this.failure === undefined && !(this.ended && this.head >= this.items.length)) return;
+    const tell = this.onEnd as (error: unknown) => void;
+    this.handler = undefined;
+    this.onEnd = undefined;
+    tell(this.failure?.error);
   }
-
-  return {
-    get size() {
-      return items.length - head;
-    },
-    get ended() {
-      return ended;
-    },
-    push(message) {
-      if (ended) return;
-      if (handler !== undefined) {
-        if (busy || head < items.length) items.push(message);
-        else {
-          handle(message);
-          // What the handler did meanwhile (a push, an end) is taken up now.
-          drain();
-        }
-        return;
-      }
-      const reader = takeWaiter();
-      if (reader !== undefined) reader.resolve({ done: false, value: message });
-      else items.push(message);
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      if (handler !== undefined) drain();
-      else if (items.length === head) takeWaiter()?.resolve({ done: true, value: undefined });
-    },
-    fail(error) {
-      if (failure !== undefined) return;
-      stop(error);
-      if (handler !== undefined) drain();
-      else takeWaiter()?.reject(error);
-    },
-    consume(messageHandler, onEndOfChannel) {
-      handler = messageHandler;
-      onEnd = onEndOfChannel;
-      drain();
-    },
-    [Symbol.asyncIterator]() {
-      return {
-        next: (): Promise<IteratorResult<T>> => {
-          if (failure !== undefined) return Promise.reject(failure.error);
-          if (head < items.length) return Promise.resolve({ done: false, value: shift() });
-          if (ended) return Promise.resolve({ done: true, value: undefined });
-          return new Promise<IteratorResult<T>>((resolve, reject) => {
-            waiter = { resolve, reject };
-          });
-        },
-        return: (): Promise<IteratorResult<T>> => {
-          ended = true;
-          items = [];
-          head = 0;
-          return Promise.resolve({ done: true, value: undefined });
-        },
-      };
-    },
-  };
 }
