@@ -18,15 +18,6 @@ export interface Connection {
   available(): boolean;
   /** Called whenever the connection becomes ready (after the first connect and every reconnect). */
   onReady(listener: () => void): void;
-  /** Called whenever a ready connection is lost (it then reconnects by itself). */
-  onLost(listener: () => void): void;
-  /**
-   * Subscribes `listener` to a shard channel (SSUBSCRIBE); messages come as Buffers. A
-   * connection with subscriptions serves nothing else. @throws `unavailable` StateError.
-   */
-  subscribe(channel: string, listener: (message: Buffer) => void): Promise<void>;
-  /** Removes a listener of {@link Connection.subscribe}; never throws. */
-  unsubscribe(channel: string, listener: (message: Buffer) => void): void;
   /** A second connection to the same server, with the same options (for blocking reads). */
   duplicate(): Connection;
   /** Waits until ready or `timeoutMs` passed; never throws. */
@@ -67,19 +58,12 @@ export function createConnection(options: ConnectionOptions): Connection {
     },
   });
   const readyListeners: (() => void)[] = [];
-  const lostListeners: (() => void)[] = [];
   let closed = false;
   /** Set when a command missed its deadline, cleared by the next answer: a hung server. */
   let hung = false;
-  let ready = false;
   // node-redis emits 'error' for every failed connection attempt; it reconnects by itself.
-  client.on("error", () => {
-    if (!ready || client.isReady) return;
-    ready = false;
-    for (const listener of lostListeners) listener();
-  });
+  client.on("error", () => {});
   client.on("ready", () => {
-    ready = true;
     for (const listener of readyListeners) listener();
   });
   client.connect().catch(() => {});
@@ -167,41 +151,6 @@ export function createConnection(options: ConnectionOptions): Connection {
     available: () => !closed && client.isReady && !hung,
     onReady(listener) {
       readyListeners.push(listener);
-    },
-    onLost(listener) {
-      lostListeners.push(listener);
-    },
-    async subscribe(channel, listener) {
-      if (closed) throw new StateError("closed", "the Redis session store is closed");
-      // A subscribing connection is opened when first needed: give it its connect time.
-      if (!client.isReady && !(await this.waitReady(options.commandTimeoutMs))) {
-        throw new StateError("unavailable", `Redis at ${redactUrl(options.url)} is not connected`);
-      }
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          client.sSubscribe(channel, listener, true),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              hung = true;
-              reject(
-                new StateError(
-                  "unavailable",
-                  `Redis at ${redactUrl(options.url)} did not answer within ${options.commandTimeoutMs} ms`,
-                ),
-              );
-            }, options.commandTimeoutMs);
-          }),
-        ]);
-      } catch (error) {
-        throw toStateError(error, options.url);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    unsubscribe(channel, listener) {
-      if (closed || !client.isReady) return;
-      client.sUnsubscribe(channel, listener, true).catch(() => {});
     },
     duplicate() {
       return createConnection(options);

@@ -1,26 +1,23 @@
-import { createObserverRegistry, type WatchListener } from "@statebridge/session-store";
+import {
+  createObserverRegistry,
+  type Observer,
+  type ObserverRegistry,
+  type WatchListener,
+} from "@statebridge/session-store";
 import { StateError } from "@statebridge/state-provider";
 import type { Connection, Reply } from "./connection.js";
-import { MAX_ARRIVED, MAX_ARRIVED_BYTES, type WatchedSession, type Watcher } from "./feed-session.js";
 import type { SessionKeys } from "./keys.js";
-import {
-  type LogEntry,
-  parseLogEntry,
-  parsePublishedEntry,
-  rawChanges,
-  storedValuesOf,
-  toChangeRecord,
-} from "./log-entry.js";
+import { type LogEntry, parseLogEntry, rawChanges, storedValuesOf, toChangeRecord } from "./log-entry.js";
 
 /** Options of {@link createFeed}. */
 export interface FeedOptions {
-  /** The store's connection: keep-alives and reads of the log go through it. */
+  /** The store's connection: keep-alives and wake-ups go through it. */
   readonly connection: Connection;
   /** The bytes of stored values, blobs fetched; `undefined` when one is gone. */
   readonly resolveValues: (keys: SessionKeys, stored: readonly Buffer[]) => Promise<Buffer[] | undefined>;
   /**
-   * How often watched sessions are kept alive and checked; a session whose TTL is shorter is
-   * kept alive every quarter of its TTL.
+   * The longest one XREAD blocks, and how often watched sessions are kept alive and checked;
+   * a session whose TTL is shorter is kept alive every quarter of its TTL.
    */
   readonly intervalMs: number;
   readonly maxWatchersPerSession: number;
@@ -42,46 +39,59 @@ export interface FeedWatch {
   close(): void;
 }
 
+interface Watcher {
+  readonly observer: Observer;
+  readonly listener: WatchListener;
+  /** The last log revision this watcher was served or skipped past. */
+  seen: number;
+}
+
+interface WatchedSession {
+  readonly sessionId: string;
+  readonly keys: SessionKeys;
+  readonly epoch: string;
+  readonly registry: ObserverRegistry;
+  readonly watchers: Map<Observer, Watcher>;
+  /** The stream id the next XREAD starts after. */
+  position: number;
+  /** How often this session's TTL is slid while it is watched here. */
+  readonly keepAliveMs: number;
+  lastKeepAlive: number;
+  /** Set when a watch was added: what the XREAD in flight brings is read again. */
+  rewound: boolean;
+  revision: number;
+}
+
 /**
- * The change feed of one server. Each write script publishes its log entry on the session's
- * shard channel; the feed subscribes, on a connection of its own, to the sessions watched here
- * and hands each entry to the session's watchers. The log is read (XRANGE) only where what was
- * published may be incomplete: after subscribing, when a watch resumes from an earlier
- * revision, when an entry names a previous one that never arrived, when a keep-alive finds the
- * session's revision past what was read. Losing that connection ends every watch with
- * `unavailable` (clients resume), as does an entry whose previous one was trimmed from the
- * log; an entry of another epoch or a deleted session's last one ends them with
- * `session_expired`. Watched sessions are kept alive every `intervalMs` (or a quarter of their
- * TTL), and one found gone ends its watches.
+ * The change feed of one server: one dedicated connection reads the logs of every session
+ * watched here with one blocking XREAD, and each entry is handed to that session's watchers
+ * (many watchers of a session share the read). A reader that sees an entry whose previous
+ * entry it never read (the log was trimmed past it) ends that watch with `unavailable`, so the
+ * client resumes and is resynced; an entry of another epoch or a deleted session's last
+ * entry ends the watches with `session_expired`. While a session is watched here its TTL is
+ * slid every `intervalMs` (or a quarter of its TTL), and a session found gone ends its watches.
  */
 export function createFeed(options: FeedOptions) {
   const { connection, intervalMs } = options;
-  let reader = openReader();
+  const reader = connection.duplicate();
   const sessions = new Map<string, WatchedSession>();
-  let keepAliveTimer: NodeJS.Timeout | undefined;
+  let readerId: string | undefined;
+  let changes = 0;
+  /** The `changes` count the XREAD in flight was built at, or undefined when none is. */
+  let blockedAt: number | undefined;
+  let idle: (() => void) | undefined;
   let closed = false;
-
-  /** A connection for subscriptions; when it is lost every watch ends and a new one is made. */
-  function openReader(): Connection {
-    const opened = connection.duplicate();
-    opened.onLost(() => {
-      if (reader !== opened || closed) return;
-      endAll(new StateError("unavailable", "the change feed lost its connection to Redis"));
-      void opened.close();
-      reader = openReader();
-    });
-    return opened;
-  }
-
-  function channelOf(session: WatchedSession): string {
-    return `${session.keys.session.slice(0, -1)}c`;
-  }
+  reader.onReady(() => {
+    readerId = undefined;
+  });
 
   function end(session: WatchedSession, watcher: Watcher, error: StateError): void {
     session.registry.remove(watcher.observer);
     session.watchers.delete(watcher.observer);
-    // Its last watch ended: the session is no longer followed (nor kept alive) from here.
-    if (session.watchers.size === 0) forget(session);
+    // Its last watch ended: the session is no longer read (nor kept alive) from here.
+    if (session.watchers.size === 0 && sessions.get(session.sessionId) === session) {
+      sessions.delete(session.sessionId);
+    }
     try {
       watcher.listener.onEnd(error);
     } catch (listenerError) {
@@ -89,77 +99,30 @@ export function createFeed(options: FeedOptions) {
     }
   }
 
-  function forget(session: WatchedSession): void {
-    if (sessions.get(session.sessionId) === session) sessions.delete(session.sessionId);
-    if (session.subscribed) reader.unsubscribe(channelOf(session), session.onMessage);
-    session.subscribed = false;
-    session.arrived.length = 0;
-    session.arrivedBytes = 0;
-  }
-
   function endSession(session: WatchedSession, error: StateError): void {
-    forget(session);
+    if (sessions.get(session.sessionId) === session) sessions.delete(session.sessionId);
     session.watchers.clear();
     session.registry.endAll(error);
   }
 
-  async function subscribe(session: WatchedSession): Promise<void> {
-    try {
-      await reader.subscribe(channelOf(session), session.onMessage);
-    } catch (error) {
-      if (sessions.get(session.sessionId) === session) endSession(session, asUnavailable(error));
+  /** Makes the loop rebuild its XREAD: wakes it when idle, unblocks the XREAD in flight. */
+  function kick(): void {
+    changes++;
+    if (idle !== undefined) {
+      const wake = idle;
+      idle = undefined;
+      wake();
       return;
     }
-    if (sessions.get(session.sessionId) !== session) {
-      reader.unsubscribe(channelOf(session), session.onMessage);
-      return;
-    }
-    session.subscribed = true;
-    void pump(session);
-  }
-
-  /**
-   * Hands the session's entries on, one at a time and in order: the log from `position` when a
-   * read is due, else what was published. Runs once per session at a time.
-   */
-  async function pump(session: WatchedSession): Promise<void> {
-    if (session.pumping || !session.subscribed) return;
-    session.pumping = true;
-    try {
-      while (sessions.get(session.sessionId) === session) {
-        if (session.catchUp) {
-          session.catchUp = false;
-          const reply = (await connection.command([
-            "XRANGE",
-            session.keys.log,
-            `${session.position + 1}-0`,
-            "+",
-            "COUNT",
-            "512",
-          ])) as readonly Reply[];
-          for (const raw of reply ?? []) {
-            if (sessions.get(session.sessionId) !== session || session.catchUp) break;
-            if (!(await handle(session, parseLogEntry(raw)))) session.catchUp = true;
-          }
-          if ((reply ?? []).length === 512) session.catchUp = true;
-          continue;
+    void (async () => {
+      for (let attempt = 0; attempt < 50 && !closed; attempt++) {
+        if (blockedAt === undefined || blockedAt >= changes) return;
+        if (readerId !== undefined) {
+          await connection.command(["CLIENT", "UNBLOCK", readerId]).catch(() => {});
         }
-        const entry = session.arrived.shift();
-        if (entry === undefined) {
-          session.arrivedBytes = 0;
-          break;
-        }
-        if (entry.revision <= session.position) continue;
-        // An entry whose previous one never arrived, or one that would end the watches (an
-        // ending, another epoch) or is malformed: the log decides, not the channel.
-        if (!isPlainNext(session, entry)) session.catchUp = true;
-        else if (!(await handle(session, entry))) session.catchUp = true;
+        await new Promise((resolve) => setTimeout(resolve, 2 + attempt));
       }
-    } catch (error) {
-      if (sessions.get(session.sessionId) === session) endSession(session, asUnavailable(error));
-    } finally {
-      session.pumping = false;
-    }
+    })();
   }
 
   /**
@@ -169,7 +132,6 @@ export function createFeed(options: FeedOptions) {
    * @returns false when the rest of the read must be left for the next one.
    */
   async function handle(session: WatchedSession, entry: LogEntry): Promise<boolean> {
-    session.rewound = false;
     if (entry.epoch !== session.epoch || entry.ending !== undefined) {
       const quoted = JSON.stringify(session.sessionId);
       endSession(
@@ -192,6 +154,7 @@ export function createFeed(options: FeedOptions) {
       changes.length === 0 ? [] : await options.resolveValues(session.keys, storedValuesOf(changes));
     if (sessions.get(session.sessionId) !== session || session.rewound) return false;
     session.position = Math.max(session.position, entry.revision);
+    session.revision = Math.max(session.revision, entry.revision);
     for (const watcher of [...session.watchers.values()]) {
       if (entry.revision <= watcher.seen) continue;
       if (entry.previous > watcher.seen || values === undefined) {
@@ -227,39 +190,59 @@ export function createFeed(options: FeedOptions) {
           .keepAlive(session.sessionId, session.epoch)
           .catch((error: unknown) => error);
         if (sessions.get(session.sessionId) !== session) return;
-        if (typeof result === "number") {
-          // The session moved on since its log was last read: read it, in case a publication
-          // was lost (it names its previous entry, so a lost one shows at the next; this also
-          // covers the last).
-          if (result > session.checked && result > session.position) {
-            session.checked = result;
-            session.catchUp = true;
-            void pump(session);
-          }
-        } else if (result instanceof StateError && result.code === "session_expired") {
+        if (typeof result === "number") session.revision = Math.max(session.revision, result);
+        else if (result instanceof StateError && result.code === "session_expired")
           endSession(session, result);
-        }
       }),
     );
-  }
-
-  /** Keeps watched sessions alive while there are any, every shortest keep-alive interval. */
-  function scheduleKeepAlive(): void {
-    if (keepAliveTimer !== undefined || closed || sessions.size === 0) return;
-    let next = intervalMs;
-    for (const session of sessions.values()) next = Math.min(next, session.keepAliveMs);
-    keepAliveTimer = setTimeout(() => {
-      void keepAlive().finally(() => {
-        keepAliveTimer = undefined;
-        scheduleKeepAlive();
-      });
-    }, next);
-    keepAliveTimer.unref();
   }
 
   function endAll(error: StateError): void {
     for (const session of [...sessions.values()]) endSession(session, error);
   }
+
+  async function run(): Promise<void> {
+    while (!closed) {
+      if (sessions.size === 0) {
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        continue;
+      }
+      try {
+        if (readerId === undefined) readerId = String(await reader.command(["CLIENT", "ID"]));
+        const watched = [...sessions.values()];
+        const block = Math.min(...watched.map((session) => session.keepAliveMs));
+        const args = ["XREAD", "COUNT", "512", "BLOCK", String(block), "STREAMS"];
+        for (const session of watched) args.push(session.keys.log);
+        for (const session of watched) {
+          args.push(`${session.position}-0`);
+          session.rewound = false;
+        }
+        blockedAt = changes;
+        const reply = await reader.command(args, block + 5000).finally(() => {
+          blockedAt = undefined;
+        });
+        for (const [name, entries] of streamsOf(reply)) {
+          const session = watched.find((candidate) => candidate.keys.log === name);
+          if (session === undefined || session.rewound) continue;
+          for (const raw of entries) {
+            if (sessions.get(session.sessionId) !== session || session.rewound) break;
+            if (!(await handle(session, parseLogEntry(raw)))) break;
+          }
+        }
+        await keepAlive();
+      } catch (error) {
+        if (closed) return;
+        endAll(
+          error instanceof StateError && error.code === "unavailable"
+            ? error
+            : new StateError("unavailable", `the change feed failed: ${String(error)}`, { cause: error }),
+        );
+      }
+    }
+  }
+  void run();
 
   return {
     /** Watches in this server of a session. */
@@ -290,7 +273,7 @@ export function createFeed(options: FeedOptions) {
         session = undefined;
       }
       if (session === undefined) {
-        const created: WatchedSession = {
+        session = {
           sessionId,
           keys,
           epoch,
@@ -300,32 +283,9 @@ export function createFeed(options: FeedOptions) {
           keepAliveMs: Math.max(10, Math.min(intervalMs, Math.floor(ttlMs / 4))),
           lastKeepAlive: Date.now(),
           rewound: false,
-          checked: position,
-          onMessage: (message) => {
-            if (sessions.get(sessionId) !== created) return;
-            created.arrivedBytes += message.length;
-            if (created.arrived.length >= MAX_ARRIVED || created.arrivedBytes > MAX_ARRIVED_BYTES) {
-              // Handing on falls behind what is published: what it holds is dropped, and the
-              // log (which has it all) is read in its stead, a batch at a time.
-              created.arrived.length = 0;
-              created.arrivedBytes = 0;
-              created.catchUp = true;
-            } else {
-              created.arrived.push(parsePublishedEntry(message));
-            }
-            void pump(created);
-          },
-          subscribed: false,
-          arrived: [],
-          arrivedBytes: 0,
-          // What was written before the subscription took effect is only in the log.
-          catchUp: true,
-          pumping: false,
+          revision: position,
         };
-        session = created;
         sessions.set(sessionId, session);
-        void subscribe(session);
-        scheduleKeepAlive();
       } else if (session.watchers.size >= options.maxWatchersPerSession) {
         throw new StateError(
           "resource_exhausted",
@@ -335,12 +295,10 @@ export function createFeed(options: FeedOptions) {
       const observer = session.registry.add(targets, listener, position);
       const watcher: Watcher = { observer, listener, seen: position };
       session.watchers.set(observer, watcher);
-      // The log is read again from the earliest revision a watch still needs; an entry being
-      // handed on meanwhile is handed on again with this watch in it.
       if (position < session.position) session.position = position;
+      // What the read in flight brings is served again by the next read, with this watch in it.
       session.rewound = true;
-      session.catchUp = true;
-      void pump(session);
+      kick();
       const owner = session;
       let open = true;
       return {
@@ -351,7 +309,7 @@ export function createFeed(options: FeedOptions) {
           if (!owner.watchers.delete(observer)) return;
           owner.registry.remove(observer);
           if (owner.watchers.size === 0 && sessions.get(sessionId) === owner) {
-            forget(owner);
+            sessions.delete(sessionId);
             onClose();
           }
         },
@@ -376,8 +334,8 @@ export function createFeed(options: FeedOptions) {
 
     close(error: StateError): void {
       closed = true;
-      clearTimeout(keepAliveTimer);
       endAll(error);
+      idle?.();
       void reader.close();
     },
   };
@@ -386,19 +344,11 @@ export function createFeed(options: FeedOptions) {
 /** The feed of one store. */
 export type Feed = ReturnType<typeof createFeed>;
 
-function asUnavailable(error: unknown): StateError {
-  return error instanceof StateError && error.code === "unavailable"
-    ? error
-    : new StateError("unavailable", `the change feed failed: ${String(error)}`, { cause: error });
-}
-
-/** Whether a published entry is the next one of the watched life, as it can be handed on. */
-function isPlainNext(session: WatchedSession, entry: LogEntry): boolean {
-  return (
-    Number.isSafeInteger(entry.revision) &&
-    Number.isSafeInteger(entry.previous) &&
-    entry.previous <= session.position &&
-    entry.epoch === session.epoch &&
-    entry.ending === undefined
-  );
+/** XREAD's reply as [stream key, entries] pairs: node-redis gives an array or a key → entries object. */
+function streamsOf(reply: Reply | Record<string, readonly Reply[]>): [string, readonly Reply[]][] {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) {
+    return (reply as readonly [Buffer, readonly Reply[]][]).map(([key, entries]) => [String(key), entries]);
+  }
+  return Object.entries(reply as Record<string, readonly Reply[]>);
 }

@@ -33,32 +33,6 @@ export function parseLogEntry(raw: Reply): LogEntry {
   };
 }
 
-/**
- * Parses a log entry as the write scripts publish it on the session's channel (see scripts.ts):
- * the same entry a read of the log gives, without reading the log.
- */
-export function parsePublishedEntry(message: Buffer): LogEntry {
-  const newline = message.indexOf(10);
-  const head = message.toString("latin1", 1, newline === -1 ? message.length : newline).split(" ");
-  const revision = Number(head[0]);
-  const previous = Number(head[1]);
-  const epoch = head[2] ?? "";
-  if (message[0] !== 0x63) return { revision, previous, epoch, ending: head[3] ?? "", fields: new Map() };
-  const start = newline + 1;
-  const sourceEnd = start + Number(head[4]);
-  return {
-    revision,
-    previous,
-    epoch,
-    ending: undefined,
-    fields: new Map([
-      ["src", message.subarray(start, sourceEnd)],
-      ["ts", Buffer.from(head[3] ?? "0", "latin1")],
-      ["x", message.subarray(sourceEnd)],
-    ]),
-  };
-}
-
 /** One change of a log entry as stored: values still tagged (in place or blob references). */
 export interface RawChange {
   readonly kind: "value_change" | "deleted";

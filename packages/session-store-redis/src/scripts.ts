@@ -83,12 +83,6 @@ local function append(keep, ...)
   if keep then return redis.call('XADD', L, 'MINID', keep .. '-0', ...) end
   return redis.call('XADD', L, ...)
 end
--- Publishes a log entry on the session's shard channel for the feeds watching it, so that they
--- need not read the log: 'c<rev> <previous> <epoch> <ts> <#src>\\n<src><changes>' for changes,
--- 'e<rev> <previous> <epoch> <ending>' for the last entry of a deleted session.
-local function announce(message)
-  redis.call('SPUBLISH', string.sub(S, 1, -2) .. 'c', message)
-end
 local function change(parts, kind, version, id, header, metadata, old, new)
   table.insert(parts, kind .. '|' .. version .. '|' .. id .. '|' .. #header .. '|' .. #metadata .. '|' .. #old .. '|' .. #new .. '\\n')
   table.insert(parts, header)
@@ -234,9 +228,7 @@ end
 local fields, keep, created = trim(rev, bytes, tonumber(ARGV[5]), tonumber(ARGV[6]),
   table.concat(replaced, ','), s[5], s[6])
 if created then table.insert(fresh, H) end
-local x = table.concat(parts)
-append(keep, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', x)
-announce('c' .. rev .. ' ' .. s[4] .. ' ' .. s[1] .. ' ' .. now .. ' ' .. #ARGV[4] .. '\\n' .. ARGV[4] .. x)
+append(keep, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[4], 'ts', now, 'n', n, 'x', table.concat(parts))
 redis.call('HSET', S, unpack(fields))
 renew(tonumber(s[2]), fresh)
 return versions
@@ -259,9 +251,7 @@ redis.call('HINCRBY', S, 'count', -1)
 local parts = {}
 local bytes = change(parts, 'd', f[3], id, f[1], f[2], f[4], '')
 local fields, keep = trim(rev, bytes, tonumber(ARGV[6]), tonumber(ARGV[7]), blob(f[4]) or '', s[5], s[6])
-local x = table.concat(parts)
-append(keep, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[5], 'ts', now, 'n', 1, 'x', x)
-announce('c' .. rev .. ' ' .. s[4] .. ' ' .. s[1] .. ' ' .. now .. ' ' .. #ARGV[5] .. '\\n' .. ARGV[5] .. x)
+append(keep, rev .. '-0', 'p', s[4], 'g', s[1], 'src', ARGV[5], 'ts', now, 'n', 1, 'x', table.concat(parts))
 redis.call('HSET', S, unpack(fields))
 slide(tonumber(s[2]))
 return {'ok', rev, s[1]}
@@ -275,7 +265,6 @@ export const DELETE_SESSION = `${PRELUDE}
 local s = redis.call('HMGET', S, 'epoch', 'rev', 'last')
 if not s[1] then return {'absent'} end
 redis.call('XADD', L, (tonumber(s[2]) + 1) .. '-0', 'p', s[3], 'g', s[1], 'end', 'deleted')
-announce('e' .. (tonumber(s[2]) + 1) .. ' ' .. s[3] .. ' ' .. s[1] .. ' deleted')
 redis.call('DEL', S, N, V, O, H, B)
 redis.call('PEXPIRE', L, math.min(grace, 60000))
 redis.call('SET', E, 'deleted', 'PX', grace)

@@ -29,8 +29,8 @@ export interface RedisSessionStoreOptions
   /** How long the factory waits for the first connection before it returns anyway. Default 5,000 ms. */
   readonly connectTimeoutMs?: number;
   /**
-   * How often each server watching a session keeps it alive and checks it still exists (and
-   * reads its log if it moved past what arrived). Default: a quarter of the TTL, at most 1,000 ms.
+   * How often a watched session's TTL is slid and its existence checked by each server
+   * watching it (and how long one blocking read lasts). Default: a quarter of the TTL, at most 1,000 ms.
    */
   readonly watchIntervalMs?: number;
   /** How long the reason a session ended (expired, deleted) is remembered. Default 3,600,000 ms. */
