@@ -11,6 +11,7 @@ import {
   resetError,
   trailerError,
 } from "@statebridge/grpc-wire";
+import { settleVerifyOnClose } from "./session-verify.js";
 
 /** An HTTP/2 connection on which gRPC streams are opened directly, without connect's pipeline. */
 export interface GrpcConnection {
@@ -89,6 +90,7 @@ export function openGrpcStream<Output extends DescMessage>(
   handlers: GrpcStreamHandlers<Output>,
 ): GrpcStream {
   const { sessionManager } = connection;
+  settleVerifyOnClose(sessionManager);
   const decode = handlers.decode ?? ((bytes: Uint8Array) => fromBinary(output, bytes));
   const headers: http2.OutgoingHttpHeaders = {
     ...connection.extraHeaders?.(),

@@ -10,6 +10,7 @@ export { createFallbackWatchSource } from "./fallback-watch-source.js";
 export type { GrpcConnection, GrpcStream, GrpcStreamHandlers } from "./grpc-stream.js";
 export { openGrpcStream } from "./grpc-stream.js";
 export { createGrpcWatchStreamOpener, createGrpcWatchVariablesSource } from "./grpc-watch-sources.js";
+export { settleVerifyOnClose } from "./session-verify.js";
 export type { StreamConsumer, StreamConsumerOptions } from "./stream-consumer.js";
 export { createStreamConsumer } from "./stream-consumer.js";
 export type { StreamWatchHandle, StreamWatchInfo } from "./stream-watch.js";
