@@ -2,7 +2,13 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { BridgeService } from "@statebridge/proto";
 import { isStateError, type WatchEvent } from "@statebridge/state-provider";
-import { createStreamConsumer, type StreamConsumer, type StreamWatchHandle } from "../../src/index.js";
+import {
+  createStreamConsumer,
+  type StreamConsumer,
+  type StreamWatchHandle,
+  settleVerifyOnClose,
+  type WatchStatus,
+} from "../../src/index.js";
 import type { VariableRecord, WatcherRecord, WatchStart, WriteRecord } from "../history-checker.js";
 import { type OpenHistoryReader, type ReaderRecord, runReaders } from "./history-readers.js";
 import { type PythonWatcher, startPythonWatcher } from "./python-watcher.js";
@@ -92,10 +98,18 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
   const direct = `http://127.0.0.1:${options.writerServerPort ?? options.serverPort}`;
   const sessionManagers: Http2SessionManager[] = [];
   const clientOf = (baseUrl: string): BridgeClient => {
-    const sessionManager = new Http2SessionManager(baseUrl, {
-      pingIntervalMs: options.heartbeatIntervalMs * 2,
-      pingTimeoutMs: options.heartbeatIntervalMs * 3,
-    });
+    // Through the proxy, a connection is checked as often as the watches are; the writers and
+    // the admin talk to the server directly, where a PING late by a few hundred ms is a
+    // busy test process, not a dead network, and must not fail a write.
+    const sessionManager = new Http2SessionManager(
+      baseUrl,
+      baseUrl === proxy.url
+        ? { pingIntervalMs: options.heartbeatIntervalMs * 2, pingTimeoutMs: options.heartbeatIntervalMs * 3 }
+        : { pingIntervalMs: 5_000, pingTimeoutMs: 10_000 },
+    );
+    // As an application that gives connect clients its own manager would: a connection that
+    // closes while the manager checks it must not leave the consumers' requests waiting.
+    settleVerifyOnClose(sessionManager);
     sessionManagers.push(sessionManager);
     return createClient(BridgeService, createGrpcTransport({ baseUrl, sessionManager }));
   };
@@ -162,6 +176,7 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       start: WatchStart;
       events: WatchEvent[];
       handle: StreamWatchHandle;
+      statuses: string[];
     }[] = [];
     /** Slow and stalled watchers take their time only while the writers go on. */
     let writing = true;
@@ -174,6 +189,13 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       const watched = random.sample(names, random.integer(1, Math.min(4, names.length)));
       const events: WatchEvent[] = [];
       const stallAt = random.integer(1, 20);
+      // The last statuses the watch was told, with why each reconnect was needed: a watcher
+      // still behind at the end is reported with them.
+      const statuses: string[] = [];
+      const onStatus = (status: WatchStatus) => {
+        statuses.push(describeStatus(status));
+        if (statuses.length > 6) statuses.shift();
+      };
       let ids: string[] = [];
       const handle = await passing(() => {
         ids = watched.map((name) => current.get(name) ?? "");
@@ -191,14 +213,14 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
               }
             },
             start.kind === "initial"
-              ? { includeInitial: true }
+              ? { includeInitial: true, onStatus }
               : start.kind === "from"
-                ? { fromRevision: start.revision }
-                : {},
+                ? { fromRevision: start.revision, onStatus }
+                : { onStatus },
           ),
         );
       });
-      watching.push({ label, names: watched, ids, start, events, handle });
+      watching.push({ label, names: watched, ids, start, events, handle, statuses });
     };
     const python: {
       label: string;
@@ -392,7 +414,10 @@ export async function runHistory(options: HistoryRunOptions): Promise<HistoryRun
       if (Date.now() > deadline) {
         throw new Error(
           `watchers still behind revision ${finalRevision} after 60 s: ${behind
-            .map(({ label, handle }) => `${label} at ${JSON.stringify(handle.info())}`)
+            .map(
+              ({ label, handle, statuses }) =>
+                `${label} at ${JSON.stringify(handle.info())}, last told ${statuses.join(", ")}`,
+            )
             .concat(pythonBehind.map(({ label, watcher }) => `${label} at r${watcher.revision()}`))
             .join("; ")}`,
         );
@@ -484,4 +509,13 @@ async function openRetrying(open: () => Promise<StreamWatchHandle>): Promise<Str
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+}
+
+/** A status as a short line: the time, the kind, and a reconnect's error. */
+function describeStatus(status: WatchStatus): string {
+  const at = new Date().toISOString().slice(17, 23);
+  if (status.kind === "reconnecting")
+    return `${at} reconnecting #${status.attempt} (${status.error.message})`;
+  if (status.kind === "gave_up") return `${at} gave_up (${status.error.message})`;
+  return `${at} ${status.kind} r${status.revision}`;
 }
