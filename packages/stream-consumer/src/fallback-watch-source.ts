@@ -78,22 +78,16 @@ export function createFallbackWatchSource(preferred: WatchSource, fallback: Watc
       listenTo(fallback, request, signal, listener);
       return;
     }
-    let heard = false;
-    listenTo(preferred, request, signal, {
-      message(message) {
-        heard = true;
-        return listener.message(message);
-      },
-      end(error) {
-        if (error === undefined || heard || !isUnimplemented(error)) {
-          listener.end(error);
-          return;
-        }
+    listenTo(
+      preferred,
+      request,
+      signal,
+      new PreferredAttempt(listener, () => {
         usePreferred = false;
         preferred.close();
         listenTo(fallback, request, signal, listener);
-      },
-    });
+      }),
+    );
   }
 
   return {
@@ -104,6 +98,30 @@ export function createFallbackWatchSource(preferred: WatchSource, fallback: Watc
       fallback.close();
     },
   };
+}
+
+/**
+ * An attempt on the preferred source: passes everything on to `listener`, except an
+ * `unimplemented` end before the first message, which `useFallback` takes instead. A class:
+ * it sits on the path of every message of every watch.
+ */
+class PreferredAttempt implements WatchListener {
+  private heard = false;
+
+  constructor(
+    private readonly listener: WatchListener,
+    private readonly useFallback: () => void,
+  ) {}
+
+  message(message: WatchMessage): PromiseLike<void> | undefined {
+    this.heard = true;
+    return this.listener.message(message);
+  }
+
+  end(error: unknown): void {
+    if (error === undefined || this.heard || !isUnimplemented(error)) this.listener.end(error);
+    else this.useFallback();
+  }
 }
 
 function isUnimplemented(error: unknown): boolean {

@@ -19,9 +19,11 @@ describe("a message channel read by consume()", () => {
     const channel = createMessageChannel<number>();
     const handled: number[] = [];
     channel.consume(
-      (message) => {
-        handled.push(message);
-        return undefined;
+      {
+        message: (message) => {
+          handled.push(message);
+          return undefined;
+        },
       },
       () => {},
     );
@@ -39,17 +41,19 @@ describe("a message channel read by consume()", () => {
     let running = 0;
     let mostAtOnce = 0;
     channel.consume(
-      (message) => {
-        handled.push(message);
-        running++;
-        mostAtOnce = Math.max(mostAtOnce, running);
-        if (message !== 1) {
-          running--;
-          return undefined;
-        }
-        return first.promise.then(() => {
-          running--;
-        });
+      {
+        message: (message) => {
+          handled.push(message);
+          running++;
+          mostAtOnce = Math.max(mostAtOnce, running);
+          if (message !== 1) {
+            running--;
+            return undefined;
+          }
+          return first.promise.then(() => {
+            running--;
+          });
+        },
       },
       () => {},
     );
@@ -69,9 +73,11 @@ describe("a message channel read by consume()", () => {
     const ends: unknown[] = [];
     const busy = gate();
     channel.consume(
-      (message) => {
-        handled.push(message);
-        return busy.promise;
+      {
+        message: (message) => {
+          handled.push(message);
+          return busy.promise;
+        },
       },
       (error) => ends.push(error),
     );
@@ -93,10 +99,12 @@ describe("a message channel read by consume()", () => {
       const handled: number[] = [];
       const ends: unknown[] = [];
       channel.consume(
-        (message) => {
-          handled.push(message);
-          if (failing === "throws") throw new Error("bad message");
-          return Promise.reject(new Error("bad message"));
+        {
+          message: (message) => {
+            handled.push(message);
+            if (failing === "throws") throw new Error("bad message");
+            return Promise.reject(new Error("bad message"));
+          },
         },
         (error) => ends.push(error),
       );
@@ -118,9 +126,11 @@ describe("a message channel read by consume()", () => {
     const busy = gate();
     channel.push(1);
     channel.consume(
-      (message) => {
-        seen.push(message);
-        return message === 1 ? busy.promise : undefined;
+      {
+        message: (message) => {
+          seen.push(message);
+          return message === 1 ? busy.promise : undefined;
+        },
       },
       (error) => seen.push(`end ${String(error)}`),
     );

@@ -1,8 +1,8 @@
-/**
- * Handles one message of a {@link MessageChannel} read by {@link MessageChannel.consume}: a
- * promise it returns holds the next message back until it settles.
- */
-export type MessageHandler<T> = (message: T) => PromiseLike<void> | undefined;
+/** What reads a {@link MessageChannel} through {@link MessageChannel.consume}. */
+export interface MessageReader<T> {
+  /** Handles one message; a promise it returns holds the next one back until it settles. */
+  message(message: T): PromiseLike<void> | undefined;
+}
 
 /**
  * A one-reader queue: the router of a multiplexed stream pushes each watch's messages, and the
@@ -20,14 +20,14 @@ export interface MessageChannel<T> extends AsyncIterable<T> {
   /** Ends at once: waiting messages are dropped and the reader gets `error`. */
   fail(error: unknown): void;
   /**
-   * Reads the channel with a handler instead of an iterator (one or the other, once). Each
-   * message goes to `handler` in order, straight from {@link push} when nothing waits and the
+   * Reads the channel with a reader instead of an iterator (one or the other, once). Each
+   * message goes to `reader.message` in order, straight from {@link push} when nothing waits and the
    * handler is not busy: no promise, no microtask. While a promise it returned is pending, what
    * is pushed waits (and counts in `size`). `onEnd` is told once, never while the handler is
    * busy: `undefined` after {@link end} and every waiting message, the error of {@link fail},
    * or what the handler threw or rejected with (the channel then ends).
    */
-  consume(handler: MessageHandler<T>, onEnd: (error: unknown) => void): void;
+  consume(reader: MessageReader<T>, onEnd: (error: unknown) => void): void;
 }
 
 /** Creates an empty {@link MessageChannel}. */
@@ -49,8 +49,8 @@ class Channel<T> implements MessageChannel<T> {
   // The reader's pending `next()`, settled straight from push/end/fail: no async function
   // around it, so a message reaches the reader in one promise hop, not three.
   private waiter: Waiter<T> | undefined = undefined;
-  // The handler of `consume`, while it reads; `busy` while it runs or its promise is pending.
-  private handler: MessageHandler<T> | undefined = undefined;
+  // The reader of `consume`, while it reads; `busy` while it runs or its promise is pending.
+  private handler: MessageReader<T> | undefined = undefined;
   private onEnd: ((error: unknown) => void) | undefined = undefined;
   private busy = false;
 
@@ -88,8 +88,8 @@ class Channel<T> implements MessageChannel<T> {
     else this.takeWaiter()?.reject(error);
   }
 
-  consume(handler: MessageHandler<T>, onEnd: (error: unknown) => void): void {
-    this.handler = handler;
+  consume(reader: MessageReader<T>, onEnd: (error: unknown) => void): void {
+    this.handler = reader;
     this.onEnd = onEnd;
     this.drain();
   }
@@ -145,7 +145,7 @@ class Channel<T> implements MessageChannel<T> {
     this.busy = true;
     let result: PromiseLike<void> | undefined;
     try {
-      result = (this.handler as MessageHandler<T>)(message);
+      result = (this.handler as MessageReader<T>).message(message);
     } catch (error) {
       this.busy = false;
       this.stop(error);

@@ -9,8 +9,15 @@ import {
 } from "@statebridge/state-provider";
 import { type ResolvedReconnectOptions, reconnectDelay } from "./backoff.js";
 import { isRetryableWatchError, stateErrorFromConnectError } from "./connect-errors.js";
+import { FollowedVariables } from "./followed-variables.js";
 import { watchEventsOf } from "./watch-events.js";
-import { listenTo, type WatchMessage, type WatchRequest, type WatchSource } from "./watch-source.js";
+import {
+  listenTo,
+  type WatchListener,
+  type WatchMessage,
+  type WatchRequest,
+  type WatchSource,
+} from "./watch-source.js";
 import type { WatchStatus } from "./watch-status.js";
 
 /** {@link WatchInfo} with what only a stream consumer counts. */
@@ -54,260 +61,278 @@ export interface StreamWatchSettings {
  * @throws the `StateError` of a first attempt that failed (`not_found`, `unavailable`, …).
  */
 export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamWatchHandle> {
-  const { watchId, source, request, watcher, filter, reconnect } = settings;
-  const startedAt = Date.now();
-  const stop = new AbortController();
-  let state: WatchInfo["state"] = "active";
+  const watch = new StreamWatch(settings);
+  const handle: StreamWatchHandle = {
+    watchId: settings.watchId,
+    done: watch.done,
+    async close() {
+      watch.end(undefined);
+    },
+    info: () => watch.info(),
+  };
+  return new Promise<StreamWatchHandle>((resolve, reject) => {
+    const opened = (error: StateError | undefined) => {
+      if (error === undefined) resolve(handle);
+      else reject(error);
+    };
+    watch.run(opened).then(
+      () => {
+        // A close() before the first message: the caller gets a closed watch rather than a hang.
+        if (watch.isClosed()) resolve(handle);
+      },
+      (error: unknown) => {
+        const failure = stateErrorFromConnectError(error);
+        watch.end(failure);
+        reject(failure);
+      },
+    );
+  });
+}
+
+/**
+ * One watch's state. A class, not closures: one update for 10,000 watches touches each watch's
+ * state once, and one object with its fields inline (methods shared) is what that loop can
+ * afford, where a dozen closures and contexts per watch each cost a cache miss.
+ */
+class StreamWatch {
+  readonly startedAt = Date.now();
+  readonly stop = new AbortController();
+  readonly done: Promise<StateError | undefined>;
+  state: WatchInfo["state"] = "active";
   // The revision the watch has reached: everything up to it was delivered or is not wanted.
-  let lastRevision: number | undefined = request.fromRevision;
+  lastRevision: number | undefined;
   // The session's incarnation, as given or as the server first told it: every resume names it,
   // so that a session recreated under the same id ends the watch with session_expired.
-  let incarnation = request.incarnation === "" ? undefined : request.incarnation;
-  // The watch follows the ids its identifiers named when it started, told by the server's
-  // first `created`; a resume names these ids, so a variable registered later under a watched
-  // name is never picked up. A `deleted` event ends an identifier's interest for good.
-  const followedIds = new Map<string, string>();
-  const identifierById = new Map<string, string>();
-  const endedIdentifiers = new Set<string>();
-  // What the current attempt named: the caller's identifiers, or on a resume the ids.
-  let sentIdentifiers: readonly string[] = request.identifiers;
-  let resumedByIds = false;
-  let received = 0;
-  let filtered = 0;
-  let failed = 0;
-  let delivered = 0;
-  let duplicates = 0;
-  let reconnects = 0;
-  let attempt: AbortController | undefined;
-  let settleDone!: (value: StateError | undefined) => void;
-  const done = new Promise<StateError | undefined>((resolve) => {
-    settleDone = resolve;
-  });
+  incarnation: string | undefined;
+  readonly followed: FollowedVariables;
+  // Whether the current attempt resumed by ids (see FollowedVariables): read for every message.
+  resumedByIds = false;
+  received = 0;
+  filtered = 0;
+  failed = 0;
+  delivered = 0;
+  duplicates = 0;
+  reconnects = 0;
+  attempt: AbortController | undefined;
+  // Of the run: whether a first attempt opened, failed attempts in a row, and whether the
+  // current attempt has had a message yet (and what it asked for).
+  isOpen = false;
+  failures = 0;
+  heard = false;
+  attemptRequest: WatchRequest;
+  opened: (error: StateError | undefined) => void = () => {};
+  private settleDone!: (value: StateError | undefined) => void;
+  private readonly request: WatchRequest;
+  private readonly watcher: Watcher;
+  private readonly filter: ((event: WatchEvent) => boolean) | undefined;
 
-  const handle: StreamWatchHandle = {
-    watchId,
-    done,
-    async close() {
-      end(undefined);
-    },
-    info() {
-      return {
-        watchId,
-        identifiers: request.identifiers,
-        revision: lastRevision ?? 0,
-        received,
-        filtered,
-        failed,
-        delivered,
-        duplicates,
-        reconnects,
-        startedAt,
-        state,
-      };
-    },
-  };
-
-  // A function, not an inline comparison: the state changes across the awaits of `run`.
-  function isClosed(): boolean {
-    return state === "closed";
+  constructor(private readonly settings: StreamWatchSettings) {
+    const { request } = settings;
+    this.request = request;
+    this.watcher = settings.watcher;
+    this.filter = settings.filter;
+    this.lastRevision = request.fromRevision;
+    this.incarnation = request.incarnation === "" ? undefined : request.incarnation;
+    this.followed = new FollowedVariables(request.identifiers);
+    this.attemptRequest = request;
+    this.done = new Promise<StateError | undefined>((resolve) => {
+      this.settleDone = resolve;
+    });
   }
 
-  function end(error: StateError | undefined): void {
-    if (state === "closed") return;
-    state = "closed";
-    stop.abort();
-    attempt?.abort();
-    settings.onEnd();
-    if (error !== undefined && settings.onError !== undefined) {
+  info(): StreamWatchInfo {
+    return {
+      watchId: this.settings.watchId,
+      identifiers: this.request.identifiers,
+      revision: this.lastRevision ?? 0,
+      received: this.received,
+      filtered: this.filtered,
+      failed: this.failed,
+      delivered: this.delivered,
+      duplicates: this.duplicates,
+      reconnects: this.reconnects,
+      startedAt: this.startedAt,
+      state: this.state,
+    };
+  }
+
+  // A method, not an inline comparison: the state changes across the awaits of `run`.
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  end(error: StateError | undefined): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.stop.abort();
+    this.attempt?.abort();
+    this.settings.onEnd();
+    if (error !== undefined && this.settings.onError !== undefined) {
       try {
-        settings.onError(error);
+        this.settings.onError(error);
       } catch (onErrorFailure) {
-        settings.onWatcherError(onErrorFailure, undefined);
+        this.settings.onWatcherError(onErrorFailure, undefined);
       }
     }
-    settleDone(error);
+    this.settleDone(error);
   }
 
   /**
    * Hands one event to the filter and the watcher. Synchronous unless the watcher returns a
    * promise: then the promise, which the next event waits for.
    */
-  function deliver(event: WatchEvent): Promise<void> | undefined {
-    if (filter !== undefined) {
+  deliver(event: WatchEvent): Promise<void> | undefined {
+    if (this.filter !== undefined) {
       let keep: boolean;
       try {
-        keep = filter(event);
+        keep = this.filter(event);
       } catch (error) {
-        failed++;
-        settings.onWatcherError(error, event);
+        this.failed++;
+        this.settings.onWatcherError(error, event);
         return undefined;
       }
       if (!keep) {
-        filtered++;
+        this.filtered++;
         return undefined;
       }
     }
-    delivered++;
+    this.delivered++;
     let result: unknown;
     try {
-      result = watcher(event);
+      result = this.watcher(event);
     } catch (error) {
-      failed++;
-      settings.onWatcherError(error, event);
+      this.failed++;
+      this.settings.onWatcherError(error, event);
       return undefined;
     }
     if (!isPromiseLike(result)) return undefined;
     return Promise.resolve(result).then(
       () => {},
       (error: unknown) => {
-        failed++;
-        settings.onWatcherError(error, event);
+        this.failed++;
+        this.settings.onWatcherError(error, event);
       },
     );
   }
 
   /** Delivers `events` from `index` on, one at a time; a promise only if a watcher made one. */
-  function deliverFrom(events: readonly WatchEvent[], index: number): Promise<void> | undefined {
+  deliverFrom(events: readonly WatchEvent[], index: number): Promise<void> | undefined {
     for (let position = index; position < events.length; position++) {
-      if (isClosed()) return undefined;
-      const pending = deliver(events[position] as WatchEvent);
-      if (pending !== undefined) return pending.then(() => deliverFrom(events, position + 1));
+      if (this.isClosed()) return undefined;
+      const pending = this.deliver(events[position] as WatchEvent);
+      if (pending !== undefined) return pending.then(() => this.deliverFrom(events, position + 1));
     }
     return undefined;
   }
 
-  function handleMessage(message: WatchMessage): Promise<void> | undefined {
-    if (message.kind !== "events" && incarnation === undefined && message.incarnation) {
-      incarnation = message.incarnation;
+  /** The first message of an attempt proves it open; then each message is handled. */
+  onMessage(message: WatchMessage): Promise<void> | undefined {
+    if (this.isClosed()) return undefined;
+    if (!this.heard) {
+      this.heard = true;
+      this.failures = 0;
+      this.state = "active";
+      if (this.isOpen) {
+        this.tell({
+          kind: "resumed",
+          revision: this.attemptRequest.fromRevision ?? this.lastRevision ?? 0,
+        });
+      } else {
+        this.isOpen = true;
+        this.tell({ kind: "connected", revision: revisionOf(message) });
+        this.opened(undefined);
+      }
+    }
+    return this.handleMessage(message);
+  }
+
+  handleMessage(message: WatchMessage): Promise<void> | undefined {
+    if (message.kind !== "events" && this.incarnation === undefined && message.incarnation) {
+      this.incarnation = message.incarnation;
     }
     if (message.kind === "heartbeat") {
-      if (lastRevision === undefined || message.revision > lastRevision) lastRevision = message.revision;
+      if (this.lastRevision === undefined || message.revision > this.lastRevision) {
+        this.lastRevision = message.revision;
+      }
       return undefined;
     }
     if (message.kind === "opened") {
-      follow(message.ids);
+      this.followed.follow(message.ids);
       // Without initial values or a resume point, nothing at or before it will come.
-      if (lastRevision === undefined && !request.includeInitial) lastRevision = message.revision;
+      if (this.lastRevision === undefined && !this.request.includeInitial)
+        this.lastRevision = message.revision;
       return undefined;
     }
     const revision = Number(message.events.revision);
     // A resync is the server's current state, even behind a resume point it never reached (a
     // fromRevision ahead of the session): applied, and the watch goes on from there.
     const resync = message.events.events[0]?.type === WireWatchEventType.RESYNC;
-    if (lastRevision !== undefined && revision <= lastRevision && !resync) {
+    if (this.lastRevision !== undefined && revision <= this.lastRevision && !resync) {
       // A resumed stream may repeat what the broken one already delivered: never twice.
-      duplicates += message.events.events.length;
+      this.duplicates += message.events.events.length;
       return undefined;
     }
     const events = watchEventsOf(message.events);
-    lastRevision = revision;
-    received += events.length;
-    for (const event of events) if (event.type === "deleted") endIdentifiersOf(event.id, event.identifier);
-    return deliverFrom(resumedByIds ? events.map(asNamed) : events, 0);
-  }
-
-  /** Records the ids of the first attempt, and drops what a resume found gone ("" ids). */
-  function follow(ids: readonly string[]): void {
-    if (ids.length !== sentIdentifiers.length) return;
-    sentIdentifiers.forEach((identifier, index) => {
-      const id = ids[index] as string;
-      if (resumedByIds) {
-        if (id === "")
-          for (const [named, followed] of followedIds)
-            if (followed === identifier) endedIdentifiers.add(named);
-        return;
-      }
-      if (id === "") return;
-      if (!followedIds.has(identifier)) followedIds.set(identifier, id);
-      if (!identifierById.has(id)) identifierById.set(id, identifier);
-    });
-  }
-
-  /** An event of a stream resumed by ids, with the identifier as the watcher named it. */
-  function asNamed(event: WatchEvent): WatchEvent {
-    const identifier = identifierById.get(event.id);
-    return identifier === undefined || identifier === event.identifier ? event : { ...event, identifier };
-  }
-
-  function endIdentifiersOf(id: string, identifier: string): void {
-    endedIdentifiers.add(identifier);
-    for (const [named, followed] of followedIds) if (followed === id) endedIdentifiers.add(named);
-  }
-
-  /** What a resume names: the followed id of each identifier still of interest, once each. */
-  function resumeIdentifiers(): string[] {
-    const identifiers = new Set<string>();
-    for (const identifier of request.identifiers) {
-      if (!endedIdentifiers.has(identifier)) identifiers.add(followedIds.get(identifier) ?? identifier);
+    this.lastRevision = revision;
+    this.received += events.length;
+    for (const event of events) {
+      if (event.type === "deleted") this.followed.deleted(event.id, event.identifier);
     }
-    return [...identifiers];
+    return this.deliverFrom(
+      this.resumedByIds ? events.map((event) => this.followed.asNamed(event)) : events,
+      0,
+    );
   }
 
-  function currentRequest(): WatchRequest {
-    if (lastRevision === undefined) return request;
-    resumedByIds = followedIds.size > 0;
-    sentIdentifiers = resumeIdentifiers();
-    return { ...request, identifiers: sentIdentifiers, includeInitial: false, fromRevision: lastRevision };
+  currentRequest(): WatchRequest {
+    const fromRevision = this.lastRevision;
+    const identifiers = this.followed.nextIdentifiers(fromRevision !== undefined);
+    this.resumedByIds = this.followed.resumedByIds;
+    if (fromRevision === undefined) return this.request;
+    return { ...this.request, identifiers, includeInitial: false, fromRevision };
   }
 
-  function tell(status: WatchStatus): void {
-    if (settings.onStatus === undefined) return;
+  tell(status: WatchStatus): void {
+    if (this.settings.onStatus === undefined) return;
     try {
-      settings.onStatus(status);
+      this.settings.onStatus(status);
     } catch (onStatusFailure) {
-      settings.onWatcherError(onStatusFailure, undefined);
+      this.settings.onWatcherError(onStatusFailure, undefined);
     }
   }
 
   /** Runs attempts until the watch ends. `opened` settles after the first attempt's first message. */
-  async function run(opened: (error: StateError | undefined) => void): Promise<void> {
-    let isOpen = false;
-    let failures = 0;
-    while (!isClosed()) {
+  async run(opened: (error: StateError | undefined) => void): Promise<void> {
+    this.opened = opened;
+    const { reconnect, request } = this.settings;
+    while (!this.isClosed()) {
       const current = new AbortController();
-      attempt = current;
-      let heard = false;
-      const next = currentRequest();
+      this.attempt = current;
+      this.heard = false;
+      const next = this.currentRequest();
+      this.attemptRequest = next;
       if (next.identifiers.length === 0) {
         // Every watched variable was deleted: nothing is left to follow, nor to reopen.
-        state = "active";
-        await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+        this.state = "active";
+        await new Promise((resolve) => this.stop.signal.addEventListener("abort", resolve, { once: true }));
         return;
       }
       const outcome = await new Promise<unknown>((resolve) => {
-        let over = false;
-        const finish = (error: unknown) => {
-          if (over) return;
-          over = true;
-          resolve(error);
-        };
-        const attemptRequest = incarnation === undefined ? next : { ...next, incarnation };
+        const attemptListener = new AttemptListener(this, resolve);
         // Each message is handled as it arrives, from the source's own loop when the watch is
         // idle: a message for many watches reaches them without a promise per watch.
         try {
-          listenTo(source, attemptRequest, current.signal, {
-            message(message) {
-              if (over || isClosed()) return undefined;
-              if (!heard) {
-                heard = true;
-                failures = 0;
-                state = "active";
-                if (isOpen) tell({ kind: "resumed", revision: next.fromRevision ?? lastRevision ?? 0 });
-                else {
-                  isOpen = true;
-                  tell({ kind: "connected", revision: revisionOf(message) });
-                  opened(undefined);
-                }
-              }
-              return handleMessage(message);
-            },
-            end: finish,
-          });
+          listenTo(
+            this.settings.source,
+            this.incarnation === undefined ? next : { ...next, incarnation: this.incarnation },
+            current.signal,
+            attemptListener,
+          );
         } catch (error) {
-          finish(error);
+          attemptListener.end(error);
         }
       });
-      if (isClosed()) return;
+      if (this.isClosed()) return;
       const failure =
         outcome === undefined
           ? // The server has no reason to end a watch with OK; read it like a shutdown.
@@ -315,52 +340,54 @@ export function startStreamWatch(settings: StreamWatchSettings): Promise<StreamW
           : stateErrorFromConnectError(outcome, {
               subject: `watch ${describeIdentifiers(request.identifiers)}`,
             });
-      if (!isOpen) {
-        end(failure);
+      if (!this.isOpen) {
+        this.end(failure);
         opened(failure);
         return;
       }
       if (!isRetryableWatchError(failure)) {
-        end(failure);
+        this.end(failure);
         return;
       }
-      if (!heard) failures++;
-      if (failures >= reconnect.maxFailures) {
+      if (!this.heard) this.failures++;
+      if (this.failures >= reconnect.maxFailures) {
         const gaveUp = new StateError(
           "unavailable",
-          `watch ${describeIdentifiers(request.identifiers)} gave up after ${failures} failed reconnects in a row: ${failure.rawMessage}`,
+          `watch ${describeIdentifiers(request.identifiers)} gave up after ${this.failures} failed reconnects in a row: ${failure.rawMessage}`,
           { cause: failure },
         );
-        tell({ kind: "gave_up", error: gaveUp });
-        end(gaveUp);
+        this.tell({ kind: "gave_up", error: gaveUp });
+        this.end(gaveUp);
         return;
       }
-      state = "reconnecting";
-      const delayMs = reconnectDelay(failures + 1, reconnect);
-      tell({ kind: "reconnecting", attempt: failures + 1, delayMs, error: failure });
-      await sleep(delayMs, stop.signal);
-      if (isClosed()) return;
-      reconnects++;
+      this.state = "reconnecting";
+      const delayMs = reconnectDelay(this.failures + 1, reconnect);
+      this.tell({ kind: "reconnecting", attempt: this.failures + 1, delayMs, error: failure });
+      await sleep(delayMs, this.stop.signal);
+      if (this.isClosed()) return;
+      this.reconnects++;
     }
   }
+}
 
-  return new Promise<StreamWatchHandle>((resolve, reject) => {
-    const opened = (error: StateError | undefined) => {
-      if (error === undefined) resolve(handle);
-      else reject(error);
-    };
-    run(opened).then(
-      () => {
-        // A close() before the first message: the caller gets a closed watch rather than a hang.
-        if (isClosed()) resolve(handle);
-      },
-      (error: unknown) => {
-        const failure = stateErrorFromConnectError(error);
-        end(failure);
-        reject(failure);
-      },
-    );
-  });
+/** One attempt's {@link WatchListener}: nothing it is told after the attempt ended counts. */
+class AttemptListener implements WatchListener {
+  private over = false;
+
+  constructor(
+    private readonly watch: StreamWatch,
+    private readonly resolve: (outcome: unknown) => void,
+  ) {}
+
+  message(message: WatchMessage): Promise<void> | undefined {
+    return this.over ? undefined : this.watch.onMessage(message);
+  }
+
+  end(error: unknown): void {
+    if (this.over) return;
+    this.over = true;
+    this.resolve(error);
+  }
 }
 
 /** The revision a message is at. */

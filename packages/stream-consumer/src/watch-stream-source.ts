@@ -317,14 +317,11 @@ export function createWatchStreamSource(
       return;
     }
     const { channel, leave } = attached;
-    channel.consume(
-      (message) => listener.message(message),
-      (error) => {
-        // A listener that failed leaves the watch, as an iterator's return() does.
-        leave();
-        listener.end(error);
-      },
-    );
+    channel.consume(listener, (error) => {
+      // A listener that failed leaves the watch, as an iterator's return() does.
+      leave();
+      listener.end(error);
+    });
   }
 
   return {
