@@ -1,11 +1,5 @@
-import { ProtobufReader, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
-import type {
-  SetVariableRequest,
-  SetVariablesRequest,
-  TensorValue,
-  Value,
-  VariableUpdate,
-} from "@statebridge/proto";
+import { ProtobufReader, readBoolean, readValue, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
+import type { SetVariableRequest, SetVariablesRequest, VariableUpdate } from "@statebridge/proto";
 
 // The requests of the writes, SetVariable and SetVariables, read without protobuf-es's
 // reflection on the direct path, as request-decoding.ts reads the gets. The result is what
@@ -14,7 +8,7 @@ import type {
 // singular string or number field's last value wins, as in protobuf-es; a message field given
 // twice (which protobuf-es merges), a Value with two members of its oneof, unpacked tensor
 // shapes, negative or long varints, unknown fields, other wire types and invalid UTF-8 return
-// undefined and are left to fromBinary.
+// undefined and are left to fromBinary. Values are read by grpc-wire's `readValue`.
 
 /** Reads a SetVariableRequest as `fromBinary` does. @returns undefined for bytes left to it. */
 export function decodeSetVariableRequest(bytes: Uint8Array): SetVariableRequest | undefined {
@@ -83,71 +77,4 @@ function readUpdate(reader: ProtobufReader, end: number): VariableUpdate {
   }
   if (reader.position !== end) throw UNUSUAL_ENCODING;
   return update;
-}
-
-/** A bool written as protobuf writes one (0 or 1); any other varint is left to protobuf-es. */
-function readBoolean(reader: ProtobufReader): boolean {
-  const flag = reader.byte();
-  if (flag > 1) throw UNUSUAL_ENCODING;
-  return flag === 1;
-}
-
-/** A Value with at most one member of its oneof (protobuf-es keeps the last of several). */
-function readValue(reader: ProtobufReader, end: number): Value {
-  const value = { $typeName: "statebridge.v1.Value", kind: { case: undefined } } as Value;
-  if (reader.position === end) return value;
-  const tag = reader.byte();
-  switch (tag) {
-    case 0x09:
-      value.kind = { case: "floatValue", value: reader.double() };
-      break;
-    case 0x10:
-      value.kind = { case: "integerValue", value: reader.int64() };
-      break;
-    case 0x1a:
-      value.kind = { case: "stringValue", value: reader.string() };
-      break;
-    case 0x20:
-      value.kind = { case: "booleanValue", value: readBoolean(reader) };
-      break;
-    case 0x2a:
-      value.kind = { case: "choiceValue", value: reader.string() };
-      break;
-    case 0x32:
-      value.kind = { case: "moduleValue", value: reader.string() };
-      break;
-    case 0x3a:
-      value.kind = { case: "embeddingValue", value: reader.bytes() };
-      break;
-    case 0x42:
-      value.kind = { case: "tensorValue", value: readTensor(reader, reader.lengthEnd()) };
-      break;
-    default:
-      throw UNUSUAL_ENCODING;
-  }
-  if (reader.position !== end) throw UNUSUAL_ENCODING;
-  return value;
-}
-
-/** A TensorValue with a packed shape, each field at most once. */
-function readTensor(reader: ProtobufReader, end: number): TensorValue {
-  const tensor: TensorValue = { $typeName: "statebridge.v1.TensorValue", shape: [], data: new Uint8Array(0) };
-  let shapeRead = false;
-  let dataRead = false;
-  while (reader.position < end) {
-    const tag = reader.byte();
-    if (tag === 0x0a && !shapeRead) {
-      shapeRead = true;
-      const shapeEnd = reader.lengthEnd();
-      while (reader.position < shapeEnd) tensor.shape.push(reader.int64());
-      if (reader.position !== shapeEnd) throw UNUSUAL_ENCODING;
-    } else if (tag === 0x12 && !dataRead) {
-      dataRead = true;
-      tensor.data = reader.bytes();
-    } else {
-      throw UNUSUAL_ENCODING;
-    }
-  }
-  if (reader.position !== end) throw UNUSUAL_ENCODING;
-  return tensor;
 }

@@ -33,3 +33,4 @@ export {
 } from "./status.js";
 export type { GrpcTimeout } from "./timeout.js";
 export { formatGrpcTimeout, MAX_TIMER_MS, parseGrpcTimeout } from "./timeout.js";
+export { readBoolean, readValue } from "./value-reading.js";

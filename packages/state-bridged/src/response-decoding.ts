@@ -1,11 +1,9 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
-import { ProtobufReader, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
+import { ProtobufReader, readValue, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
 import {
   BridgeService,
   type GetVariableResponse,
   type GetVariablesResponse,
-  type TensorValue,
-  type Value,
   type Variable,
 } from "@statebridge/proto";
 import { decodeSetVariableResponse, decodeSetVariablesResponse } from "./set-encoding.js";
@@ -136,65 +134,4 @@ function readVariable(reader: ProtobufReader, end: number): Variable {
   }
   if (reader.position !== end) throw UNUSUAL_ENCODING;
   return variable;
-}
-
-function readValue(reader: ProtobufReader, end: number): Value {
-  const value = { $typeName: "statebridge.v1.Value", kind: { case: undefined } } as Value;
-  if (reader.position === end) return value;
-  const tag = reader.byte();
-  switch (tag) {
-    case 0x09:
-      value.kind = { case: "floatValue", value: reader.double() };
-      break;
-    case 0x10:
-      value.kind = { case: "integerValue", value: reader.int64() };
-      break;
-    case 0x1a:
-      value.kind = { case: "stringValue", value: reader.string() };
-      break;
-    case 0x20: {
-      const flag = reader.byte();
-      if (flag > 1) throw UNUSUAL_ENCODING;
-      value.kind = { case: "booleanValue", value: flag === 1 };
-      break;
-    }
-    case 0x2a:
-      value.kind = { case: "choiceValue", value: reader.string() };
-      break;
-    case 0x32:
-      value.kind = { case: "moduleValue", value: reader.string() };
-      break;
-    case 0x3a:
-      value.kind = { case: "embeddingValue", value: reader.bytes() };
-      break;
-    case 0x42:
-      value.kind = { case: "tensorValue", value: readTensor(reader, reader.lengthEnd()) };
-      break;
-    default:
-      throw UNUSUAL_ENCODING;
-  }
-  // One member of the oneof: a second one is left to protobuf-es (the last wins there).
-  if (reader.position !== end) throw UNUSUAL_ENCODING;
-  return value;
-}
-
-function readTensor(reader: ProtobufReader, end: number): TensorValue {
-  const tensor: TensorValue = { $typeName: "statebridge.v1.TensorValue", shape: [], data: new Uint8Array(0) };
-  let last = 0;
-  while (reader.position < end) {
-    const tag = reader.byte();
-    if (tag === 0x0a && last < 1) {
-      last = 1;
-      const shapeEnd = reader.lengthEnd();
-      while (reader.position < shapeEnd) tensor.shape.push(reader.int64());
-      if (reader.position !== shapeEnd) throw UNUSUAL_ENCODING;
-    } else if (tag === 0x12 && last < 2) {
-      last = 2;
-      tensor.data = reader.bytes();
-    } else {
-      throw UNUSUAL_ENCODING;
-    }
-  }
-  if (reader.position !== end) throw UNUSUAL_ENCODING;
-  return tensor;
 }
