@@ -1,7 +1,7 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { context, propagation, type TextMapSetter } from "@opentelemetry/api";
-import type { GrpcConnection } from "@statebridge/stream-consumer";
+import { type GrpcConnection, settleVerifyOnClose } from "@statebridge/stream-consumer";
 import { type BridgedTlsOptions, tlsSessionOptions } from "./tls-options.js";
 import { createGrpcUnaryCaller, type UnaryCaller } from "./unary-caller.js";
 
@@ -52,6 +52,9 @@ export function createBridgeTransport(options: BridgeTransportOptions): BridgeTr
     },
     tlsSessionOptions(options.url, options.tls),
   );
+  // connect-node 2.1 checks an idle connection before the next call; a clean close during that
+  // check would leave it, and every later call, waiting for good.
+  settleVerifyOnClose(sessionManager);
   // The caller's trace context (`traceparent`), when an OpenTelemetry propagator is registered.
   const interceptors: Interceptor[] = [propagateTraceContext];
   const { token } = options;
