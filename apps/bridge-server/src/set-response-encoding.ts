@@ -1,13 +1,14 @@
 import {
   allocateEnvelope,
   ENVELOPE_HEADER_BYTES,
+  int64Size,
   stringFieldSize,
   varintSize,
+  writeInt64,
   writeStringField,
   writeVarint,
 } from "@statebridge/grpc-wire";
 import type { SetVariableResponse, SetVariablesResponse } from "@statebridge/proto";
-import { int64Size, writeInt64 } from "./variable-encoding.js";
 
 // The responses of the writes, SetVariable and SetVariables, written straight into one
 // envelope for the direct gRPC path, as variable-encoding.ts writes the gets'. The bytes are

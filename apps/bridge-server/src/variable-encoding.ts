@@ -1,18 +1,16 @@
 import {
   allocateEnvelope,
   ENVELOPE_HEADER_BYTES,
+  int64Size,
   stringFieldSize,
+  valueMessageSize,
   varintSize,
+  writeInt64,
   writeStringField,
+  writeValue,
   writeVarint,
 } from "@statebridge/grpc-wire";
-import type {
-  GetVariableResponse,
-  GetVariablesResponse,
-  TensorValue,
-  Value,
-  Variable,
-} from "@statebridge/proto";
+import type { GetVariableResponse, GetVariablesResponse, Variable } from "@statebridge/proto";
 
 // The responses of GetVariable and GetVariables written straight into one buffer, for the
 // direct gRPC path. protobuf-es's writer forks a chunk list per nested message and copies
@@ -20,9 +18,7 @@ import type {
 // variable. The bytes are exactly those of `toBinary` (held so by
 // test/variable-encoding.test.ts over generated messages); anything this module does not
 // expect (unknown fields, an int64 that is not a bigint in range) is left to protobuf-es.
-
-const TWO_TO_63 = 2n ** 63n;
-const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+// Values and int64s are written by grpc-wire's value-writing.ts.
 
 /**
  * Encodes a GetVariableResponse as `toBinary(GetVariableResponseSchema, message)` does, framed
@@ -143,130 +139,6 @@ function writeVariable(buffer: Buffer, start: number, variable: Variable): numbe
     offset = writeInt64(buffer, offset, variable.updatedAtMs);
   }
   if (variable.source !== "") offset = writeStringField(buffer, offset, 0x52, variable.source);
-  return offset;
-}
-
-/**
- * The size of a Value's fields (a oneof: its case is written even when zero), or -1 for a
- * value left to protobuf-es. Shared with the other hand-written encoders (set, watch events).
- */
-export function valueMessageSize(value: Value): number {
-  if (value.$unknown !== undefined) return -1;
-  const kind = value.kind;
-  switch (kind.case) {
-    case undefined:
-      return 0;
-    case "floatValue":
-      return 9;
-    case "integerValue": {
-      const size = int64Size(kind.value);
-      return size < 0 ? -1 : 1 + Math.max(size, 1);
-    }
-    case "booleanValue":
-      return 2;
-    case "stringValue":
-    case "choiceValue":
-    case "moduleValue":
-      return stringFieldSize(kind.value);
-    case "embeddingValue":
-      return 1 + varintSize(kind.value.byteLength) + kind.value.byteLength;
-    case "tensorValue": {
-      const size = tensorSize(kind.value);
-      return size < 0 ? -1 : 1 + varintSize(size) + size;
-    }
-  }
-  return -1;
-}
-
-/** Writes a Value's fields (sized by {@link valueMessageSize}) at `start`; returns the offset after them. */
-export function writeValue(buffer: Buffer, start: number, value: Value): number {
-  let offset = start;
-  const kind = value.kind;
-  switch (kind.case) {
-    case "floatValue":
-      buffer[offset] = 0x09;
-      buffer.writeDoubleLE(kind.value, offset + 1);
-      return offset + 9;
-    case "integerValue":
-      buffer[offset] = 0x10;
-      return writeInt64(buffer, offset + 1, kind.value);
-    case "booleanValue":
-      buffer[offset] = 0x20;
-      buffer[offset + 1] = kind.value ? 1 : 0;
-      return offset + 2;
-    case "stringValue":
-      return writeStringField(buffer, offset, 0x1a, kind.value);
-    case "choiceValue":
-      return writeStringField(buffer, offset, 0x2a, kind.value);
-    case "moduleValue":
-      return writeStringField(buffer, offset, 0x32, kind.value);
-    case "embeddingValue":
-      buffer[offset++] = 0x3a;
-      offset = writeVarint(buffer, offset, kind.value.byteLength);
-      buffer.set(kind.value, offset);
-      return offset + kind.value.byteLength;
-    case "tensorValue": {
-      const tensor = kind.value;
-      buffer[offset++] = 0x42;
-      offset = writeVarint(buffer, offset, tensorSize(tensor));
-      if (tensor.shape.length > 0) {
-        buffer[offset++] = 0x0a;
-        let packed = 0;
-        for (const dimension of tensor.shape) packed += Math.max(int64Size(dimension), 1);
-        offset = writeVarint(buffer, offset, packed);
-        for (const dimension of tensor.shape) offset = writeInt64(buffer, offset, dimension);
-      }
-      if (tensor.data.byteLength > 0) {
-        buffer[offset++] = 0x12;
-        offset = writeVarint(buffer, offset, tensor.data.byteLength);
-        buffer.set(tensor.data, offset);
-        offset += tensor.data.byteLength;
-      }
-      return offset;
-    }
-  }
-  return offset;
-}
-
-/** A TensorValue's size: packed shape (when not empty), data (when not empty); or -1. */
-function tensorSize(tensor: TensorValue): number {
-  if (tensor.$unknown !== undefined) return -1;
-  let size = 0;
-  if (tensor.shape.length > 0) {
-    let packed = 0;
-    for (const dimension of tensor.shape) {
-      const dimensionSize = int64Size(dimension);
-      if (dimensionSize < 0) return -1;
-      packed += Math.max(dimensionSize, 1);
-    }
-    size += 1 + varintSize(packed) + packed;
-  }
-  if (tensor.data.byteLength > 0) size += 1 + varintSize(tensor.data.byteLength) + tensor.data.byteLength;
-  return size;
-}
-
-/** The varint size of an int64 (0 for zero, 10 for a negative), or -1 outside int64 or not a bigint. */
-export function int64Size(value: bigint): number {
-  if (typeof value !== "bigint") return -1;
-  if (value === 0n) return 0;
-  if (value < 0n) return value < -TWO_TO_63 ? -1 : 10;
-  if (value >= TWO_TO_63) return -1;
-  if (value <= MAX_SAFE_BIGINT) return varintSize(Number(value));
-  let size = 1;
-  for (let rest = value >> 7n; rest > 0n; rest >>= 7n) size++;
-  return size;
-}
-
-/** Writes an int64 (sized by {@link int64Size}) as protobuf's varint; returns the offset after it. */
-export function writeInt64(buffer: Buffer, start: number, value: bigint): number {
-  if (value >= 0n && value <= MAX_SAFE_BIGINT) return writeVarint(buffer, start, Number(value));
-  let offset = start;
-  let rest = BigInt.asUintN(64, value);
-  while (rest >= 0x80n) {
-    buffer[offset++] = Number(rest & 0x7fn) | 0x80;
-    rest >>= 7n;
-  }
-  buffer[offset++] = Number(rest);
   return offset;
 }
 

@@ -1,11 +1,19 @@
-import { stringFieldSize, varintSize, writeStringField, writeVarint } from "@statebridge/grpc-wire";
+import {
+  int64Size,
+  stringFieldSize,
+  valueMessageSize,
+  varintSize,
+  writeInt64,
+  writeStringField,
+  writeValue,
+  writeVarint,
+} from "@statebridge/grpc-wire";
 import type { Value, WatchEvent, WatchEvents } from "@statebridge/proto";
-import { int64Size, valueMessageSize, writeInt64, writeValue } from "./variable-encoding.js";
 
 // The WatchEvents message of each change written straight into one buffer, once per revision
 // whatever the number of watches it reaches (see watch-encoding.ts), instead of through
 // protobuf-es's writer (a chunk list forked per event and per Value, a TextEncoder copy per
-// string). Values are written by variable-encoding.ts's Value writer. The bytes are exactly
+// string). Values are written by grpc-wire's Value writer. The bytes are exactly
 // those of `toBinary(WatchEventsSchema, message)`, held so by
 // test/watch-events-encoding.test.ts over generated messages; anything unexpected (unknown
 // fields, an int64 that is not a bigint in range, an enum that is not a small whole number)

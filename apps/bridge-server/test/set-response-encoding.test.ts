@@ -56,12 +56,12 @@ describe("the hand-written write response encoders write what protobuf-es writes
     );
   }, 120_000);
 
-  it("leaves results with unknown fields or int64s that are not bigints to protobuf-es", () => {
+  it("leaves results with unknown fields or int64s that are not whole numbers in range to protobuf-es", () => {
     const withUnknown = create(SetVariableResponseSchema, { version: 1n });
     withUnknown.$unknown = [{ no: 9, wireType: 0, data: new Uint8Array([1]) }];
     expect(encodeSetVariableResponseEnvelope(withUnknown)).toBeUndefined();
-    expect(encodeSetVariableResponseEnvelope({ version: 1 as never })).toBeUndefined();
+    expect(encodeSetVariableResponseEnvelope({ version: 1.5 as never })).toBeUndefined();
     expect(encodeSetVariableResponseEnvelope({ revision: 2n ** 64n })).toBeUndefined();
-    expect(encodeSetVariablesResponseEnvelope({ versions: { a: 1 as never } })).toBeUndefined();
+    expect(encodeSetVariablesResponseEnvelope({ versions: { a: (2 ** 53) as never } })).toBeUndefined();
   });
 });

@@ -58,14 +58,14 @@ describe("the hand-written WatchEvents encoder writes what protobuf-es writes", 
     );
   }, 120_000);
 
-  it("leaves a message with unknown fields or an int64 that is not a bigint to protobuf-es", () => {
+  it("leaves a message with unknown fields or an int64 that is not a whole number in range to protobuf-es", () => {
     const withUnknown = create(WatchEventsSchema, { revision: 1n, events: [{ identifier: "x" }] });
     (withUnknown.events[0] as WatchEvents["events"][number]).$unknown = [
       { no: 99, wireType: 0, data: new Uint8Array([1]) },
     ];
     expect(encodeWatchEventsMessage(withUnknown)).toBeUndefined();
     const numberRevision = create(WatchEventsSchema, { revision: 1n });
-    (numberRevision as { revision: unknown }).revision = 1;
+    (numberRevision as { revision: unknown }).revision = 1.5;
     expect(encodeWatchEventsMessage(numberRevision)).toBeUndefined();
   });
 });

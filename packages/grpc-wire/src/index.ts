@@ -34,3 +34,5 @@ export {
 export type { GrpcTimeout } from "./timeout.js";
 export { formatGrpcTimeout, MAX_TIMER_MS, parseGrpcTimeout } from "./timeout.js";
 export { readBoolean, readValue } from "./value-reading.js";
+export type { ValueFields, ValueKindFields } from "./value-writing.js";
+export { int64Size, valueMessageSize, writeInt64, writeValue } from "./value-writing.js";
