@@ -72,7 +72,9 @@ async function measure(system, watchers, count) {
 async function watchLatency(system, round) {
   const watchers = await profiled(() => startWatchers({ ...system.setup, watchers: 1, connections: 1 }));
   try {
-    for (let index = 0; index < (round === 0 ? 100 : 30); index++) await watchers.reach(system.write);
+    // Warm enough for the JIT to have optimized both processes' paths (a fresh watcher process
+    // each round; the server's and the writer's code were warmed by the writes before).
+    for (let index = 0; index < (round === 0 ? 1_000 : 300); index++) await watchers.reach(system.write);
     return (await measure(system, watchers, samples)).timeNs;
   } finally {
     await watchers.close();
@@ -122,7 +124,7 @@ try {
     const order = round % 2 === 0 ? systems : [...systems].reverse();
     for (const system of order) {
       // The write alone (statebridge: a set; Redis: MULTI SET PUBLISH), part of every watch time.
-      const writes = await sample(system.write, { samples, warmup: 100 });
+      const writes = await sample(system.write, { samples, warmup: round === 0 ? 2_000 : 300 });
       record("write", system.key, quantile(writes, 0.5));
     }
     for (const system of order) {
