@@ -9,14 +9,15 @@
 // STATEBRIDGE_ENCODING_SEED and STATEBRIDGE_ENCODING_RUNS explore further.
 import { create, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
-  arbitraryInt64,
   arbitraryMutation,
-  arbitraryText,
+  arbitrarySetVariable,
+  arbitrarySetVariables,
   arbitraryValueKind,
   ENCODING_RUNS,
   ENCODING_SEED,
   expectAgreement,
   mutate,
+  readByHand,
 } from "@statebridge/grpc-wire/testing";
 import { SetVariableRequestSchema, SetVariablesRequestSchema, type Value } from "@statebridge/proto";
 import fc from "fast-check";
@@ -27,44 +28,18 @@ const value = fc.option(
   arbitraryValueKind.map((kind) => ({ kind })),
   { nil: undefined },
 );
-const setVariable = fc.record(
-  {
-    sessionId: arbitraryText,
-    identifier: arbitraryText,
-    value,
-    metadataJson: arbitraryText,
-    expectedVersion: arbitraryInt64,
-    source: arbitraryText,
-  },
-  { requiredKeys: [] },
-);
-const setVariables = fc.record(
-  {
-    sessionId: arbitraryText,
-    updates: fc.array(fc.record({ identifier: arbitraryText, value }, { requiredKeys: [] }), {
-      maxLength: 8,
-    }),
-    metadataJson: arbitraryText,
-    atomic: fc.boolean(),
-    source: arbitraryText,
-  },
-  { requiredKeys: [] },
-);
+const setVariable = arbitrarySetVariable(value);
+const setVariables = arbitrarySetVariables(value);
 
 function bytesOf(schema: DescMessage, parts: readonly object[]): Uint8Array {
   return Buffer.concat(parts.map((part) => toBinary(schema, create(schema, part as never))));
 }
 
-/** Whether an int64 is one the decoders read themselves: [0, 2^49). */
-function small(value: bigint): boolean {
-  return value >= 0n && value < 2n ** 49n;
-}
-
 /** Whether a value is one the decoders read themselves (int64s in [0, 2^49)). */
 function ordinaryValue(generated: { kind: Value["kind"] } | undefined): boolean {
   const kind = generated?.kind;
-  if (kind?.case === "integerValue") return small(kind.value);
-  if (kind?.case === "tensorValue") return kind.value.shape.every(small);
+  if (kind?.case === "integerValue") return readByHand(kind.value);
+  if (kind?.case === "tensorValue") return kind.value.shape.every(readByHand);
   return true;
 }
 
@@ -74,7 +49,7 @@ describe("the hand-written write request decoders read what protobuf-es reads", 
       fc.property(setVariable, (request) => {
         const bytes = bytesOf(SetVariableRequestSchema, [request]);
         const decoded = decodeSetVariableRequest(bytes);
-        if (ordinaryValue(request.value) && small(request.expectedVersion ?? 0n)) {
+        if (ordinaryValue(request.value) && readByHand(request.expectedVersion ?? 0n)) {
           expect(decoded).toBeDefined();
         }
         expectAgreement(decoded, () => fromBinary(SetVariableRequestSchema, bytes));

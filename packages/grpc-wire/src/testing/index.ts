@@ -9,3 +9,5 @@ export {
 export type { Mutation } from "./mutations.js";
 export { arbitraryMutation, mutate } from "./mutations.js";
 export { envelopeOf, expectAgreement } from "./references.js";
+export type { GeneratedSetVariable, GeneratedSetVariables } from "./write-requests.js";
+export { arbitrarySetVariable, arbitrarySetVariables, readByHand } from "./write-requests.js";
