@@ -1,4 +1,4 @@
-import { ProtobufReader, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
+import { type ProtobufReader, readMessage } from "@statebridge/grpc-wire";
 import type { GetVariableRequest, GetVariablesRequest } from "@statebridge/proto";
 
 // The requests of the hottest calls, GetVariable and GetVariables, read without protobuf-es's
@@ -15,19 +15,7 @@ export function decodeGetVariableRequest(bytes: Uint8Array): GetVariableRequest 
     sessionId: "",
     identifier: "",
   };
-  const reader = new ProtobufReader(bytes);
-  try {
-    while (reader.position < reader.end) {
-      const tag = reader.byte();
-      if (tag === 0x0a) request.sessionId = reader.string();
-      else if (tag === 0x12) request.identifier = reader.string();
-      else return undefined;
-    }
-  } catch (error) {
-    if (error === UNUSUAL_ENCODING) return undefined;
-    throw error;
-  }
-  return request;
+  return readMessage(bytes, request, readGetVariableField);
 }
 
 /** Reads a GetVariablesRequest as `fromBinary` does. @returns undefined for bytes left to it. */
@@ -37,17 +25,19 @@ export function decodeGetVariablesRequest(bytes: Uint8Array): GetVariablesReques
     sessionId: "",
     identifiers: [],
   };
-  const reader = new ProtobufReader(bytes);
-  try {
-    while (reader.position < reader.end) {
-      const tag = reader.byte();
-      if (tag === 0x0a) request.sessionId = reader.string();
-      else if (tag === 0x12) request.identifiers.push(reader.string());
-      else return undefined;
-    }
-  } catch (error) {
-    if (error === UNUSUAL_ENCODING) return undefined;
-    throw error;
-  }
-  return request;
+  return readMessage(bytes, request, readGetVariablesField);
+}
+
+function readGetVariableField(reader: ProtobufReader, tag: number, request: GetVariableRequest): boolean {
+  if (tag === 0x0a) request.sessionId = reader.string();
+  else if (tag === 0x12) request.identifier = reader.string();
+  else return false;
+  return true;
+}
+
+function readGetVariablesField(reader: ProtobufReader, tag: number, request: GetVariablesRequest): boolean {
+  if (tag === 0x0a) request.sessionId = reader.string();
+  else if (tag === 0x12) request.identifiers.push(reader.string());
+  else return false;
+  return true;
 }

@@ -1,4 +1,10 @@
-import { ProtobufReader, readBoolean, readValue, UNUSUAL_ENCODING } from "@statebridge/grpc-wire";
+import {
+  type ProtobufReader,
+  readBoolean,
+  readMessage,
+  readValue,
+  UNUSUAL_ENCODING,
+} from "@statebridge/grpc-wire";
 import type { SetVariableRequest, SetVariablesRequest, VariableUpdate } from "@statebridge/proto";
 
 // The requests of the writes, SetVariable and SetVariables, read without protobuf-es's
@@ -19,24 +25,7 @@ export function decodeSetVariableRequest(bytes: Uint8Array): SetVariableRequest 
     metadataJson: "",
     source: "",
   };
-  const reader = new ProtobufReader(bytes);
-  try {
-    while (reader.position < reader.end) {
-      const tag = reader.byte();
-      if (tag === 0x0a) request.sessionId = reader.string();
-      else if (tag === 0x12) request.identifier = reader.string();
-      else if (tag === 0x1a && request.value === undefined)
-        request.value = readValue(reader, reader.lengthEnd());
-      else if (tag === 0x22) request.metadataJson = reader.string();
-      else if (tag === 0x28) request.expectedVersion = reader.int64();
-      else if (tag === 0x32) request.source = reader.string();
-      else return undefined;
-    }
-  } catch (error) {
-    if (error === UNUSUAL_ENCODING) return undefined;
-    throw error;
-  }
-  return request;
+  return readMessage(bytes, request, readSetVariableField);
 }
 
 /** Reads a SetVariablesRequest as `fromBinary` does. @returns undefined for bytes left to it. */
@@ -49,22 +38,28 @@ export function decodeSetVariablesRequest(bytes: Uint8Array): SetVariablesReques
     atomic: false,
     source: "",
   };
-  const reader = new ProtobufReader(bytes);
-  try {
-    while (reader.position < reader.end) {
-      const tag = reader.byte();
-      if (tag === 0x0a) request.sessionId = reader.string();
-      else if (tag === 0x12) request.updates.push(readUpdate(reader, reader.lengthEnd()));
-      else if (tag === 0x1a) request.metadataJson = reader.string();
-      else if (tag === 0x20) request.atomic = readBoolean(reader);
-      else if (tag === 0x2a) request.source = reader.string();
-      else return undefined;
-    }
-  } catch (error) {
-    if (error === UNUSUAL_ENCODING) return undefined;
-    throw error;
-  }
-  return request;
+  return readMessage(bytes, request, readSetVariablesField);
+}
+
+function readSetVariableField(reader: ProtobufReader, tag: number, request: SetVariableRequest): boolean {
+  if (tag === 0x0a) request.sessionId = reader.string();
+  else if (tag === 0x12) request.identifier = reader.string();
+  else if (tag === 0x1a && request.value === undefined) request.value = readValue(reader, reader.lengthEnd());
+  else if (tag === 0x22) request.metadataJson = reader.string();
+  else if (tag === 0x28) request.expectedVersion = reader.int64();
+  else if (tag === 0x32) request.source = reader.string();
+  else return false;
+  return true;
+}
+
+function readSetVariablesField(reader: ProtobufReader, tag: number, request: SetVariablesRequest): boolean {
+  if (tag === 0x0a) request.sessionId = reader.string();
+  else if (tag === 0x12) request.updates.push(readUpdate(reader, reader.lengthEnd()));
+  else if (tag === 0x1a) request.metadataJson = reader.string();
+  else if (tag === 0x20) request.atomic = readBoolean(reader);
+  else if (tag === 0x2a) request.source = reader.string();
+  else return false;
+  return true;
 }
 
 function readUpdate(reader: ProtobufReader, end: number): VariableUpdate {

@@ -11,7 +11,7 @@ export {
   MAX_ENVELOPE_LENGTH,
 } from "./envelope.js";
 export { ERROR_CODE_TRAILER, GRPC_STATUS_OF, stateCodeOfGrpcStatus } from "./grpc-codes.js";
-export { ProtobufReader, UNUSUAL_ENCODING } from "./protobuf-reading.js";
+export { ProtobufReader, readMessage, UNUSUAL_ENCODING } from "./protobuf-reading.js";
 export {
   allocateEnvelope,
   stringFieldSize,

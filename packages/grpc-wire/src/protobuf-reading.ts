@@ -143,3 +143,25 @@ export class ProtobufReader {
     return doubleValue[0] as number;
   }
 }
+
+/**
+ * Reads a message's top-level fields into `message`: `readField` is given each field's tag
+ * with the reader at its value, and returns false for a field left to protobuf-es.
+ * @returns `message`, or undefined for bytes left to `fromBinary` (a refused field, {@link UNUSUAL_ENCODING}).
+ */
+export function readMessage<M>(
+  bytes: Uint8Array,
+  message: M,
+  readField: (reader: ProtobufReader, tag: number, message: M) => boolean,
+): M | undefined {
+  const reader = new ProtobufReader(bytes);
+  try {
+    while (reader.position < reader.end) {
+      if (!readField(reader, reader.byte(), message)) return undefined;
+    }
+  } catch (error) {
+    if (error === UNUSUAL_ENCODING) return undefined;
+    throw error;
+  }
+  return message;
+}
