@@ -1,10 +1,6 @@
 import { randomBytes } from "node:crypto";
-import {
-  assertIdentifierLength,
-  describe,
-  MAX_IDENTIFIER_LENGTH,
-  StateError,
-} from "@statebridge/state-provider";
+import type { StoreLimitSettings } from "@statebridge/session-store";
+import { assertIdentifierLength, describe, StateError } from "@statebridge/state-provider";
 import {
   BLOB_THRESHOLD_BYTES,
   blobReference,
@@ -17,15 +13,9 @@ import { type SessionKeys, sessionKeys } from "./keys.js";
 import { goneError, parseSessionReply, recreatedError, type SessionReply, text } from "./replies.js";
 import { READ } from "./scripts.js";
 
-/** The checked limits of a store. */
-export interface StoreLimits {
+/** The checked limits of a store: the in-memory store's, with times in ms. */
+export interface StoreLimits extends StoreLimitSettings {
   readonly ttlMs: number;
-  readonly maxSessions: number;
-  readonly maxVariables: number;
-  readonly maxValueBytes: number;
-  readonly maxWatchers: number;
-  readonly historySize: number;
-  readonly historyBytes: number;
   /** How long an ended session's reason (expired, deleted) is remembered, in ms. */
   readonly endedRememberedMs: number;
 }
@@ -165,21 +155,6 @@ export function createStoreContext(
     },
   };
   return context;
-}
-
-/** Checks a session id as the in-memory store does. @throws `invalid_value`. */
-export function checkSessionId(sessionId: unknown): string {
-  if (typeof sessionId !== "string") {
-    throw new StateError("invalid_value", `a session id must be a string, got ${describe(sessionId)}`);
-  }
-  if (sessionId.length === 0) throw new StateError("invalid_value", "a session id must not be empty");
-  if (sessionId.length > MAX_IDENTIFIER_LENGTH) {
-    throw new StateError(
-      "invalid_value",
-      `a session id must be at most ${MAX_IDENTIFIER_LENGTH} characters, got ${sessionId.length}`,
-    );
-  }
-  return sessionId;
 }
 
 /** Checks an identifier's length (a malformed request), as the in-memory store does. */

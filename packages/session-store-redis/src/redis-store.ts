@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import {
+  checkSessionId,
   nonNegativeInteger,
   positive,
   positiveInteger,
+  resolveStoreLimits,
   type SessionInfo,
   type SessionStore,
   type SessionStoreStats,
@@ -22,7 +24,7 @@ import {
 } from "@statebridge/state-provider";
 import { decodeVariable, encodeMetadata } from "./codec.js";
 import { createConnection } from "./connection.js";
-import { checkIdentifier, checkSessionId, createStoreContext, notFoundError } from "./context.js";
+import { checkIdentifier, createStoreContext, notFoundError } from "./context.js";
 import { createFeed } from "./feed.js";
 import { checkKeyPrefix } from "./keys.js";
 import { goneError, parseSessionReply, text } from "./replies.js";
@@ -46,12 +48,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
   const ttlMs = positive(options.ttlSeconds, 3600, "ttlSeconds") * 1000;
   const limits = {
     ttlMs,
-    maxSessions: positiveInteger(options.maxSessions, 10_000, "maxSessions"),
-    maxVariables: positiveInteger(options.maxVariablesPerSession, 100_000, "maxVariablesPerSession"),
-    maxValueBytes: positiveInteger(options.maxValueBytes, 64 * 1024 * 1024, "maxValueBytes"),
-    maxWatchers: positiveInteger(options.maxWatchersPerSession, 100_000, "maxWatchersPerSession"),
-    historySize: nonNegativeInteger(options.historySize, 1000, "historySize"),
-    historyBytes: positiveInteger(options.historyBytes, 64 * 1024 * 1024, "historyBytes"),
+    ...resolveStoreLimits(options),
     endedRememberedMs: timer(
       positiveInteger(options.endedRememberedMs, 3_600_000, "endedRememberedMs"),
       "endedRememberedMs",

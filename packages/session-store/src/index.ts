@@ -1,6 +1,9 @@
 export type { ChangeRecord, VariableChange } from "./change-record.js";
+export type { StoreLimitOptions, StoreLimitSettings } from "./memory-store-options.js";
+export { resolveStoreLimits } from "./memory-store-options.js";
 export type { Observer, ObserverRegistry } from "./observer-registry.js";
 export { createObserverRegistry } from "./observer-registry.js";
+export { checkSessionId } from "./session-id.js";
 export { createSessionStore } from "./session-store.js";
 export { snapshotEvent } from "./snapshot-event.js";
 export type { PageOptions } from "./store-options.js";
