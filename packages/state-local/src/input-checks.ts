@@ -23,24 +23,3 @@ export function checkIterable(value: unknown, what: string): asserts value is It
     throw new StateError("invalid_value", `${what} takes an iterable of identifiers, got ${describe(value)}`);
   }
 }
-
-/**
- * The entries of `updateMany`'s updates: a Map's, or a plain object's own enumerable ones.
- *
- * @throws `invalid_value` for an array, a typed array or anything that is not an object.
- */
-export function entriesOf(updates: unknown): Iterable<[unknown, unknown]> {
-  if (updates instanceof Map) return updates.entries();
-  if (
-    typeof updates === "object" &&
-    updates !== null &&
-    !Array.isArray(updates) &&
-    !ArrayBuffer.isView(updates)
-  ) {
-    return Object.entries(updates);
-  }
-  throw new StateError(
-    "invalid_value",
-    `updateMany takes a Map or an object of identifier → value, got ${describe(updates)}`,
-  );
-}

@@ -9,6 +9,7 @@ import {
   createVariableId,
   describe,
   type ExportDocument,
+  entriesOf,
   freezeVariable,
   isStateError,
   type Metadata,
@@ -37,7 +38,7 @@ import {
   type WatchOptions,
 } from "@statebridge/state-provider";
 import { createRevisionHistory } from "@statebridge/state-provider/change-feed";
-import { checkIterable, entriesOf, notFound } from "./input-checks.js";
+import { checkIterable, notFound } from "./input-checks.js";
 import { type LocalStateOptions, resolveLocalStateOptions } from "./local-state-options.js";
 import { openWatch } from "./open-watch.js";
 import { type Change, createWatchHub, type RevisionRecord } from "./watch-hub.js";

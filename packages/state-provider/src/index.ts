@@ -33,7 +33,7 @@ export {
 export { createSessionId, createVariableId } from "./ids.js";
 export { describe } from "./messages.js";
 export { mergeMetadata, normalizeMetadata } from "./metadata.js";
-export { assertExpectedVersion, assertFromRevision } from "./option-checks.js";
+export { assertExpectedVersion, assertFromRevision, entriesOf } from "./option-checks.js";
 export { packFloat64, unpackFloat64 } from "./packed.js";
 export type {
   Capabilities,

@@ -28,3 +28,24 @@ export function assertFromRevision(value: unknown): number | undefined {
   }
   return value as number | undefined;
 }
+
+/**
+ * The entries of `updateMany`'s updates: a Map's, or a plain object's own enumerable ones.
+ * Keys are not checked here: each provider checks the identifiers as it reads them.
+ * @throws `invalid_value` for an array, a typed array or anything that is not an object.
+ */
+export function entriesOf(updates: unknown): Iterable<[unknown, unknown]> {
+  if (updates instanceof Map) return updates.entries();
+  if (
+    typeof updates === "object" &&
+    updates !== null &&
+    !Array.isArray(updates) &&
+    !ArrayBuffer.isView(updates)
+  ) {
+    return Object.entries(updates);
+  }
+  throw new StateError(
+    "invalid_value",
+    `updateMany takes a Map or an object of identifier → value, got ${describe(updates)}`,
+  );
+}

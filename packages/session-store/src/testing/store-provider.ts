@@ -1,6 +1,7 @@
 import {
   type Capabilities,
   describe,
+  entriesOf,
   type RegisteredVariable,
   type StateError,
   StateError as StateErrorClass,
@@ -58,22 +59,6 @@ export function createStoreProvider(
         `${what} takes an iterable of identifiers, got ${describe(value)}`,
       );
     }
-  }
-
-  function entriesOf(updates: unknown): Iterable<readonly [string, unknown]> {
-    if (updates instanceof Map) return updates.entries();
-    if (
-      typeof updates === "object" &&
-      updates !== null &&
-      !Array.isArray(updates) &&
-      !ArrayBuffer.isView(updates)
-    ) {
-      return Object.entries(updates);
-    }
-    throw new StateErrorClass(
-      "invalid_value",
-      `updateMany takes a Map or an object, got ${describe(updates)}`,
-    );
   }
 
   async function startWatch(
@@ -235,7 +220,10 @@ export function createStoreProvider(
     },
     async updateMany(updates, options = {}) {
       ensureOpen();
-      return store.updateMany(sessionId, entriesOf(updates), { ...options, source });
+      return store.updateMany(sessionId, entriesOf(updates) as Iterable<readonly [string, unknown]>, {
+        ...options,
+        source,
+      });
     },
     async list(pattern) {
       ensureOpen();
