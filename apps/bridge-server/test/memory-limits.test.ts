@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseCommandLine } from "../src/cli-options.js";
 import type { BridgeServerLogger } from "../src/index.js";
 import { startTestServer, type TestServer } from "./support.js";
+import { requestFeed } from "./support-request-feed.js";
 import { wire } from "./support-values.js";
 
 type StreamRequest = MessageInitShape<typeof WatchStreamRequestSchema>;
@@ -70,23 +71,11 @@ async function drain(iterator: AsyncIterator<unknown>): Promise<ConnectError | u
 
 /** A WatchStream whose requests the test sends one by one. */
 function openWatchStream(client: ReturnType<typeof createClient<typeof BridgeService>>) {
-  const pending: StreamRequest[] = [];
-  let wake: (() => void) | undefined;
-  async function* requests(): AsyncGenerator<StreamRequest> {
-    for (;;) {
-      while (pending.length > 0) yield pending.shift() as StreamRequest;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-  }
-  const responses = client.watchStream(requests(), { signal: calls.signal })[Symbol.asyncIterator]();
+  const feed = requestFeed<StreamRequest>();
+  const responses = client.watchStream(feed.requests, { signal: calls.signal })[Symbol.asyncIterator]();
   return {
     responses,
-    send(request: StreamRequest) {
-      pending.push(request);
-      wake?.();
-    },
+    send: feed.send,
     /** The next message that is not a heartbeat. */
     async next(): Promise<WatchStreamResponse> {
       for (;;) {

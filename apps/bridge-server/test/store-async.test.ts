@@ -9,6 +9,8 @@ import {
 import { createSessionStore, type SessionStore } from "@statebridge/session-store";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ProtocolName, startTestServer, type TestServer } from "./support.js";
+import { initializeWithX } from "./support-connections.js";
+import { requestFeed } from "./support-request-feed.js";
 import { wire } from "./support-values.js";
 
 // The bridge-server on a store whose answers come later than the call (as a remote backend's
@@ -60,27 +62,6 @@ function createLateStore() {
 
 type StreamRequest = MessageInitShape<typeof WatchStreamRequestSchema>;
 
-/** Requests sent as the test pushes them. */
-function requestFeed() {
-  const pending: StreamRequest[] = [];
-  let wake: (() => void) | undefined;
-  async function* requests(): AsyncGenerator<StreamRequest> {
-    for (;;) {
-      while (pending.length > 0) yield pending.shift() as StreamRequest;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-  }
-  return {
-    requests: requests(),
-    send(request: StreamRequest) {
-      pending.push(request);
-      wake?.();
-    },
-  };
-}
-
 async function untilNoWatchers(store: SessionStore): Promise<void> {
   for (let attempt = 0; attempt < 500 && store.stats().watchers > 0; attempt += 1) {
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -102,13 +83,7 @@ describe("a bridge-server on a store whose watch() resolves late", () => {
     late = createLateStore();
     test = await startTestServer({ store: late.store });
     const client = test.client();
-    await client.initializeSession({ sessionId: "s" });
-    await client.registerVariable({
-      sessionId: "s",
-      name: "a",
-      type: "integer",
-      initialValue: wire.integer(1),
-    });
+    await initializeWithX(client, "s");
     return { late, test, client };
   }
 
@@ -119,12 +94,12 @@ describe("a bridge-server on a store whose watch() resolves late", () => {
       const { late, test, client } = await setUp();
       const watch = test
         .client(protocol)
-        .watchVariables({ sessionId: "s", identifiers: ["a"], includeInitial: true })
+        .watchVariables({ sessionId: "s", identifiers: ["x"], includeInitial: true })
         [Symbol.asyncIterator]();
       const first = watch.next();
       await late.watchEntered;
-      await client.setVariable({ sessionId: "s", identifier: "a", value: wire.integer(2) });
-      await client.setVariable({ sessionId: "s", identifier: "a", value: wire.integer(3) });
+      await client.setVariable({ sessionId: "s", identifier: "x", value: wire.integer(2) });
+      await client.setVariable({ sessionId: "s", identifier: "x", value: wire.integer(3) });
       late.release();
       const received: string[] = [];
       let result = await first;
@@ -146,7 +121,7 @@ describe("a bridge-server on a store whose watch() resolves late", () => {
       const { late, test, client } = await setUp();
       const watch = test
         .client(protocol)
-        .watchVariables({ sessionId: "s", identifiers: ["a"] })
+        .watchVariables({ sessionId: "s", identifiers: ["x"] })
         [Symbol.asyncIterator]();
       const first = watch.next();
       await late.watchEntered;
@@ -173,7 +148,7 @@ describe("a bridge-server on a store whose watch() resolves late", () => {
       const controller = new AbortController();
       const watch = test
         .client(protocol)
-        .watchVariables({ sessionId: "s", identifiers: ["a"] }, { signal: controller.signal })
+        .watchVariables({ sessionId: "s", identifiers: ["x"] }, { signal: controller.signal })
         [Symbol.asyncIterator]();
       const first = watch.next().catch(() => undefined);
       await late.watchEntered;
@@ -188,14 +163,14 @@ describe("a bridge-server on a store whose watch() resolves late", () => {
     it(`WatchStream (${protocol}): a stream ended while a create's watch() is pending leaves no watcher behind`, async () => {
       const { late, test } = await setUp();
       const controller = new AbortController();
-      const feed = requestFeed();
+      const feed = requestFeed<StreamRequest>();
       const responses = test
         .client(protocol)
         .watchStream(feed.requests, { signal: controller.signal })
         [Symbol.asyncIterator]();
       const first = responses.next().catch(() => undefined);
       feed.send({
-        kind: { case: "create", value: { watchId: "w", sessionId: "s", identifiers: ["a"] } },
+        kind: { case: "create", value: { watchId: "w", sessionId: "s", identifiers: ["x"] } },
       });
       await late.watchEntered;
       expect(late.inner.stats().watchers).toBe(1);
@@ -211,12 +186,12 @@ describe("a bridge-server on a store whose watch() resolves late", () => {
 
   it("WatchStream: a cancel sent while its create's watch() is pending ends that watch after created", async () => {
     const { late, test, client } = await setUp();
-    const feed = requestFeed();
+    const feed = requestFeed<StreamRequest>();
     const responses = test.client().watchStream(feed.requests)[Symbol.asyncIterator]();
-    feed.send({ kind: { case: "create", value: { watchId: "w", sessionId: "s", identifiers: ["a"] } } });
+    feed.send({ kind: { case: "create", value: { watchId: "w", sessionId: "s", identifiers: ["x"] } } });
     await late.watchEntered;
     feed.send({ kind: { case: "cancel", value: { watchId: "w" } } });
-    await client.setVariable({ sessionId: "s", identifier: "a", value: wire.integer(2) });
+    await client.setVariable({ sessionId: "s", identifier: "x", value: wire.integer(2) });
     late.release();
     const seen: string[] = [];
     while (seen[seen.length - 1] !== "ended") {

@@ -12,6 +12,7 @@ import { createSessionStore, type SessionStore } from "@statebridge/session-stor
 import { afterEach, describe, expect, it } from "vitest";
 import { type BridgeServer, createBridgeServer } from "../src/index.js";
 import { parseExposition, WIRE_PATHS, type WirePath } from "./metrics-support.js";
+import { requestFeed } from "./support-request-feed.js";
 import { wire } from "./support-values.js";
 
 // Regression tests for the buffer of a watch being opened: the batches a store hands a watch
@@ -204,27 +205,6 @@ describe("WatchVariables: changes that come while the store opens the watch", ()
 
 type StreamRequest = MessageInitShape<typeof WatchStreamRequestSchema>;
 
-/** Requests sent as the test pushes them. */
-function requestFeed() {
-  const pending: StreamRequest[] = [];
-  let wake: (() => void) | undefined;
-  async function* requests(): AsyncGenerator<StreamRequest> {
-    for (;;) {
-      while (pending.length > 0) yield pending.shift() as StreamRequest;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-  }
-  return {
-    requests: requests(),
-    send(request: StreamRequest) {
-      pending.push(request);
-      wake?.();
-    },
-  };
-}
-
 function describeStreamMessage(message: WatchStreamResponse): string[] {
   if (message.kind.case === "created") return [`${message.watchId} created@${message.kind.value.revision}`];
   if (message.kind.case === "ended") return [`${message.watchId} ended`];
@@ -246,7 +226,7 @@ describe("WatchStream: changes that come while the store opens a watch", () => {
     it(`${path.name}: past the queue's byte limit the stream ends with resource_exhausted as for a slow consumer, without waiting for the store, counted once`, async () => {
       const { late, server, client, writer } = await setUp(path);
       const before = await slowConsumersCounted(server);
-      const feed = requestFeed();
+      const feed = requestFeed<StreamRequest>();
       const stream = client.watchStream(feed.requests)[Symbol.asyncIterator]();
       const read = readUntil(stream, describeStreamMessage, 100);
       feed.send(create("w"));
@@ -263,7 +243,7 @@ describe("WatchStream: changes that come while the store opens a watch", () => {
 
     it(`${path.name}: under the queue's limits every change comes after created and the initial value, in order, once`, async () => {
       const { late, server, client, writer } = await setUp(path);
-      const feed = requestFeed();
+      const feed = requestFeed<StreamRequest>();
       const stream = client.watchStream(feed.requests)[Symbol.asyncIterator]();
       const read = readUntil(stream, describeStreamMessage, 2 + UNDER_BUDGET);
       feed.send(create("w"));
@@ -328,7 +308,7 @@ describe("a stream that ends while the store opens its watch", () => {
         store: { historyBytes: 1024 * 1024 },
       });
       const controller = new AbortController();
-      const feed = requestFeed();
+      const feed = requestFeed<StreamRequest>();
       const stream = client.watchStream(feed.requests, { signal: controller.signal })[Symbol.asyncIterator]();
       const first = stream.next().catch(() => undefined);
       feed.send(create("w"));

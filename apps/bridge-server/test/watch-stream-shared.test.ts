@@ -9,7 +9,9 @@ import {
 } from "@statebridge/proto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BridgeServer, type BridgeServerOptions, createBridgeServer } from "../src/index.js";
+import { initializeWithX } from "./support-connections.js";
 import { REDIS_AVAILABLE, REDIS_MISSING, type RedisServer, startRedisServer } from "./support-redis.js";
+import { requestFeed } from "./support-request-feed.js";
 import { wire } from "./support-values.js";
 
 // WatchCreate.share_events: a change reaching several opted-in watches of one multiplexed
@@ -31,24 +33,10 @@ type CreateInit = MessageInitShape<typeof WatchCreateSchema>;
 
 /** A WatchStream driven by the test, and every response read so far. */
 function openStream(client: Client<typeof BridgeService>) {
-  const pending: Request[] = [];
-  let wake: (() => void) | undefined;
-  let closed = false;
-  async function* requests(): AsyncGenerator<Request> {
-    for (;;) {
-      while (pending.length > 0) yield pending.shift() as Request;
-      if (closed) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-  }
+  const feed = requestFeed<Request>();
   const abort = new AbortController();
-  const responses = client.watchStream(requests(), { signal: abort.signal })[Symbol.asyncIterator]();
-  const send = (request: Request) => {
-    pending.push(request);
-    wake?.();
-  };
+  const responses = client.watchStream(feed.requests, { signal: abort.signal })[Symbol.asyncIterator]();
+  const send = feed.send;
   const all: WatchStreamResponse[] = [];
   return {
     /** Every message read so far, heartbeats left out. */
@@ -68,8 +56,7 @@ function openStream(client: Client<typeof BridgeService>) {
       }
     },
     close() {
-      closed = true;
-      wake?.();
+      feed.end();
       abort.abort();
     },
   };
@@ -268,13 +255,7 @@ describe.skipIf(!REDIS_AVAILABLE)(`WatchStream shared events on the Redis store 
     server = await createBridgeServer({ host: "127.0.0.1", port: 0, storeUrl: `${redis?.url}/0` });
     const path = STREAM_PATHS[0] as WirePath;
     const client = createClient(BridgeService, path.createTransport(server.url));
-    await client.initializeSession({ sessionId: "redis-shared" });
-    await client.registerVariable({
-      sessionId: "redis-shared",
-      name: "x",
-      type: "integer",
-      initialValue: wire.integer(0),
-    });
+    await initializeWithX(client, "redis-shared");
     stream = openStream(client);
     for (const watchId of ["a", "b", "c", "marker"]) {
       stream.create({ watchId, sessionId: "redis-shared", identifiers: ["x"], shareEvents: true });
