@@ -1,22 +1,12 @@
-import type { SessionStoreOptions } from "@statebridge/session-store";
+import type { SessionStoreOptions, StoreLimitOptions } from "@statebridge/session-store";
 
 /**
  * Options of {@link createRedisSessionStore}: where Redis is, the key namespace, and the
  * in-memory store's limits (the same defaults), applied to the shared sessions.
  */
 export interface RedisSessionStoreOptions
-  extends Pick<
-    SessionStoreOptions,
-    | "ttlSeconds"
-    | "sweepIntervalMs"
-    | "maxSessions"
-    | "maxVariablesPerSession"
-    | "maxValueBytes"
-    | "maxWatchersPerSession"
-    | "historySize"
-    | "historyBytes"
-    | "onListenerError"
-  > {
+  extends StoreLimitOptions,
+    Pick<SessionStoreOptions, "ttlSeconds" | "sweepIntervalMs" | "onListenerError"> {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://`). Default `redis://127.0.0.1:6379`. */
   readonly url?: string;
   /**
