@@ -27,6 +27,8 @@ export interface FeedOptions {
    * @returns its revision, or the error that ends its watches (`session_expired`).
    */
   readonly keepAlive: (sessionId: string, epoch: string) => Promise<number | StateError>;
+  /** How long the feed's own connection may take to connect (or reconnect) before a read. */
+  readonly connectTimeoutMs: number;
 }
 
 /** A watch in the feed. */
@@ -210,6 +212,12 @@ export function createFeed(options: FeedOptions) {
         continue;
       }
       try {
+        // The reader is a connection of its own: a store's first watches can come before it has
+        // connected (and a reconnect before it is back). Wait for it, within the connect timeout,
+        // rather than end every watch with unavailable at once.
+        if (!(await reader.waitReady(options.connectTimeoutMs))) {
+          throw new StateError("unavailable", "the change feed's connection to Redis is not connected");
+        }
         if (readerId === undefined) readerId = String(await reader.command(["CLIENT", "ID"]));
         const watched = [...sessions.values()];
         const block = Math.min(...watched.map((session) => session.keepAliveMs));

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import {
   checkSessionId,
   nonNegativeInteger,
+  parseImportBatch,
   positive,
   positiveInteger,
   resolveStoreLimits,
@@ -14,11 +15,8 @@ import {
   assertExpectedVersion,
   compileGlob,
   createExport,
-  EXPORT_FORMAT,
-  EXPORT_VERSION,
   normalizeMetadata,
   parseExport,
-  parseExportedVariables,
   StateError,
   type Variable,
 } from "@statebridge/state-provider";
@@ -99,6 +97,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
     connection,
     resolveValues: (keys, stored) => context.resolve(keys, stored),
     intervalMs: watchIntervalMs,
+    connectTimeoutMs,
     maxWatchersPerSession: limits.maxWatchers,
     onListenerError,
     async keepAlive(sessionId, epoch) {
@@ -297,22 +296,7 @@ export async function createRedisSessionStore(options: RedisSessionStoreOptions 
     async importVariables(sessionId, batch) {
       begin("import");
       const id = checkSessionId(sessionId);
-      const { revision, metadata } = parseExport({
-        format: EXPORT_FORMAT,
-        version: EXPORT_VERSION,
-        sessionId: id,
-        revision: batch.revision,
-        metadata: batch.metadata,
-        variables: [],
-      });
-      const variables = parseExportedVariables(batch.variables);
-      return importParsed(
-        context,
-        id,
-        { sessionId: id, revision, metadata, variables },
-        index.checkQuota,
-        index.add,
-      );
+      return importParsed(context, id, parseImportBatch(id, batch), index.checkQuota, index.add);
     },
 
     async watch(sessionId, identifiers, listener, watchOptions = {}) {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect, createServer, type Socket } from "node:net";
 import type { SessionStore } from "@statebridge/session-store";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -73,4 +74,59 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store change feed (${RED
     expect(watched.ends.map((error) => error.code)).toEqual(["session_expired"]);
     expect(watched.ends[0]?.message).toContain("was deleted");
   });
+
+  // Regression: the feed read on its own connection without waiting for it to connect, so a
+  // store's first watches, made before it had, all ended at once with unavailable.
+  it("a store's first watch, made before the feed's own connection has connected, is served", async () => {
+    prefix = `feed-${randomBytes(4).toString("hex")}`;
+    const proxy = await slowAfterFirst(redis.port, 400);
+    try {
+      const store = await open({ url: `redis://127.0.0.1:${proxy.port}` });
+      await store.initializeSession("s");
+      await store.register("s", "x", "integer", 0);
+      const watched = recorder();
+      await store.watch("s", ["x"], watched.listener);
+      const { revision } = await store.set("s", "x", 1);
+      await until(
+        () => watched.batches.at(-1)?.revision === revision || watched.ends.length > 0,
+        "the write",
+      );
+      expect(watched.ends.map((error) => error.message)).toEqual([]);
+      expect(watched.batches.map((batch) => batch.events[0]?.newValue)).toEqual([1]);
+    } finally {
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      proxy.close();
+    }
+  }, 20_000);
 });
+
+/** A proxy to `port` that passes the first connection at once and holds each later one `delayMs`. */
+async function slowAfterFirst(port: number, delayMs: number) {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((client) => {
+    const delay = accepted++ === 0 ? 0 : delayMs;
+    const upstream = connect(port, "127.0.0.1");
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => sockets.delete(socket));
+    }
+    client.pause();
+    setTimeout(() => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    }, delay);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return {
+    port: address.port,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
