@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { valueByteLength } from "@statebridge/session-store";
+import { checkValueSize } from "@statebridge/session-store";
 import {
   assertVariableName,
   assertVariableType,
@@ -11,25 +11,12 @@ import {
   type ParsedExport,
   StateError,
   type Variable,
-  type VariableType,
-  type VariableValue,
   validateConstraints,
 } from "@statebridge/state-provider";
 import { decodeMetadata, encodeHeader, encodeMetadata, encodeStoredValue } from "./codec.js";
 import { checkIdentifier, notFoundError, type StoreContext } from "./context.js";
 import { goneError, text } from "./replies.js";
 import { DELETE, IMPORT, REGISTER } from "./scripts.js";
-
-function checkSize(context: StoreContext, name: string, type: VariableType, value: VariableValue): number {
-  const valueBytes = valueByteLength(type, value);
-  if (valueBytes > context.limits.maxValueBytes) {
-    throw new StateError(
-      "resource_exhausted",
-      `${JSON.stringify(name)} is ${valueBytes} bytes, above the limit of ${context.limits.maxValueBytes} bytes per value`,
-    );
-  }
-  return valueBytes;
-}
 
 /** Registers a variable: validated here, written by one REGISTER script call. */
 export async function registerVariable(
@@ -54,7 +41,7 @@ export async function registerVariable(
     metadata = mergeMetadata(metadata, normalizeMetadata({ description: options.description }));
   }
   const value = normalizeValue(checkedType, initial, constraints, checkedName);
-  const valueBytes = checkSize(context, checkedName, checkedType, value);
+  const valueBytes = checkValueSize(checkedName, checkedType, value, context.limits.maxValueBytes);
   const keys = context.keys(sessionId);
   const encoded = encodeStoredValue(checkedType, value);
   for (;;) {
@@ -154,7 +141,7 @@ export async function importParsed(
 ): Promise<{ revision: number; imported: number }> {
   const keys = context.keys(sessionId);
   const encoded = parsed.variables.map((variable) => {
-    checkSize(context, variable.name, variable.type, variable.value);
+    checkValueSize(variable.name, variable.type, variable.value, context.limits.maxValueBytes);
     return encodeStoredValue(variable.type, variable.value);
   });
   for (let attempt = 0; attempt < 5; attempt++) {

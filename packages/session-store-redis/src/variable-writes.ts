@@ -1,4 +1,4 @@
-import { decodeBatch, decodeValue, valueByteLength } from "@statebridge/session-store";
+import { checkValueSize, decodeBatch, decodeValue, partialFailure } from "@statebridge/session-store";
 import {
   type Metadata,
   mergeMetadata,
@@ -98,13 +98,7 @@ export function createValueWriter(context: StoreContext) {
   ): Planned {
     const { header } = target;
     const value = normalizeValue(header.type, raw, header.constraints, header.name) as VariableValue;
-    const valueBytes = valueByteLength(header.type, value);
-    if (valueBytes > context.limits.maxValueBytes) {
-      throw new StateError(
-        "resource_exhausted",
-        `${JSON.stringify(header.name)} is ${valueBytes} bytes, above the limit of ${context.limits.maxValueBytes} bytes per value`,
-      );
-    }
+    const valueBytes = checkValueSize(header.name, header.type, value, context.limits.maxValueBytes);
     let metadata = "";
     if (metadataUpdate !== undefined && Object.keys(metadataUpdate).length > 0) {
       metadata = `=${encodeMetadata(mergeMetadata(target.metadata as Metadata, metadataUpdate))}`;
@@ -309,20 +303,7 @@ export function createValueWriter(context: StoreContext) {
               : (await context.read(sessionId, "none")).info.revision;
         }
         if (failures.size > 0) {
-          const shown = [...failures]
-            .slice(0, 5)
-            .map(
-              ([identifier, failure]) => `${JSON.stringify(identifier)}: ${failure.code}: ${failure.message}`,
-            );
-          throw new StateError(
-            "partial_failure",
-            `${failures.size} of ${failures.size + accepted.length} updates failed` +
-              (accepted.length > 0
-                ? ` (the others were applied at revision ${revision})`
-                : " (nothing was applied)") +
-              `: ${shown.join("; ")}${failures.size > 5 ? "; ..." : ""}`,
-            { failures, applied: versions, cause: firstError },
-          );
+          throw partialFailure(failures, accepted.length, revision, versions, firstError);
         }
         return { revision, versions };
       }

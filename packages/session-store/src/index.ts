@@ -1,4 +1,6 @@
+export { partialFailure } from "./batch-failure.js";
 export type { ChangeRecord, VariableChange } from "./change-record.js";
+export { parseImportBatch } from "./import-batch.js";
 export type { StoreLimitOptions, StoreLimitSettings } from "./memory-store-options.js";
 export { resolveStoreLimits } from "./memory-store-options.js";
 export type { Observer, ObserverRegistry } from "./observer-registry.js";
@@ -32,3 +34,4 @@ export type {
 export type { DecodedBatch } from "./value-decoder.js";
 export { decodeBatch, decodeValue } from "./value-decoder.js";
 export { jsonByteLength, RECORD_OVERHEAD_BYTES, valueByteLength } from "./value-size.js";
+export { checkValueSize } from "./variable-size.js";
