@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isStateError } from "./errors.js";
-import { assertFromRevision } from "./option-checks.js";
+import { assertFromRevision, entriesOf } from "./option-checks.js";
 
 describe("assertFromRevision", () => {
   it("passes undefined and non-negative safe integers through, and refuses the rest with invalid_value", () => {
@@ -16,6 +16,28 @@ describe("assertFromRevision", () => {
       expect(isStateError(caught, "invalid_value"), `fromRevision ${String(value)}`).toBe(true);
       expect((caught as Error).message).toMatch(
         /^invalid_value: fromRevision must be a non-negative integer, got /,
+      );
+    }
+  });
+});
+
+describe("entriesOf", () => {
+  it("gives a Map's entries and a plain object's own enumerable ones, and refuses the rest with invalid_value", () => {
+    expect([...entriesOf(new Map([["a", 1]]))]).toEqual([["a", 1]]);
+    expect([...entriesOf({ a: 1, b: 2 })]).toEqual([
+      ["a", 1],
+      ["b", 2],
+    ]);
+    for (const value of [[["a", 1]], new Uint8Array(1), null, undefined, "a", 1]) {
+      let caught: unknown;
+      try {
+        entriesOf(value);
+      } catch (error) {
+        caught = error;
+      }
+      expect(isStateError(caught, "invalid_value"), `updates ${String(value)}`).toBe(true);
+      expect((caught as Error).message).toMatch(
+        /^invalid_value: updateMany takes a Map or an object of identifier → value, got /,
       );
     }
   });
