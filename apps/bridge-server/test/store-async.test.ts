@@ -6,71 +6,21 @@ import {
   type WatchStreamResponse,
   type WatchVariablesResponse,
 } from "@statebridge/proto";
-import { createSessionStore, type SessionStore } from "@statebridge/session-store";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ProtocolName, startTestServer, type TestServer } from "./support.js";
 import { initializeWithX } from "./support-connections.js";
+import { createLateStore, type LateStore, untilNoWatchers } from "./support-late-store.js";
 import { requestFeed } from "./support-request-feed.js";
 import { wire } from "./support-values.js";
 
 // The bridge-server on a store whose answers come later than the call (as a remote backend's
 // do): watches opened while the store is still opening them, and health following the store.
 
-/**
- * The in-memory store, except that `watch()` resolves only once the test releases it (the
- * store's listener already receives events meanwhile), and `available()` is what the test says.
- */
-function createLateStore() {
-  const inner = createSessionStore();
-  let release: () => void = () => {};
-  let released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let entered: () => void = () => {};
-  const watchEntered = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
-  let reachable = true;
-  const store: SessionStore = {
-    ...inner,
-    available: () => reachable,
-    async watch(...parameters) {
-      const subscription = await inner.watch(...parameters);
-      entered();
-      await released;
-      return subscription;
-    },
-  };
-  return {
-    store,
-    inner,
-    /** Resolves once a watch is pending in the store. */
-    watchEntered,
-    /** Lets pending (and later) watches resolve. */
-    release: () => release(),
-    /** Makes later watches wait again. */
-    hold() {
-      released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-    },
-    setAvailable(value: boolean) {
-      reachable = value;
-    },
-  };
-}
-
 type StreamRequest = MessageInitShape<typeof WatchStreamRequestSchema>;
-
-async function untilNoWatchers(store: SessionStore): Promise<void> {
-  for (let attempt = 0; attempt < 500 && store.stats().watchers > 0; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("a bridge-server on a store whose watch() resolves late", () => {
   let test: TestServer | undefined;
-  let late: ReturnType<typeof createLateStore> | undefined;
+  let late: LateStore | undefined;
   afterEach(async () => {
     late?.release();
     await test?.close();

@@ -8,10 +8,11 @@ import {
   type WatchStreamResponse,
   type WatchVariablesResponse,
 } from "@statebridge/proto";
-import { createSessionStore, type SessionStore } from "@statebridge/session-store";
+import type { SessionStoreOptions } from "@statebridge/session-store";
 import { afterEach, describe, expect, it } from "vitest";
 import { type BridgeServer, createBridgeServer } from "../src/index.js";
 import { parseExposition, WIRE_PATHS, type WirePath } from "./metrics-support.js";
+import { createLateStore, type LateStore, untilNoWatchers } from "./support-late-store.js";
 import { requestFeed } from "./support-request-feed.js";
 import { wire } from "./support-values.js";
 
@@ -29,34 +30,8 @@ const OVER_BUDGET = 12;
 /** Changes whose batches stay well under QUEUE_BYTES (4 × ~40 KB). */
 const UNDER_BUDGET = 4;
 
-/**
- * The in-memory store, except that `watch()` resolves only once the test releases it; the
- * listener is registered, and receives changes, from the call on.
- */
-function createLateStore(options: Parameters<typeof createSessionStore>[0] = {}) {
-  const inner = createSessionStore(options);
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let entered: () => void = () => {};
-  const watchEntered = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
-  const store: SessionStore = {
-    ...inner,
-    async watch(...parameters) {
-      const subscription = await inner.watch(...parameters);
-      entered();
-      await released;
-      return subscription;
-    },
-  };
-  return { store, inner, watchEntered, release: () => release() };
-}
-
 interface Setup {
-  readonly late: ReturnType<typeof createLateStore>;
+  readonly late: LateStore;
   readonly server: BridgeServer;
   /** A client on the path under test. */
   readonly client: Client<typeof BridgeService>;
@@ -75,7 +50,7 @@ afterEach(async () => {
 /** A server on a late store with session "s" holding string variable "a" (revision 1). */
 async function setUp(
   path: WirePath,
-  options: { queueBytes?: number; store?: Parameters<typeof createSessionStore>[0] } = {},
+  options: { queueBytes?: number; store?: SessionStoreOptions } = {},
 ): Promise<Setup> {
   const late = createLateStore(options.store);
   const server = await createBridgeServer({
@@ -102,12 +77,6 @@ async function writeBig(writer: Client<typeof BridgeService>, count: number, fro
 
 async function slowConsumersCounted(server: BridgeServer): Promise<number> {
   return parseExposition(await server.metrics()).get("statebridge_watch_slow_consumers_total") ?? 0;
-}
-
-async function untilNoWatchers(store: SessionStore): Promise<void> {
-  for (let attempt = 0; attempt < 500 && store.stats().watchers > 0; attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** What a WatchVariables message says, for comparing sequences ("created@1", "3:2:…"). */
