@@ -239,11 +239,6 @@ function heapReachable(): number {
 }
 
 describe("a stream that ends while the store opens its watch", () => {
-  // Values of 1 MB, 24 changes: ~24 MB of batches if they were held (each change's old value
-  // is the previous one's new value).
-  const megabyte = (index: number) => `${index}:${"y".repeat(1_000_000)}`;
-  const HELD_IF_KEPT = 24_000_000;
-
   for (const path of [WIRE_PATHS[0], WIRE_PATHS[1]] as WirePath[]) {
     it(`${path.name}: WatchVariables holds none of the changes that come after its client is gone`, async () => {
       // A limit the changes stay under and a small history, so that only a buffer would keep them.
@@ -256,19 +251,7 @@ describe("a stream that ends while the store opens its watch", () => {
         .watchVariables({ sessionId: "s", identifiers: ["a"] }, { signal: controller.signal })
         [Symbol.asyncIterator]();
       const first = stream.next().catch(() => undefined);
-      await late.watchEntered;
-      controller.abort();
-      await first;
-      // The server learns of the end before the changes come.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const baseline = heapReachable();
-      for (let index = 0; index < 24; index++) {
-        await writer.setVariable({ sessionId: "s", identifier: "a", value: wire.string(megabyte(index)) });
-      }
-      expect(heapReachable() - baseline).toBeLessThan(HELD_IF_KEPT / 3);
-      late.release();
-      await untilNoWatchers(late.inner);
-      expect(late.inner.stats().watchers).toBe(0);
+      await expectNoneHeldAfterEnd(late, writer, controller, first);
     });
 
     it(`${path.name}: WatchStream holds none of the changes that come after the stream ended`, async () => {
@@ -281,18 +264,36 @@ describe("a stream that ends while the store opens its watch", () => {
       const stream = client.watchStream(feed.requests, { signal: controller.signal })[Symbol.asyncIterator]();
       const first = stream.next().catch(() => undefined);
       feed.send(create("w"));
-      await late.watchEntered;
-      controller.abort();
-      await first;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const baseline = heapReachable();
-      for (let index = 0; index < 24; index++) {
-        await writer.setVariable({ sessionId: "s", identifier: "a", value: wire.string(megabyte(index)) });
-      }
-      expect(heapReachable() - baseline).toBeLessThan(HELD_IF_KEPT / 3);
-      late.release();
-      await untilNoWatchers(late.inner);
-      expect(late.inner.stats().watchers).toBe(0);
+      await expectNoneHeldAfterEnd(late, writer, controller, first);
     });
   }
 });
+
+/**
+ * Ends a call whose watch is pending in the store, then writes 24 MB of changes: the server
+ * must hold none of them for the ended call, and leave no watcher once the store lets go.
+ */
+async function expectNoneHeldAfterEnd(
+  late: LateStore,
+  writer: Client<typeof BridgeService>,
+  controller: AbortController,
+  first: Promise<unknown>,
+): Promise<void> {
+  // Values of 1 MB, 24 changes: ~24 MB of batches if they were held (each change's old value
+  // is the previous one's new value).
+  const megabyte = (index: number) => `${index}:${"y".repeat(1_000_000)}`;
+  const HELD_IF_KEPT = 24_000_000;
+  await late.watchEntered;
+  controller.abort();
+  await first;
+  // The server learns of the end before the changes come.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const baseline = heapReachable();
+  for (let index = 0; index < 24; index++) {
+    await writer.setVariable({ sessionId: "s", identifier: "a", value: wire.string(megabyte(index)) });
+  }
+  expect(heapReachable() - baseline).toBeLessThan(HELD_IF_KEPT / 3);
+  late.release();
+  await untilNoWatchers(late.inner);
+  expect(late.inner.stats().watchers).toBe(0);
+}
