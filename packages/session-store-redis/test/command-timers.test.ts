@@ -53,7 +53,6 @@ describe.skipIf(redisServerBinary === undefined)(`Redis store command deadlines 
       } finally {
         hook.disable();
       }
-      console.log("ARMED", armed.size);
       expect(armed.size).toBe(0);
     } finally {
       await store.close();

@@ -30,7 +30,8 @@ export function recordingListener(): RecordingListener {
         () => batches.some((batch) => batch.revision >= revision),
         `a batch of revision ${revision}`,
         timeoutMs,
-        () => summary(batches).join(" | "),
+        () =>
+          [...summary(batches), ...ends.map((error) => `ended: ${error.code} ${error.message}`)].join(" | "),
       );
     },
     async waitForEnd(timeoutMs) {
