@@ -219,6 +219,9 @@ export function createFeed(options: FeedOptions) {
           throw new StateError("unavailable", "the change feed's connection to Redis is not connected");
         }
         if (readerId === undefined) readerId = String(await reader.command(["CLIENT", "ID"]));
+        // Every watch may have closed meanwhile: an XREAD of no stream would block for ever
+        // (Redis refuses its BLOCK Infinity and the feed would end every watch).
+        if (sessions.size === 0) continue;
         const watched = [...sessions.values()];
         const block = Math.min(...watched.map((session) => session.keepAliveMs));
         const args = ["XREAD", "COUNT", "512", "BLOCK", String(block), "STREAMS"];
